@@ -1,0 +1,233 @@
+/*
+ * db.h — the central store: one SQLite file in WAL mode.
+ *
+ * db/ is the only module that sees sqlite3. It owns the schema and its
+ * migrations (PRAGMA user_version steps), every statement (prepared once,
+ * reset and unbound on every exit path) and the commit path: a group of
+ * jobs applied in one transaction, each in its own savepoint, made durable
+ * by one COMMIT (synchronous=FULL: one fsync for the whole group).
+ *
+ * A struct db is one connection and is used by one thread at a time. The
+ * server opens one for its writer thread and one per reader thread.
+ *
+ * Errors: functions return 0 or a negative DB_E* code; db_errmsg() then
+ * holds a sentence naming what failed (SQLite's own message included).
+ * Output parameters are set only on success. Strings handed out are copies
+ * the caller frees with the matching *_clear function.
+ */
+#ifndef VS_DB_H
+#define VS_DB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define DB_ERRNO_MAP(X)                                                  \
+    X(NOMEM, "out of memory")                                            \
+    X(IO, "the database could not be read or written")                  \
+    X(BUSY, "the database is locked by another process")                \
+    X(CORRUPT, "the database file is damaged or not a visitsync database") \
+    X(TOONEW, "the database was made by a newer visitsync")             \
+    X(NOTFOUND, "no such row")                                          \
+    X(EXISTS, "a row with that id already exists")                      \
+    X(CONSTRAINT, "the change breaks a rule of the store")              \
+    X(MISUSE, "the store was called in a way it does not allow")
+
+enum db_errno {
+    DB_OK = 0,
+    DB_ERRNO_FIRST_ = -200,
+#define DB_ERRNO_ENUM(name, text) DB_E##name,
+    DB_ERRNO_MAP(DB_ERRNO_ENUM)
+#undef DB_ERRNO_ENUM
+};
+
+const char *db_strerror(int err);
+
+struct db;
+
+enum db_open_flags {
+    DB_OPEN_CREATE = 1,   /* create the file if missing (init) */
+    DB_OPEN_READONLY = 2, /* a reader connection: no migrations, no writes */
+};
+
+/*
+ * Opens path (":memory:" for tests) in WAL mode with synchronous=FULL,
+ * foreign keys on and a busy timeout, and migrates the schema to the
+ * current version unless DB_OPEN_READONLY. On failure returns a DB_E*
+ * code and, when errbuf is not NULL, a sentence in it. The caller owns *out.
+ */
+int db_open(const char *path, int flags, struct db **out, char *errbuf, size_t errsize);
+void db_close(struct db *db);
+
+/* The last error's sentence for this connection (never NULL). */
+const char *db_errmsg(const struct db *db);
+
+/* The schema version this build migrates to, and the file's current one. */
+int db_schema_version(void);
+int db_user_version(struct db *db, int *out);
+
+/* ---- administration (cli/) ---------------------------------------------- */
+
+enum db_role { DB_ROLE_CADRE, DB_ROLE_SUPERVISOR, DB_ROLE_ADMIN };
+const char *db_role_name(enum db_role role);
+/* Parses "cadre"|"supervisor"|"admin"; -1 when unknown. */
+int db_role_parse(const char *s);
+
+int db_grid_add(struct db *db, const char *id, const char *name, int64_t now_ms);
+int db_grid_exists(struct db *db, const char *id);
+
+/* grids may be NULL/0: "all grids" (supervisor, admin). DB_EEXISTS, DB_ENOTFOUND (a grid). */
+int db_user_add(struct db *db, const char *id, const char *name, enum db_role role,
+                const char *const *grids, size_t n_grids, int64_t now_ms);
+
+/* token_hash is the SHA-256 (32 bytes) of the token. DB_ENOTFOUND (user), DB_EEXISTS. */
+int db_device_enroll(struct db *db, const char *device, const char *user,
+                     const unsigned char token_hash[32], int64_t now_ms);
+/* DB_ENOTFOUND when no such device. Revoking twice is not an error. */
+int db_device_revoke(struct db *db, const char *device, int64_t now_ms);
+/* A supervisor's or admin's token for the HTTP API and the monitor. */
+int db_token_add(struct db *db, const char *user, const unsigned char token_hash[32],
+                 int64_t now_ms);
+
+/* ---- who is asking ------------------------------------------------------ */
+
+/*
+ * The grids a principal may see. all != 0: every grid (grids lists them
+ * all for the welcome); otherwise exactly grids[0..n).
+ */
+struct db_scope {
+    int all;
+    char **grids;
+    size_t n;
+};
+
+struct db_principal {
+    char device[65]; /* "" for an API token */
+    char user[65];
+    enum db_role role;
+    int revoked;
+    unsigned char token_hash[32];
+    int64_t max_seq; /* highest committed seq of the device */
+    struct db_scope scope;
+};
+
+/*
+ * Loads a device with its user's role and scope. DB_ENOTFOUND when the
+ * device does not exist. The caller compares token hashes (constant time)
+ * and checks revoked. Free with db_principal_clear.
+ */
+int db_device_load(struct db *db, const char *device, struct db_principal *out);
+/* Loads the user behind an API token hash. DB_ENOTFOUND when unknown. */
+int db_token_load(struct db *db, const unsigned char token_hash[32], struct db_principal *out);
+void db_principal_clear(struct db_principal *p);
+
+/* What a device's hello reported, kept for supervisors (§2.1). */
+struct db_hello {
+    const char *app;            /* NULL: keep */
+    int64_t pending;            /* -1: keep */
+    const char *oldest_pending; /* NULL: keep */
+    int has_skew;
+    int64_t clock_skew_ms;
+};
+int db_device_hello(struct db *db, const char *device, const struct db_hello *h, int64_t now_ms);
+
+/* Highest committed seq of a device (0 for a new one). */
+int db_device_max_seq(struct db *db, const char *device, int64_t *out);
+int db_device_set_max_seq(struct db *db, const char *device, int64_t max_seq, int64_t now_ms);
+
+/* ---- records, history, conflicts (sync/ calls these inside a job) -------- */
+
+struct db_record {
+    char *collection;
+    char *id;
+    int64_t rev;
+    char *grid;
+    int deleted;
+    char *body; /* compact JSON object of the current fields */
+    size_t body_len;
+    char *meta; /* per-field stamps, see protocol/proto.h */
+    size_t meta_len;
+    int64_t seq; /* the history id of the change that last wrote it: the pull cursor */
+};
+
+/* DB_ENOTFOUND when the record does not exist. Free with db_record_clear. */
+int db_record_get(struct db *db, const char *collection, const char *id, struct db_record *out);
+/* Inserts or replaces the record (all columns as given). */
+int db_record_put(struct db *db, const struct db_record *r);
+void db_record_clear(struct db_record *r);
+
+/* Outcomes kept in the history, one per change received. */
+enum db_outcome { DB_APPLIED, DB_CONFLICT, DB_DUPLICATE, DB_REJECTED };
+
+struct db_history {
+    const char *device;
+    int64_t seq;
+    int64_t received_ms;
+    const char *collection; /* may be NULL for a malformed change */
+    const char *record_id;  /* may be NULL */
+    const char *change;     /* the change as sent */
+    size_t change_len;
+    enum db_outcome outcome;
+    int64_t rev;            /* the record's rev after the change, 0 if none */
+    const char *error_code; /* rejected only */
+    const char *error_field;
+    const char *error_message;
+    const char *left_grid;  /* the grid the record left with this change, else NULL */
+};
+
+/*
+ * Appends one history row; *id is its id, which is also the change-feed
+ * sequence number (monotonic: history is append-only).
+ */
+int db_history_add(struct db *db, const struct db_history *h, int64_t *id);
+
+/* One candidate value of a conflicted field. */
+struct db_candidate {
+    const char *device;
+    int64_t hlc_ms;
+    int64_t hlc_counter;
+    const char *value; /* compact JSON */
+    int64_t history_id; /* the change that wrote it, 0 if unknown */
+};
+
+/*
+ * Records that field of a record has two concurrent candidates: finds the
+ * open conflict entry for (collection, record_id, field) or opens one, and
+ * adds both candidates unless already listed.
+ */
+int db_conflict_add(struct db *db, const char *collection, const char *record_id,
+                    const char *field, const struct db_candidate *stored,
+                    const struct db_candidate *incoming, int64_t now_ms);
+
+/* ---- the commit path ---------------------------------------------------- */
+
+/*
+ * Applies jobs[0..n) in one transaction (BEGIN IMMEDIATE), each inside its
+ * own savepoint: apply(db, jobs[i]) returns 0 to keep the job's writes or
+ * a negative code to roll back only that job (job_rc[i] gets the code).
+ * Then COMMIT once. Returns 0 when the COMMIT succeeded (each job_rc[i]
+ * tells its own outcome) or a DB_E* code when nothing was committed (every
+ * job_rc[i] is set to it). Called by the one writer thread.
+ */
+typedef int (*db_apply_fn)(struct db *db, void *job);
+int db_commit_group(struct db *db, db_apply_fn apply, void *const *jobs, size_t n, int *job_rc);
+
+/* ---- reading: pull, export, cursor -------------------------------------- */
+
+/* The newest change-feed sequence number (0 for an empty store). */
+int db_cursor(struct db *db, int64_t *out);
+
+/*
+ * One page of a pull (§2.4): records in scope changed after since, oldest
+ * first, at most limit; plus records that left the scope after since
+ * (removed). Calls row(ctx, r, removed) for each; r is valid only during
+ * the call. *next is the cursor to pull from next, *more whether there is
+ * more. A read transaction keeps the page consistent.
+ */
+typedef int (*db_row_fn)(void *ctx, const struct db_record *r, int removed);
+int db_pull(struct db *db, int64_t since, const struct db_scope *scope, int64_t limit,
+            db_row_fn row, void *ctx, int64_t *next, int *more);
+
+/* Every current record of a collection in id order (export). */
+int db_export(struct db *db, const char *collection, db_row_fn row, void *ctx);
+
+#endif

@@ -1,0 +1,75 @@
+/*
+ * sync.h — the merge engine: validation against the schema, grid scope,
+ * seq dedupe, the per-field last-writer-wins merge of §2.3, conflict
+ * detection, tombstones.
+ *
+ * sync/ is pure logic: it reads and writes the store only through db/ and
+ * never does I/O of its own. Everything here runs on the caller's thread;
+ * the server calls sync_apply_push from its writer thread inside
+ * db_commit_group.
+ *
+ * Errors: 0 or a negative SYNC_E* code (sync_strerror), or a DB_E* code
+ * passed up from db/ (db_strerror; the ranges do not overlap).
+ */
+#ifndef VS_SYNC_H
+#define VS_SYNC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "db.h"
+#include "proto.h"
+
+#define SYNC_ERRNO_MAP(X)                                    \
+    X(NOMEM, "out of memory")                                \
+    X(STORE, "the stored record could not be decoded")
+
+enum sync_errno {
+    SYNC_OK = 0,
+    SYNC_ERRNO_FIRST_ = -300,
+#define SYNC_ERRNO_ENUM(name, text) SYNC_E##name,
+    SYNC_ERRNO_MAP(SYNC_ERRNO_ENUM)
+#undef SYNC_ERRNO_ENUM
+};
+
+/* A sentence for a SYNC_E* or DB_E* code. */
+const char *sync_strerror(int err);
+
+#define SYNC_DEFAULT_MAX_SKEW_MS (10 * 60 * 1000)
+
+/* The rules in force: the schema and the clock-skew limit. Borrowed, read-only. */
+struct sync_rules {
+    const struct proto_schema *schema;
+    int64_t max_skew_ms;
+};
+
+/* True when the scope allows grid. */
+int sync_scope_allows(const struct db_scope *scope, const char *grid);
+
+/*
+ * Checks one change against the schema and the principal's scope, without
+ * looking at the store except for what stored (may be NULL: the record
+ * does not exist) says about the record's current grid. now_ms is the
+ * server clock. Returns 1 and fills *fault when the change must be
+ * rejected, 0 when it may be merged.
+ */
+int sync_validate(const struct sync_rules *rules, const struct db_principal *who,
+                  const struct proto_change *c, const struct db_record *stored, int64_t now_ms,
+                  struct proto_fault *fault);
+
+/*
+ * Applies the changes of one push from who's device: dedupes by seq,
+ * validates, merges each into the store, records conflicts and history,
+ * and advances the device's committed seq. results[i] answers changes[i];
+ * their strings are borrowed from changes. Must run inside a transaction
+ * (db_commit_group). Returns 0, or a negative code when the store failed
+ * (the caller rolls the job back; results are then meaningless).
+ */
+int sync_apply_push(const struct sync_rules *rules, struct db *db,
+                    const struct db_principal *who, const struct proto_change *changes,
+                    size_t n, int64_t now_ms, struct proto_result *results);
+
+/* Frees what sync_apply_push allocated inside results (the conflicts lists). */
+void sync_results_clear(struct proto_result *results, size_t n);
+
+#endif
