@@ -73,7 +73,9 @@ const char *db_role_name(enum db_role role);
 int db_role_parse(const char *s);
 
 int db_grid_add(struct db *db, const char *id, const char *name, int64_t now_ms);
+/* 1 when the grid exists, 0 when not, or a DB_E* code. Same for users. */
 int db_grid_exists(struct db *db, const char *id);
+int db_user_exists(struct db *db, const char *id);
 
 /* grids may be NULL/0: "all grids" (supervisor, admin). DB_EEXISTS, DB_ENOTFOUND (a grid). */
 int db_user_add(struct db *db, const char *id, const char *name, enum db_role role,
@@ -129,6 +131,19 @@ struct db_hello {
     int64_t clock_skew_ms;
 };
 int db_device_hello(struct db *db, const char *device, const struct db_hello *h, int64_t now_ms);
+
+/* What a device did last, for the status page: a push or a pull, and its last error (NULL: none). */
+enum db_activity { DB_ACTIVITY_PUSH, DB_ACTIVITY_PULL };
+int db_device_note(struct db *db, const char *device, enum db_activity what, int64_t now_ms,
+                   const char *last_error);
+
+/*
+ * Calls fn(ctx, device) for each device revoked at or after since_ms. The
+ * server polls this every second so that a revoke made by the CLI (another
+ * process) closes live connections at once.
+ */
+int db_devices_revoked_since(struct db *db, int64_t since_ms,
+                             void (*fn)(void *ctx, const char *device), void *ctx);
 
 /* Highest committed seq of a device (0 for a new one). */
 int db_device_max_seq(struct db *db, const char *device, int64_t *out);
