@@ -1,0 +1,305 @@
+/*
+ * apply.c — one push through the pipeline of §2.2/§2.3, inside the
+ * caller's transaction: dedupe by seq, validate, merge, then write the
+ * history row, the record and its conflict candidates through db/.
+ *
+ * Design: every change gets exactly one history row, whatever its outcome,
+ * so the history is the full log of what each device sent. The running
+ * max_seq is read once from the store (the principal's copy may be stale
+ * when a device reconnected) and written back once at the end.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "sync_internal.h"
+
+static enum db_outcome outcome_of(enum proto_status s)
+{
+    switch (s) {
+    case PROTO_APPLIED:
+        return DB_APPLIED;
+    case PROTO_CONFLICT:
+        return DB_CONFLICT;
+    case PROTO_DUPLICATE:
+        return DB_DUPLICATE;
+    case PROTO_REJECTED:
+        break;
+    }
+    return DB_REJECTED;
+}
+
+/* A history row for a change that was not merged (duplicate or rejected). */
+static int history_unmerged(struct db *db, const struct db_principal *who,
+                            const struct proto_change *c, int64_t now_ms,
+                            const struct proto_result *r)
+{
+    int64_t id;
+    int rejected = r->status == PROTO_REJECTED;
+    struct db_history h = {
+        .device = who->device,
+        .seq = c->seq,
+        .received_ms = now_ms,
+        .collection = c->collection,
+        .record_id = c->id,
+        .change = c->raw ? c->raw : "",
+        .change_len = c->raw ? c->raw_len : 0,
+        .outcome = outcome_of(r->status),
+        .rev = r->rev,
+        .error_code = rejected ? proto_code_name(r->error.code) : NULL,
+        .error_field = rejected ? r->error.field : NULL,
+        .error_message = rejected ? r->error.message : NULL,
+    };
+    return db_history_add(db, &h, &id);
+}
+
+/* The record's current rev, 0 when it does not exist; negative on a store error. */
+static int current_rev(struct db *db, const struct proto_change *c, int64_t *rev)
+{
+    struct db_record r = {0};
+    int rc;
+
+    *rev = 0;
+    if (c->fault.code != PROTO_CODE_NONE || c->collection == NULL || c->id == NULL)
+        return 0;
+    rc = db_record_get(db, c->collection, c->id, &r);
+    if (rc == DB_ENOTFOUND)
+        return 0;
+    if (rc != 0)
+        return rc;
+    *rev = r.rev;
+    db_record_clear(&r);
+    return 0;
+}
+
+static int str_differ(const char *a, const char *b)
+{
+    if (a == NULL || b == NULL)
+        return a != b;
+    return strcmp(a, b) != 0;
+}
+
+/* A candidate's value must be a NUL-terminated string for db/. */
+static char *json_copy(const struct proto_value *v)
+{
+    char *s = malloc(v->json_len + 1);
+    if (s != NULL) {
+        memcpy(s, v->json, v->json_len);
+        s[v->json_len] = '\0';
+    }
+    return s;
+}
+
+static int add_conflicts(struct db *db, const struct proto_change *c, const char *device,
+                         const struct sync__merged *m, int64_t history_id, int64_t now_ms)
+{
+    for (size_t i = 0; i < m->n_conflicts; i++) {
+        const struct sync__conflict *k = &m->conflicts[i];
+        char *stored_json = json_copy(k->stored);
+        char *incoming_json = json_copy(k->incoming);
+        int rc = SYNC_ENOMEM;
+        if (stored_json != NULL && incoming_json != NULL) {
+            struct db_candidate s = {
+                .device = k->stored_stamp->device,
+                .hlc_ms = k->stored_stamp->hlc.ms,
+                .hlc_counter = k->stored_stamp->hlc.counter,
+                .value = stored_json,
+                .history_id = 0,
+            };
+            struct db_candidate in = {
+                .device = device,
+                .hlc_ms = c->hlc.ms,
+                .hlc_counter = c->hlc.counter,
+                .value = incoming_json,
+                .history_id = history_id,
+            };
+            rc = db_conflict_add(db, c->collection, c->id, k->field, &s, &in, now_ms);
+        }
+        free(stored_json);
+        free(incoming_json);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/*
+ * Merges a valid change into stored (NULL: new record) and writes history,
+ * record and conflicts. Fills *r on success.
+ */
+static int merge_and_store(const struct sync_rules *rules, struct db *db,
+                           const struct db_principal *who, const struct proto_change *c,
+                           const struct db_record *stored, int64_t now_ms, struct proto_result *r)
+{
+    const struct proto_collection *col = proto_schema_collection(rules->schema, c->collection);
+    struct proto_record *dec = NULL;
+    struct proto_fault fault;
+    struct sync__merged m = {0};
+    struct proto_buf body, meta;
+    const char **names = NULL;
+    int64_t history_id = 0;
+    int rc;
+
+    proto_buf_init(&body, 0, SYNC__RECORD_MAX);
+    proto_buf_init(&meta, 0, SYNC__RECORD_MAX);
+    if (stored != NULL) {
+        rc = proto_record_decode(stored->body, stored->body_len, stored->meta, stored->meta_len,
+                                 &dec, &fault);
+        if (rc != 0) {
+            rc = rc == PROTO_ENOMEM ? SYNC_ENOMEM : SYNC_ESTORE;
+            goto out;
+        }
+    }
+    rc = sync__merge(col, dec, stored ? stored->rev : 0, c, who->device, &m);
+    if (rc != 0)
+        goto out;
+    rc = proto_record_encode(m.fields, m.stamps, m.n, &body, &meta);
+    if (rc != 0)
+        goto out;
+    if (m.n_conflicts > 0) {
+        names = malloc(m.n_conflicts * sizeof *names);
+        if (names == NULL) {
+            rc = SYNC_ENOMEM;
+            goto out;
+        }
+        for (size_t i = 0; i < m.n_conflicts; i++)
+            names[i] = m.conflicts[i].field;
+    }
+
+    const char *left = stored != NULL && str_differ(stored->grid, m.grid) ? stored->grid : NULL;
+    struct db_history h = {
+        .device = who->device,
+        .seq = c->seq,
+        .received_ms = now_ms,
+        .collection = c->collection,
+        .record_id = c->id,
+        .change = c->raw ? c->raw : "",
+        .change_len = c->raw ? c->raw_len : 0,
+        .outcome = m.n_conflicts ? DB_CONFLICT : DB_APPLIED,
+        .rev = m.rev,
+        .left_grid = left,
+    };
+    rc = db_history_add(db, &h, &history_id);
+    if (rc != 0)
+        goto out;
+
+    /* db_record_put takes a const record; the casts only lend it our strings. */
+    struct db_record put = {
+        .collection = (char *)c->collection,
+        .id = (char *)c->id,
+        .rev = m.rev,
+        .grid = (char *)m.grid,
+        .deleted = m.deleted,
+        .body = proto_buf_data(&body) ? proto_buf_data(&body) : (char *)"{}",
+        .body_len = proto_buf_data(&body) ? body.len : 2,
+        .meta = proto_buf_data(&meta) ? proto_buf_data(&meta) : (char *)"{}",
+        .meta_len = proto_buf_data(&meta) ? meta.len : 2,
+        .seq = history_id,
+    };
+    rc = db_record_put(db, &put);
+    if (rc != 0)
+        goto out;
+    rc = add_conflicts(db, c, who->device, &m, history_id, now_ms);
+    if (rc != 0)
+        goto out;
+
+    r->status = m.n_conflicts ? PROTO_CONFLICT : PROTO_APPLIED;
+    r->rev = m.rev;
+    r->conflicts = names;
+    r->n_conflicts = m.n_conflicts;
+    names = NULL;
+out:
+    free(names);
+    sync__merged_clear(&m);
+    proto_record_free(dec);
+    proto_buf_free(&body);
+    proto_buf_free(&meta);
+    return rc;
+}
+
+/* Runs one change after dedupe: malformed, validation, merge. */
+static int apply_one(const struct sync_rules *rules, struct db *db,
+                     const struct db_principal *who, const struct proto_change *c,
+                     int64_t now_ms, struct proto_result *r)
+{
+    struct db_record stored = {0};
+    int have = 0;
+    int rc;
+
+    if (c->fault.code != PROTO_CODE_NONE) {
+        r->status = PROTO_REJECTED;
+        r->error = c->fault;
+        return history_unmerged(db, who, c, now_ms, r);
+    }
+    if (c->collection != NULL && c->id != NULL) {
+        rc = db_record_get(db, c->collection, c->id, &stored);
+        if (rc == 0)
+            have = 1;
+        else if (rc != DB_ENOTFOUND)
+            return rc;
+    }
+    if (sync_validate(rules, who, c, have ? &stored : NULL, now_ms, &r->error)) {
+        r->status = PROTO_REJECTED;
+        r->rev = have ? stored.rev : 0;
+        rc = history_unmerged(db, who, c, now_ms, r);
+    } else {
+        rc = merge_and_store(rules, db, who, c, have ? &stored : NULL, now_ms, r);
+    }
+    if (have)
+        db_record_clear(&stored);
+    return rc;
+}
+
+/*
+ * The pipeline of one push (see sync.h). Borrows everything; results[i]
+ * borrows its strings from changes[i] and owns only its conflicts array
+ * (sync_results_clear). Called by the writer thread inside a transaction.
+ * On a store error the results already filled are cleared, so calling
+ * sync_results_clear afterwards is harmless.
+ */
+int sync_apply_push(const struct sync_rules *rules, struct db *db,
+                    const struct db_principal *who, const struct proto_change *changes,
+                    size_t n, int64_t now_ms, struct proto_result *results)
+{
+    int64_t start_seq = 0, max_seq;
+    size_t i = 0;
+    int rc;
+
+    memset(results, 0, n * sizeof *results);
+    rc = db_device_max_seq(db, who->device, &start_seq);
+    if (rc != 0)
+        goto out;
+    max_seq = start_seq;
+    for (i = 0; i < n; i++) {
+        const struct proto_change *c = &changes[i];
+        struct proto_result *r = &results[i];
+        r->seq = c->seq;
+        r->id = c->id;
+        if (c->seq <= max_seq) {
+            r->status = PROTO_DUPLICATE;
+            rc = current_rev(db, c, &r->rev);
+            if (rc == 0)
+                rc = history_unmerged(db, who, c, now_ms, r);
+        } else {
+            max_seq = c->seq;
+            rc = apply_one(rules, db, who, c, now_ms, r);
+        }
+        if (rc != 0)
+            goto out;
+    }
+    if (max_seq > start_seq)
+        rc = db_device_set_max_seq(db, who->device, max_seq, now_ms);
+out:
+    if (rc != 0)
+        sync_results_clear(results, i < n ? i + 1 : n);
+    return rc;
+}
+
+/* Frees the conflicts arrays inside results[0..n); any thread. */
+void sync_results_clear(struct proto_result *results, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free((void *)results[i].conflicts);
+        results[i].conflicts = NULL;
+        results[i].n_conflicts = 0;
+    }
+}

@@ -1,0 +1,51 @@
+/*
+ * sync_internal.h — what the files of sync/ share and nobody else sees.
+ */
+#ifndef VS_SYNC_INTERNAL_H
+#define VS_SYNC_INTERNAL_H
+
+#include "sync.h"
+
+/* The ceiling of an encoded record body or meta (each field is bounded by a message). */
+#define SYNC__RECORD_MAX ((size_t)16 * 1024 * 1024)
+
+/* One field where the change met a concurrent value (§2.3 step 4). */
+struct sync__conflict {
+    const char *field;                 /* borrowed from the change */
+    const struct proto_value *stored;   /* borrowed from the stored record */
+    const struct proto_stamp *stored_stamp;
+    const struct proto_value *incoming; /* borrowed from the change */
+};
+
+/*
+ * The record a change merges into. fields/stamps (n, sorted by name) and
+ * conflicts are arrays this struct owns; the strings and values they point
+ * to are borrowed from the stored record and the change.
+ */
+struct sync__merged {
+    struct proto_field *fields;
+    struct proto_stamp *stamps;
+    size_t n;
+    int64_t rev;
+    int deleted;
+    const char *grid; /* the merged scope value, NULL when unset or not a string */
+    struct sync__conflict *conflicts;
+    size_t n_conflicts;
+};
+
+/*
+ * Merges change c from device into stored (NULL: a new record) whose rev is
+ * stored_rev, by the per-field rule of §2.3. Pure: touches no store. On
+ * success fills *out (free with sync__merged_clear) and returns 0;
+ * SYNC_ENOMEM otherwise. Borrows every argument; any thread.
+ */
+int sync__merge(const struct proto_collection *col, const struct proto_record *stored,
+                int64_t stored_rev, const struct proto_change *c, const char *device,
+                struct sync__merged *out);
+void sync__merged_clear(struct sync__merged *m);
+
+/* True when (a, a_device) orders after (b, b_device): ms, counter, then device bytewise. */
+int sync__stamp_after(const struct proto_hlc *a, const char *a_device, const struct proto_hlc *b,
+                      const char *b_device);
+
+#endif
