@@ -1,0 +1,651 @@
+/*
+ * replica.c — the tablet's local store (see replica.h).
+ *
+ * Design: every statement is listed once in stmt_sql[], prepared on first
+ * use with SQLITE_PREPARE_PERSISTENT and kept until close; each use ends
+ * with rs_done(), which resets and unbinds it, so no exit path leaves a
+ * statement holding a read transaction open. Multi-step operations (queue,
+ * ack, apply) run inside BEGIN IMMEDIATE … COMMIT so a crash leaves the
+ * outbox, the clock and the replica consistent with each other.
+ */
+#include "replica.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define RS_SCHEMA_VERSION 1
+
+/* Every statement the store uses, prepared once. */
+#define RS_STMT_MAP(X)                                                                       \
+    X(CONFIG_GET, "SELECT value FROM config WHERE key = ?1")                                 \
+    X(CONFIG_SET, "INSERT INTO config(key, value) VALUES (?1, ?2) "                          \
+                  "ON CONFLICT(key) DO UPDATE SET value = excluded.value")                   \
+    X(CONFIG_DEL, "DELETE FROM config WHERE key = ?1")                                       \
+    X(OUTBOX_ADD, "INSERT INTO outbox(seq, collection, id, base, hlc_ms, hlc_counter, "      \
+                  "fields, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")             \
+    X(OUTBOX_STATS, "SELECT count(*), min(created_ms) FROM outbox")                          \
+    X(OUTBOX_LIST, "SELECT seq, collection, id, base, hlc_ms, hlc_counter, fields, "         \
+                   "created_ms FROM outbox WHERE seq > ?1 ORDER BY seq LIMIT ?2")            \
+    X(OUTBOX_DEL, "DELETE FROM outbox WHERE seq = ?1")                                       \
+    X(REJECT_ADD, "INSERT OR REPLACE INTO rejected(seq, collection, id, fields, code, "      \
+                  "field, message, created_ms, rejected_ms) SELECT seq, collection, id, "    \
+                  "fields, ?2, ?3, ?4, created_ms, ?5 FROM outbox WHERE seq = ?1")           \
+    X(REJECT_LIST, "SELECT seq, collection, id, fields, code, field, message, created_ms, "  \
+                   "rejected_ms FROM rejected ORDER BY seq")                                 \
+    X(RECORD_GET, "SELECT rev, deleted, body FROM replica WHERE collection = ?1 AND id = ?2") \
+    X(RECORD_PUT, "INSERT INTO replica(collection, id, rev, deleted, body) "                 \
+                  "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(collection, id) DO UPDATE SET "   \
+                  "rev = excluded.rev, deleted = excluded.deleted, body = excluded.body")    \
+    X(RECORD_DEL, "DELETE FROM replica WHERE collection = ?1 AND id = ?2")                   \
+    X(RECORD_LIST_ALL, "SELECT collection, id, rev, deleted, body FROM replica "             \
+                       "ORDER BY collection, id")                                            \
+    X(RECORD_LIST_ONE, "SELECT collection, id, rev, deleted, body FROM replica "             \
+                       "WHERE collection = ?1 ORDER BY id")                                  \
+    X(RECORD_COUNTS, "SELECT collection, sum(deleted = 0), sum(deleted != 0) FROM replica "  \
+                     "GROUP BY collection ORDER BY collection")
+
+enum rs_stmt {
+#define RS_STMT_ENUM(name, sql) RS_##name,
+    RS_STMT_MAP(RS_STMT_ENUM)
+#undef RS_STMT_ENUM
+    RS_STMT_COUNT_
+};
+
+static const char *const stmt_sql[RS_STMT_COUNT_] = {
+#define RS_STMT_SQL(name, sql) sql,
+    RS_STMT_MAP(RS_STMT_SQL)
+#undef RS_STMT_SQL
+};
+
+static const char schema_sql[] =
+    "CREATE TABLE IF NOT EXISTS config(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS outbox(seq INTEGER PRIMARY KEY, collection TEXT NOT NULL,"
+    " id TEXT NOT NULL, base INTEGER NOT NULL, hlc_ms INTEGER NOT NULL,"
+    " hlc_counter INTEGER NOT NULL, fields TEXT NOT NULL, created_ms INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS rejected(seq INTEGER PRIMARY KEY, collection TEXT NOT NULL,"
+    " id TEXT NOT NULL, fields TEXT NOT NULL, code TEXT NOT NULL, field TEXT NOT NULL,"
+    " message TEXT NOT NULL, created_ms INTEGER NOT NULL, rejected_ms INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS replica(collection TEXT NOT NULL, id TEXT NOT NULL,"
+    " rev INTEGER NOT NULL, deleted INTEGER NOT NULL DEFAULT 0, body TEXT NOT NULL,"
+    " PRIMARY KEY(collection, id)) WITHOUT ROWID;";
+
+struct db_replica {
+    sqlite3 *sql;
+    sqlite3_stmt *stmt[RS_STMT_COUNT_];
+    char errmsg[512];
+};
+
+static int rs_fail(struct db_replica *r, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Stores a sentence for db_replica_errmsg() and returns code. */
+static int rs_fail(struct db_replica *r, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->errmsg, sizeof r->errmsg, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+/* Maps an SQLite result code to ours. */
+static int rs_code(int rc)
+{
+    switch (rc & 0xff) {
+    case SQLITE_NOMEM: return DB_ENOMEM;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED: return DB_EBUSY;
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB: return DB_ECORRUPT;
+    case SQLITE_CONSTRAINT: return DB_ECONSTRAINT;
+    case SQLITE_MISUSE: return DB_EMISUSE;
+    default: return DB_EIO;
+    }
+}
+
+/* Fails with SQLite's own message for what was being done. */
+static int rs_sqlfail(struct db_replica *r, int rc, const char *what)
+{
+    return rs_fail(r, rs_code(rc), "local store: %s failed: %s", what, sqlite3_errmsg(r->sql));
+}
+
+/* Returns the prepared statement for s, preparing it on first use; NULL on failure. */
+static sqlite3_stmt *rs_stmt(struct db_replica *r, enum rs_stmt s)
+{
+    if (!r->stmt[s]) {
+        int rc = sqlite3_prepare_v3(r->sql, stmt_sql[s], -1, SQLITE_PREPARE_PERSISTENT,
+                                    &r->stmt[s], NULL);
+        if (rc != SQLITE_OK) {
+            rs_sqlfail(r, rc, "preparing a statement");
+            r->stmt[s] = NULL;
+        }
+    }
+    return r->stmt[s];
+}
+
+/* Resets and unbinds a statement after use (every exit path calls this). */
+static void rs_done(sqlite3_stmt *st)
+{
+    if (st) {
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+    }
+}
+
+static int rs_exec(struct db_replica *r, const char *sql, const char *what)
+{
+    int rc = sqlite3_exec(r->sql, sql, NULL, NULL, NULL);
+    return rc == SQLITE_OK ? 0 : rs_sqlfail(r, rc, what);
+}
+
+static int rs_begin(struct db_replica *r)
+{
+    return rs_exec(r, "BEGIN IMMEDIATE", "starting a transaction");
+}
+
+/* Commits when rc == 0, else rolls back; returns rc or the commit's failure. */
+static int rs_end(struct db_replica *r, int rc)
+{
+    if (rc == 0)
+        return rs_exec(r, "COMMIT", "committing");
+    sqlite3_exec(r->sql, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+}
+
+static char *rs_strdup(const unsigned char *s)
+{
+    return strdup(s ? (const char *)s : "");
+}
+
+int db_replica_open(const char *path, int create, struct db_replica **out, char *errbuf,
+                    size_t errsize)
+{
+    struct db_replica *r = calloc(1, sizeof *r);
+    int rc = DB_ENOMEM, version = 0, src;
+    sqlite3_stmt *st = NULL;
+    int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
+
+    if (!r) {
+        if (errbuf)
+            snprintf(errbuf, errsize, "local store %s: out of memory", path);
+        return DB_ENOMEM;
+    }
+    if (!create && strcmp(path, ":memory:") != 0 && access(path, F_OK) != 0) {
+        rc = rs_fail(r, DB_ENOTFOUND, "local store %s does not exist (run `visitsync client init` first)",
+                     path);
+        goto out;
+    }
+    src = sqlite3_open_v2(path, &r->sql, flags, NULL);
+    if (src != SQLITE_OK) {
+        rc = rs_fail(r, rs_code(src), "cannot open the local store %s: %s", path,
+                     r->sql ? sqlite3_errmsg(r->sql) : "out of memory");
+        goto out;
+    }
+    sqlite3_busy_timeout(r->sql, 5000);
+    /* journal_mode answers with a row, so exec (which ignores rows) is right. */
+    if ((rc = rs_exec(r, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;",
+                      "setting WAL mode")) != 0)
+        goto out;
+    src = sqlite3_prepare_v2(r->sql, "PRAGMA user_version", -1, &st, NULL);
+    if (src != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW) {
+        rc = rs_fail(r, DB_ECORRUPT, "local store %s is not a SQLite database: %s", path,
+                     sqlite3_errmsg(r->sql));
+        goto out;
+    }
+    version = sqlite3_column_int(st, 0);
+    if (version > RS_SCHEMA_VERSION) {
+        rc = rs_fail(r, DB_ETOONEW, "local store %s was made by a newer visitsync (version %d)",
+                     path, version);
+        goto out;
+    }
+    if (version < RS_SCHEMA_VERSION) {
+        if ((rc = rs_begin(r)) != 0)
+            goto out;
+        rc = rs_exec(r, schema_sql, "creating the tables");
+        if (rc == 0)
+            rc = rs_exec(r, "PRAGMA user_version = 1", "setting the schema version");
+        if ((rc = rs_end(r, rc)) != 0)
+            goto out;
+    }
+    rc = 0;
+out:
+    if (st)
+        sqlite3_finalize(st);
+    if (rc != 0) {
+        if (errbuf)
+            snprintf(errbuf, errsize, "%s", r->errmsg[0] ? r->errmsg : db_strerror(rc));
+        db_replica_close(r);
+        return rc;
+    }
+    *out = r;
+    return 0;
+}
+
+void db_replica_close(struct db_replica *r)
+{
+    if (!r)
+        return;
+    for (int i = 0; i < RS_STMT_COUNT_; i++)
+        if (r->stmt[i])
+            sqlite3_finalize(r->stmt[i]);
+    if (r->sql)
+        sqlite3_close(r->sql);
+    free(r);
+}
+
+const char *db_replica_errmsg(const struct db_replica *r)
+{
+    return r && r->errmsg[0] ? r->errmsg : "no error";
+}
+
+/* ---- config ------------------------------------------------------------- */
+
+int db_replica_config_get(struct db_replica *r, const char *key, char **out)
+{
+    sqlite3_stmt *st = rs_stmt(r, RS_CONFIG_GET);
+    int rc;
+
+    if (!st)
+        return DB_EIO;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        char *v = rs_strdup(sqlite3_column_text(st, 0));
+        rc = v ? 0 : DB_ENOMEM;
+        if (v)
+            *out = v;
+    } else if (rc == SQLITE_DONE) {
+        rc = rs_fail(r, DB_ENOTFOUND, "local store: setting %s is not set", key);
+    } else {
+        rc = rs_sqlfail(r, rc, "reading a setting");
+    }
+    rs_done(st);
+    return rc;
+}
+
+int db_replica_config_set(struct db_replica *r, const char *key, const char *value)
+{
+    sqlite3_stmt *st = rs_stmt(r, value ? RS_CONFIG_SET : RS_CONFIG_DEL);
+    int rc;
+
+    if (!st)
+        return DB_EIO;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    if (value)
+        sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    rc = rc == SQLITE_DONE ? 0 : rs_sqlfail(r, rc, "writing a setting");
+    rs_done(st);
+    return rc;
+}
+
+int db_replica_config_get_int(struct db_replica *r, const char *key, int64_t dflt, int64_t *out)
+{
+    char *v = NULL, *end = NULL;
+    int rc = db_replica_config_get(r, key, &v);
+
+    if (rc == DB_ENOTFOUND) {
+        *out = dflt;
+        return 0;
+    }
+    if (rc != 0)
+        return rc;
+    errno = 0;
+    long long n = strtoll(v, &end, 10);
+    if (errno || end == v || *end) {
+        rc = rs_fail(r, DB_ECORRUPT, "local store: setting %s is not an integer: \"%s\"", key, v);
+    } else {
+        *out = n;
+    }
+    free(v);
+    return rc;
+}
+
+int db_replica_config_set_int(struct db_replica *r, const char *key, int64_t value)
+{
+    char buf[32];
+    snprintf(buf, sizeof buf, "%" PRId64, value);
+    return db_replica_config_set(r, key, buf);
+}
+
+int db_replica_clock_merge(struct db_replica *r, int64_t server_ms)
+{
+    int64_t ms = 0;
+    int rc = rs_begin(r);
+
+    if (rc != 0)
+        return rc;
+    rc = db_replica_config_get_int(r, "hlc_ms", 0, &ms);
+    if (rc == 0 && server_ms > ms) {
+        rc = db_replica_config_set_int(r, "hlc_ms", server_ms);
+        if (rc == 0)
+            rc = db_replica_config_set_int(r, "hlc_counter", 0);
+    }
+    return rs_end(r, rc);
+}
+
+/* ---- outbox ------------------------------------------------------------- */
+
+void db_replica_change_clear(struct db_replica_change *c)
+{
+    if (!c)
+        return;
+    free(c->collection);
+    free(c->id);
+    free(c->fields);
+    memset(c, 0, sizeof *c);
+}
+
+/* The replica's rev of a record, 0 when it has none. */
+static int rs_local_rev(struct db_replica *r, const char *collection, const char *id, int64_t *out)
+{
+    struct db_replica_record rec;
+    int rc = db_replica_get(r, collection, id, &rec);
+
+    if (rc == DB_ENOTFOUND) {
+        *out = 0;
+        return 0;
+    }
+    if (rc == 0) {
+        *out = rec.rev;
+        free(rec.body);
+    }
+    return rc;
+}
+
+int db_replica_queue(struct db_replica *r, const char *collection, const char *id, int64_t base,
+                     const char *fields, int64_t now_ms, struct db_replica_change *out)
+{
+    int64_t seq = 0, ms = 0, counter = 0;
+    struct db_replica_change c = { 0 };
+    sqlite3_stmt *st = NULL;
+    int rc = rs_begin(r);
+
+    if (rc != 0)
+        return rc;
+    if ((rc = db_replica_config_get_int(r, "next_seq", 1, &seq)) != 0 ||
+        (rc = db_replica_config_get_int(r, "hlc_ms", 0, &ms)) != 0 ||
+        (rc = db_replica_config_get_int(r, "hlc_counter", 0, &counter)) != 0)
+        goto out;
+    if (base < 0 && (rc = rs_local_rev(r, collection, id, &base)) != 0)
+        goto out;
+    /* Hybrid logical clock: never behind the last stamp or server time. */
+    if (now_ms > ms) {
+        ms = now_ms;
+        counter = 0;
+    } else {
+        counter++;
+    }
+    c.seq = seq;
+    c.base = base;
+    c.hlc_ms = ms;
+    c.hlc_counter = counter;
+    c.created_ms = now_ms;
+    c.collection = strdup(collection);
+    c.id = strdup(id);
+    c.fields = strdup(fields);
+    if (!c.collection || !c.id || !c.fields) {
+        rc = rs_fail(r, DB_ENOMEM, "local store: out of memory queueing a change");
+        goto out;
+    }
+    if (!(st = rs_stmt(r, RS_OUTBOX_ADD))) {
+        rc = DB_EIO;
+        goto out;
+    }
+    sqlite3_bind_int64(st, 1, seq);
+    sqlite3_bind_text(st, 2, collection, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, base);
+    sqlite3_bind_int64(st, 5, ms);
+    sqlite3_bind_int64(st, 6, counter);
+    sqlite3_bind_text(st, 7, fields, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 8, now_ms);
+    rc = sqlite3_step(st);
+    rc = rc == SQLITE_DONE ? 0 : rs_sqlfail(r, rc, "queueing a change");
+    rs_done(st);
+    if (rc == 0)
+        rc = db_replica_config_set_int(r, "next_seq", seq + 1);
+    if (rc == 0)
+        rc = db_replica_config_set_int(r, "hlc_ms", ms);
+    if (rc == 0)
+        rc = db_replica_config_set_int(r, "hlc_counter", counter);
+out:
+    rc = rs_end(r, rc);
+    if (rc != 0) {
+        db_replica_change_clear(&c);
+        return rc;
+    }
+    *out = c;
+    return 0;
+}
+
+int db_replica_pending(struct db_replica *r, int64_t *count, int64_t *oldest_ms)
+{
+    sqlite3_stmt *st = rs_stmt(r, RS_OUTBOX_STATS);
+    int rc;
+
+    if (!st)
+        return DB_EIO;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *count = sqlite3_column_int64(st, 0);
+        *oldest_ms = sqlite3_column_int64(st, 1); /* NULL reads as 0 */
+        rc = 0;
+    } else {
+        rc = rs_sqlfail(r, rc, "counting the outbox");
+    }
+    rs_done(st);
+    return rc;
+}
+
+int db_replica_outbox_list(struct db_replica *r, int64_t after_seq, int64_t limit,
+                           db_replica_change_fn fn, void *ctx)
+{
+    sqlite3_stmt *st = rs_stmt(r, RS_OUTBOX_LIST);
+    int rc;
+
+    if (!st)
+        return DB_EIO;
+    sqlite3_bind_int64(st, 1, after_seq);
+    sqlite3_bind_int64(st, 2, limit);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct db_replica_change c = {
+            .seq = sqlite3_column_int64(st, 0),
+            .collection = (char *)sqlite3_column_text(st, 1),
+            .id = (char *)sqlite3_column_text(st, 2),
+            .base = sqlite3_column_int64(st, 3),
+            .hlc_ms = sqlite3_column_int64(st, 4),
+            .hlc_counter = sqlite3_column_int64(st, 5),
+            .fields = (char *)sqlite3_column_text(st, 6),
+            .created_ms = sqlite3_column_int64(st, 7),
+        };
+        if ((rc = fn(ctx, &c)) != 0)
+            goto out;
+    }
+    rc = rc == SQLITE_DONE ? 0 : rs_sqlfail(r, rc, "reading the outbox");
+out:
+    rs_done(st);
+    return rc;
+}
+
+/* Runs a statement that takes (seq) or a rejected row's values; one step. */
+static int rs_ack_one(struct db_replica *r, const struct db_replica_outcome *o, int64_t now_ms)
+{
+    sqlite3_stmt *st;
+    int rc;
+
+    if (o->rejected) {
+        if (!(st = rs_stmt(r, RS_REJECT_ADD)))
+            return DB_EIO;
+        sqlite3_bind_int64(st, 1, o->seq);
+        sqlite3_bind_text(st, 2, o->code ? o->code : "", -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, o->field ? o->field : "", -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, o->message ? o->message : "", -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 5, now_ms);
+        rc = sqlite3_step(st);
+        rc = rc == SQLITE_DONE ? 0 : rs_sqlfail(r, rc, "keeping a rejected change");
+        rs_done(st);
+        if (rc != 0)
+            return rc;
+    }
+    if (!(st = rs_stmt(r, RS_OUTBOX_DEL)))
+        return DB_EIO;
+    sqlite3_bind_int64(st, 1, o->seq);
+    rc = sqlite3_step(st);
+    rc = rc == SQLITE_DONE ? 0 : rs_sqlfail(r, rc, "removing an acknowledged change");
+    rs_done(st);
+    return rc;
+}
+
+int db_replica_acked(struct db_replica *r, const struct db_replica_outcome *o, size_t n,
+                     int64_t now_ms)
+{
+    int rc = rs_begin(r);
+
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = rs_ack_one(r, &o[i], now_ms);
+    return rs_end(r, rc);
+}
+
+int db_replica_rejected_list(struct db_replica *r, db_replica_rejected_fn fn, void *ctx)
+{
+    sqlite3_stmt *st = rs_stmt(r, RS_REJECT_LIST);
+    int rc;
+
+    if (!st)
+        return DB_EIO;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct db_replica_rejected x = {
+            .seq = sqlite3_column_int64(st, 0),
+            .collection = (const char *)sqlite3_column_text(st, 1),
+            .id = (const char *)sqlite3_column_text(st, 2),
+            .fields = (const char *)sqlite3_column_text(st, 3),
+            .code = (const char *)sqlite3_column_text(st, 4),
+            .field = (const char *)sqlite3_column_text(st, 5),
+            .message = (const char *)sqlite3_column_text(st, 6),
+            .created_ms = sqlite3_column_int64(st, 7),
+            .rejected_ms = sqlite3_column_int64(st, 8),
+        };
+        if ((rc = fn(ctx, &x)) != 0)
+            goto out;
+    }
+    rc = rc == SQLITE_DONE ? 0 : rs_sqlfail(r, rc, "reading the rejected changes");
+out:
+    rs_done(st);
+    return rc;
+}
+
+/* ---- replica ------------------------------------------------------------ */
+
+static int rs_apply_one(struct db_replica *r, const struct db_replica_item *it)
+{
+    sqlite3_stmt *st = rs_stmt(r, it->removed ? RS_RECORD_DEL : RS_RECORD_PUT);
+    int rc;
+
+    if (!st)
+        return DB_EIO;
+    sqlite3_bind_text(st, 1, it->collection, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, it->id, -1, SQLITE_STATIC);
+    if (!it->removed) {
+        sqlite3_bind_int64(st, 3, it->rev);
+        sqlite3_bind_int(st, 4, it->deleted ? 1 : 0);
+        if (it->body)
+            sqlite3_bind_text(st, 5, it->body, (int)it->body_len, SQLITE_STATIC);
+        else
+            sqlite3_bind_text(st, 5, "{}", 2, SQLITE_STATIC);
+    }
+    rc = sqlite3_step(st);
+    rc = rc == SQLITE_DONE ? 0 : rs_sqlfail(r, rc, "storing a pulled record");
+    rs_done(st);
+    return rc;
+}
+
+int db_replica_apply(struct db_replica *r, const struct db_replica_item *items, size_t n,
+                     const char *cursor)
+{
+    int rc = rs_begin(r);
+
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = rs_apply_one(r, &items[i]);
+    if (rc == 0 && cursor)
+        rc = db_replica_config_set(r, "cursor", cursor);
+    return rs_end(r, rc);
+}
+
+int db_replica_get(struct db_replica *r, const char *collection, const char *id,
+                   struct db_replica_record *out)
+{
+    sqlite3_stmt *st = rs_stmt(r, RS_RECORD_GET);
+    int rc;
+
+    if (!st)
+        return DB_EIO;
+    sqlite3_bind_text(st, 1, collection, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        char *body = rs_strdup(sqlite3_column_text(st, 2));
+        if (!body) {
+            rc = DB_ENOMEM;
+        } else {
+            out->rev = sqlite3_column_int64(st, 0);
+            out->deleted = sqlite3_column_int(st, 1);
+            out->body = body;
+            rc = 0;
+        }
+    } else if (rc == SQLITE_DONE) {
+        rc = rs_fail(r, DB_ENOTFOUND, "local store: no record %s/%s", collection, id);
+    } else {
+        rc = rs_sqlfail(r, rc, "reading a record");
+    }
+    rs_done(st);
+    return rc;
+}
+
+int db_replica_list(struct db_replica *r, const char *collection, db_replica_record_fn fn,
+                    void *ctx)
+{
+    sqlite3_stmt *st = rs_stmt(r, collection ? RS_RECORD_LIST_ONE : RS_RECORD_LIST_ALL);
+    int rc;
+
+    if (!st)
+        return DB_EIO;
+    if (collection)
+        sqlite3_bind_text(st, 1, collection, -1, SQLITE_STATIC);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        rc = fn(ctx, (const char *)sqlite3_column_text(st, 0),
+                (const char *)sqlite3_column_text(st, 1), sqlite3_column_int64(st, 2),
+                sqlite3_column_int(st, 3), (const char *)sqlite3_column_text(st, 4));
+        if (rc != 0)
+            goto out;
+    }
+    rc = rc == SQLITE_DONE ? 0 : rs_sqlfail(r, rc, "listing records");
+out:
+    rs_done(st);
+    return rc;
+}
+
+int db_replica_counts(struct db_replica *r, db_replica_count_fn fn, void *ctx)
+{
+    sqlite3_stmt *st = rs_stmt(r, RS_RECORD_COUNTS);
+    int rc;
+
+    if (!st)
+        return DB_EIO;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        rc = fn(ctx, (const char *)sqlite3_column_text(st, 0), sqlite3_column_int64(st, 1),
+                sqlite3_column_int64(st, 2));
+        if (rc != 0)
+            goto out;
+    }
+    rc = rc == SQLITE_DONE ? 0 : rs_sqlfail(r, rc, "counting records");
+out:
+    rs_done(st);
+    return rc;
+}
