@@ -30,7 +30,8 @@
     X(NOTFOUND, "no such row")                                          \
     X(EXISTS, "a row with that id already exists")                      \
     X(CONSTRAINT, "the change breaks a rule of the store")              \
-    X(MISUSE, "the store was called in a way it does not allow")
+    X(MISUSE, "the store was called in a way it does not allow")        \
+    X(TOOOLD, "the database must be migrated first: run visitsync init")
 
 enum db_errno {
     DB_OK = 0,
@@ -225,6 +226,15 @@ int db_conflict_add(struct db *db, const char *collection, const char *record_id
  */
 typedef int (*db_apply_fn)(struct db *db, void *job);
 int db_commit_group(struct db *db, db_apply_fn apply, void *const *jobs, size_t n, int *job_rc);
+
+/*
+ * For tests and single-job tools: BEGIN IMMEDIATE, COMMIT and ROLLBACK on
+ * this connection. Return 0 or a DB_E* code (db_errmsg says why).
+ * db_rollback is harmless when no transaction is open.
+ */
+int db_begin(struct db *db);
+int db_commit(struct db *db);
+int db_rollback(struct db *db);
 
 /* ---- reading: pull, export, cursor -------------------------------------- */
 

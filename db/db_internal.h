@@ -1,0 +1,129 @@
+/*
+ * db_internal.h — what the files of db/ share: the connection struct, the
+ * statement cache and the error helpers. Nothing outside db/ includes it.
+ *
+ * Design: every SQL statement has a slot in db->stmt, indexed by enum
+ * db__stmt_id. The file that uses a statement keeps its SQL next to the code
+ * and asks db__stmt() for it; the statement is prepared on first use with
+ * SQLITE_PREPARE_PERSISTENT and finalized in db_close. Every user resets and
+ * unbinds it (db__reset) on every exit path, so a cached statement never
+ * holds a read snapshot or a bound pointer between calls.
+ */
+#ifndef VS_DB_INTERNAL_H
+#define VS_DB_INTERNAL_H
+
+#include <sqlite3.h>
+
+#include "db.h"
+
+enum db__stmt_id {
+    /* transactions (commit.c) */
+    DB__BEGIN_IMMEDIATE,
+    DB__BEGIN_DEFERRED,
+    DB__COMMIT,
+    DB__ROLLBACK,
+    DB__JOB_SAVEPOINT,
+    DB__JOB_ROLLBACK_TO,
+    DB__JOB_RELEASE,
+    DB__OP_SAVEPOINT,
+    DB__OP_ROLLBACK_TO,
+    DB__OP_RELEASE,
+    /* administration (admin.c) */
+    DB__GRID_ADD,
+    DB__GRID_EXISTS,
+    DB__USER_ADD,
+    DB__USER_EXISTS,
+    DB__USER_ROLE,
+    DB__USER_GRID_ADD,
+    DB__DEVICE_ENROLL,
+    DB__DEVICE_REVOKE,
+    DB__TOKEN_ADD,
+    /* device activity (device.c) */
+    DB__DEVICE_HELLO,
+    DB__DEVICE_NOTE_PUSH,
+    DB__DEVICE_NOTE_PULL,
+    DB__DEVICE_REVOKED_SINCE,
+    DB__DEVICE_MAX_SEQ,
+    DB__DEVICE_SET_MAX_SEQ,
+    /* principals (principal.c) */
+    DB__PRINCIPAL_DEVICE,
+    DB__PRINCIPAL_TOKEN,
+    DB__SCOPE_USER_GRIDS,
+    DB__SCOPE_ALL_GRIDS,
+    /* records, history, conflicts */
+    DB__RECORD_GET,
+    DB__RECORD_PUT,
+    DB__HISTORY_ADD,
+    DB__CONFLICT_FIND,
+    DB__CONFLICT_OPEN,
+    DB__CONFLICT_TOUCH,
+    DB__CANDIDATE_ADD,
+    /* reading (pull.c, export.c) */
+    DB__PULL_ALL,
+    DB__PULL_SCOPE,
+    DB__PULL_REMOVED,
+    DB__CURSOR,
+    DB__EXPORT,
+    DB__USER_VERSION,
+    DB__STMT_COUNT
+};
+
+/* The longest message db_errmsg() holds; longer ones are truncated. */
+#define DB__ERRMSG_MAX 512
+/* The most grids a scope may list: a ceiling for the arrays we grow. */
+#define DB__MAX_SCOPE 65536
+/* Ids are 1..64 characters (interface §1); struct db_principal has room for 64. */
+#define DB__MAX_ID 64
+
+struct db {
+    sqlite3 *conn;
+    int readonly;
+    sqlite3_stmt *stmt[DB__STMT_COUNT];
+    char errmsg[DB__ERRMSG_MAX];
+};
+
+/*
+ * Hands out the cached statement for id, preparing sql on first use.
+ * Returns 0 or a DB_E* code (errmsg set). The statement stays owned by db.
+ */
+int db__stmt(struct db *db, enum db__stmt_id id, const char *sql, sqlite3_stmt **out);
+/* Resets and unbinds a statement; NULL is allowed. */
+void db__reset(sqlite3_stmt *s);
+
+/* Maps an SQLite result code (extended or primary) to a DB_E* code. */
+int db__map(int sqlite_rc);
+
+/*
+ * Records the connection's last SQLite error as "<SQLite message> (while
+ * <what>)" and returns its DB_E* code. Call it before resetting the
+ * statement that failed, so the message is still SQLite's.
+ */
+int db__fail(struct db *db, int sqlite_rc, const char *what_fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Sets a message of our own and returns err. */
+int db__error(struct db *db, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Runs one statement from the cache that takes no parameters and returns no rows. */
+int db__run(struct db *db, enum db__stmt_id id, const char *sql, const char *what);
+
+/* Runs SQL text that is not worth caching (migrations, pragmas at open). */
+int db__exec(struct db *db, const char *sql, const char *what);
+
+/* Binds text of known length, or NULL when s is NULL. */
+int db__bind_text(sqlite3_stmt *s, int idx, const char *text, size_t len);
+/* Binds a NUL-terminated string, or NULL when s is NULL. */
+int db__bind_str(sqlite3_stmt *s, int idx, const char *str);
+
+/* A malloc'd copy of a text column (never NULL on success: "" for SQL NULL). */
+char *db__column_dup(sqlite3_stmt *s, int col, size_t *len);
+
+/* Brings the schema up to db_schema_version() (migrate.c). */
+int db__migrate(struct db *db);
+/* Reads PRAGMA user_version. */
+int db__user_version(struct db *db, int *out);
+
+/* A small-grained savepoint for functions that write several rows (admin). */
+int db__op_begin(struct db *db);
+int db__op_end(struct db *db, int err);
+
+#endif

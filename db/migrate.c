@@ -1,0 +1,211 @@
+/*
+ * migrate.c — the schema, as a list of steps. Step i brings PRAGMA
+ * user_version from i-1 to i inside one BEGIN IMMEDIATE transaction that
+ * also sets the version, so a step is applied entirely or not at all and
+ * re-running init is a no-op. Steps are never edited once released: a
+ * change to the schema is a new step at the end.
+ *
+ * The change feed is the history: history.id is the pull cursor and
+ * records.seq is the id of the history row that last wrote the record
+ * (docs/architecture.md).
+ */
+#include <stdio.h>
+
+#include "db_internal.h"
+
+static const char *const db__steps[] = {
+    /* 1: the first schema. */
+    "CREATE TABLE grids ("
+    "  id TEXT PRIMARY KEY NOT NULL,"
+    "  name TEXT NOT NULL,"
+    "  created_ms INTEGER NOT NULL"
+    ") STRICT;"
+
+    "CREATE TABLE users ("
+    "  id TEXT PRIMARY KEY NOT NULL,"
+    "  name TEXT NOT NULL,"
+    "  role TEXT NOT NULL CHECK (role IN ('cadre', 'supervisor', 'admin')),"
+    "  created_ms INTEGER NOT NULL"
+    ") STRICT;"
+
+    /* No rows for a supervisor or admin means every grid. */
+    "CREATE TABLE user_grids ("
+    "  user_id TEXT NOT NULL REFERENCES users(id),"
+    "  grid_id TEXT NOT NULL REFERENCES grids(id),"
+    "  PRIMARY KEY (user_id, grid_id)"
+    ") STRICT, WITHOUT ROWID;"
+    "CREATE INDEX user_grids_grid ON user_grids(grid_id);"
+
+    "CREATE TABLE devices ("
+    "  id TEXT PRIMARY KEY NOT NULL,"
+    "  user_id TEXT NOT NULL REFERENCES users(id),"
+    "  token_hash BLOB NOT NULL UNIQUE CHECK (length(token_hash) = 32),"
+    "  revoked INTEGER NOT NULL DEFAULT 0,"
+    "  revoked_ms INTEGER,"
+    "  max_seq INTEGER NOT NULL DEFAULT 0,"
+    "  app TEXT,"
+    "  pending INTEGER,"
+    "  oldest_pending TEXT,"
+    "  clock_skew_ms INTEGER,"
+    "  last_seen_ms INTEGER,"
+    "  last_push_ms INTEGER,"
+    "  last_pull_ms INTEGER,"
+    "  last_error TEXT,"
+    "  created_ms INTEGER NOT NULL"
+    ") STRICT;"
+    "CREATE INDEX devices_user ON devices(user_id);"
+    /* The server polls for fresh revocations every second. */
+    "CREATE INDEX devices_revoked ON devices(revoked_ms) WHERE revoked_ms IS NOT NULL;"
+
+    "CREATE TABLE api_tokens ("
+    "  hash BLOB PRIMARY KEY NOT NULL CHECK (length(hash) = 32),"
+    "  user_id TEXT NOT NULL REFERENCES users(id),"
+    "  created_ms INTEGER NOT NULL,"
+    "  revoked INTEGER NOT NULL DEFAULT 0"
+    ") STRICT;"
+    "CREATE INDEX api_tokens_user ON api_tokens(user_id);"
+
+    /*
+     * A rowid table: the pull walks records_seq and fetches each row by
+     * rowid, which is cheaper than a text primary-key lookup, and large
+     * bodies sit better in a rowid table. grid is in the seq index so a
+     * scoped pull filters rows before touching the table.
+     */
+    "CREATE TABLE records ("
+    "  collection TEXT NOT NULL,"
+    "  id TEXT NOT NULL,"
+    "  rev INTEGER NOT NULL,"
+    "  grid TEXT NOT NULL,"
+    "  deleted INTEGER NOT NULL DEFAULT 0,"
+    "  body TEXT NOT NULL,"
+    "  meta TEXT NOT NULL,"
+    "  seq INTEGER NOT NULL,"
+    "  PRIMARY KEY (collection, id)"
+    ") STRICT;"
+    "CREATE INDEX records_seq ON records(seq, grid);"
+    "CREATE INDEX records_grid ON records(grid, seq);"
+
+    /* Append-only: ids are the change-feed sequence. */
+    "CREATE TABLE history ("
+    "  id INTEGER PRIMARY KEY,"
+    "  device TEXT NOT NULL,"
+    "  seq INTEGER NOT NULL,"
+    "  received_ms INTEGER NOT NULL,"
+    "  collection TEXT,"
+    "  record_id TEXT,"
+    "  change TEXT,"
+    "  outcome TEXT NOT NULL"
+    "    CHECK (outcome IN ('applied', 'conflict', 'duplicate', 'rejected')),"
+    "  rev INTEGER NOT NULL DEFAULT 0,"
+    "  error_code TEXT,"
+    "  error_field TEXT,"
+    "  error_message TEXT,"
+    "  left_grid TEXT"
+    ") STRICT;"
+    "CREATE INDEX history_record_left ON history(collection, record_id, id)"
+    "  WHERE left_grid IS NOT NULL;"
+    /* The pull's removed query walks the moves after a cursor. */
+    "CREATE INDEX history_left ON history(id, left_grid, collection, record_id)"
+    "  WHERE left_grid IS NOT NULL;"
+    "CREATE INDEX history_device ON history(device, seq);"
+
+    "CREATE TABLE conflicts ("
+    "  id INTEGER PRIMARY KEY,"
+    "  collection TEXT NOT NULL,"
+    "  record_id TEXT NOT NULL,"
+    "  field TEXT NOT NULL,"
+    "  status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'resolved')),"
+    "  created_ms INTEGER NOT NULL,"
+    "  updated_ms INTEGER NOT NULL,"
+    "  resolved_by TEXT,"
+    "  resolved_ms INTEGER,"
+    "  reason TEXT,"
+    "  resolution TEXT"
+    ") STRICT;"
+    "CREATE UNIQUE INDEX conflicts_open ON conflicts(collection, record_id, field)"
+    "  WHERE status = 'open';"
+    "CREATE INDEX conflicts_status ON conflicts(status, id);"
+
+    "CREATE TABLE conflict_candidates ("
+    "  conflict_id INTEGER NOT NULL REFERENCES conflicts(id),"
+    "  device TEXT NOT NULL,"
+    "  hlc_ms INTEGER NOT NULL,"
+    "  hlc_counter INTEGER NOT NULL,"
+    "  value TEXT,"
+    "  history_id INTEGER,"
+    "  UNIQUE (conflict_id, device, hlc_ms, hlc_counter)"
+    ") STRICT;"
+
+    /* Photos (§2.6), filled by a later issue. */
+    "CREATE TABLE blobs ("
+    "  sha256 TEXT PRIMARY KEY NOT NULL,"
+    "  size INTEGER NOT NULL,"
+    "  mime TEXT,"
+    "  have INTEGER NOT NULL DEFAULT 0,"
+    "  complete INTEGER NOT NULL DEFAULT 0,"
+    "  created_ms INTEGER NOT NULL,"
+    "  updated_ms INTEGER NOT NULL"
+    ") STRICT;"
+    "CREATE TABLE blob_chunks ("
+    "  sha256 TEXT NOT NULL REFERENCES blobs(sha256),"
+    "  offset INTEGER NOT NULL,"
+    "  data BLOB NOT NULL,"
+    "  PRIMARY KEY (sha256, offset)"
+    ") STRICT, WITHOUT ROWID;",
+};
+
+#define DB__N_STEPS ((int)(sizeof db__steps / sizeof db__steps[0]))
+
+int db_schema_version(void)
+{
+    return DB__N_STEPS;
+}
+
+/* Applies step `to` (user_version to-1 -> to) unless another process already did. */
+static int db__step(struct db *db, int to)
+{
+    char sql[64];
+    int now = 0;
+    int err = db__exec(db, "BEGIN IMMEDIATE", "starting a schema migration");
+    if (err)
+        return err;
+    /* Read again under the write lock: another init may have run meanwhile. */
+    err = db__user_version(db, &now);
+    if (err || now >= to)
+        goto out;
+    err = db__exec(db, db__steps[to - 1], "migrating the schema");
+    if (err)
+        goto out;
+    snprintf(sql, sizeof sql, "PRAGMA user_version = %d", to);
+    err = db__exec(db, sql, "setting the schema version");
+    if (err)
+        goto out;
+    err = db__exec(db, "COMMIT", "committing a schema migration");
+out:
+    if (err && !sqlite3_get_autocommit(db->conn)) {
+        char keep[DB__ERRMSG_MAX];
+        snprintf(keep, sizeof keep, "%s", db->errmsg);
+        sqlite3_exec(db->conn, "ROLLBACK", NULL, NULL, NULL);
+        snprintf(db->errmsg, sizeof db->errmsg, "%s", keep);
+    }
+    return err;
+}
+
+int db__migrate(struct db *db)
+{
+    int version = 0;
+    int err = db__user_version(db, &version);
+    if (err)
+        return err;
+    if (version > DB__N_STEPS)
+        return db__error(db, DB_ETOONEW,
+                         "the database has schema version %d but this visitsync knows only up "
+                         "to %d; use a newer visitsync",
+                         version, DB__N_STEPS);
+    for (int to = version + 1; to <= DB__N_STEPS; to++) {
+        err = db__step(db, to);
+        if (err)
+            return err;
+    }
+    return 0;
+}

@@ -1,0 +1,244 @@
+/*
+ * pull.c — the change feed (§2.4) and its cursor.
+ *
+ * Design: a page is two ordered streams merged by position, read in one
+ * deferred transaction so they see one snapshot:
+ *   - in-scope records changed after since, by records.seq (an index range
+ *     scan on records_seq, whose grid column filters the scope before the
+ *     table row is read);
+ *   - records now out of scope whose last exit from a scope grid
+ *     (history.left_grid) came after since, positioned at that history id.
+ * Placing a removal at the history id of the move, not at the record's
+ * seq, is what makes paging exact: pages cover consecutive ranges of
+ * history ids, so each removal lands in exactly one page even when the
+ * record changed again later in its new grid. A device pulling from 0
+ * never held such records, so it gets no removals.
+ * The scope reaches SQL as one JSON array bound to json_each(), so the
+ * statements are prepared once whatever the number of grids.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db_internal.h"
+
+#define DB__RECORD_COLUMNS "collection, id, rev, grid, deleted, body, meta, seq"
+
+static const char db__sql_pull_all[] =
+    "SELECT " DB__RECORD_COLUMNS ", seq FROM records WHERE seq > ?1 ORDER BY seq LIMIT ?2";
+
+static const char db__sql_pull_scope[] =
+    "SELECT " DB__RECORD_COLUMNS ", seq FROM records"
+    " WHERE seq > ?1 AND grid IN (SELECT value FROM json_each(?3))"
+    " ORDER BY seq LIMIT ?2";
+
+static const char db__sql_pull_removed[] =
+    "SELECT r.collection, r.id, r.rev, r.grid, r.deleted, r.body, r.meta, r.seq, x.at"
+    " FROM (SELECT collection, record_id, max(id) AS at FROM history"
+    "       WHERE left_grid IS NOT NULL AND id > ?1"
+    "         AND left_grid IN (SELECT value FROM json_each(?3))"
+    "       GROUP BY collection, record_id) AS x"
+    " JOIN records AS r ON r.collection = x.collection AND r.id = x.record_id"
+    " WHERE r.grid NOT IN (SELECT value FROM json_each(?3))"
+    " ORDER BY x.at LIMIT ?2";
+
+/* One of the merged streams: its statement and whether it holds a row. */
+struct db__stream {
+    sqlite3_stmt *s;
+    int has;
+    int64_t pos;
+};
+
+static int db__stream_next(struct db *db, struct db__stream *st)
+{
+    int rc = sqlite3_step(st->s);
+    if (rc == SQLITE_ROW) {
+        st->has = 1;
+        st->pos = sqlite3_column_int64(st->s, 8);
+        return 0;
+    }
+    st->has = 0;
+    if (rc != SQLITE_DONE)
+        return db__fail(db, rc, "reading the change feed");
+    return 0;
+}
+
+/* Points r at the current row of s; valid until s steps or resets. */
+static void db__row_view(sqlite3_stmt *s, struct db_record *r)
+{
+    r->collection = (char *)sqlite3_column_text(s, 0);
+    r->id = (char *)sqlite3_column_text(s, 1);
+    r->rev = sqlite3_column_int64(s, 2);
+    r->grid = (char *)sqlite3_column_text(s, 3);
+    r->deleted = sqlite3_column_int(s, 4) != 0;
+    r->body = (char *)sqlite3_column_text(s, 5);
+    r->body_len = (size_t)sqlite3_column_bytes(s, 5);
+    r->meta = (char *)sqlite3_column_text(s, 6);
+    r->meta_len = (size_t)sqlite3_column_bytes(s, 6);
+    r->seq = sqlite3_column_int64(s, 7);
+}
+
+/* The scope's grids as a JSON array of strings, malloc'd; NULL when out of memory. */
+static char *db__scope_json(const struct db_scope *scope)
+{
+    size_t cap = 3;
+    for (size_t i = 0; i < scope->n; i++)
+        cap += 6 * strlen(scope->grids[i]) + 3; /* worst case: every byte as \u00XX */
+    char *json = malloc(cap);
+    if (!json)
+        return NULL;
+    size_t k = 0;
+    json[k++] = '[';
+    for (size_t i = 0; i < scope->n; i++) {
+        if (i)
+            json[k++] = ',';
+        json[k++] = '"';
+        for (const unsigned char *c = (const unsigned char *)scope->grids[i]; *c; c++) {
+            if (*c == '"' || *c == '\\') {
+                json[k++] = '\\';
+                json[k++] = (char)*c;
+            } else if (*c < 0x20) {
+                k += (size_t)snprintf(json + k, cap - k, "\\u%04x", *c);
+            } else {
+                json[k++] = (char)*c;
+            }
+        }
+        json[k++] = '"';
+    }
+    json[k++] = ']';
+    json[k] = '\0';
+    return json;
+}
+
+static int db__read_cursor(struct db *db, int64_t *out)
+{
+    sqlite3_stmt *s = NULL;
+    int err = db__stmt(db, DB__CURSOR, "SELECT coalesce(max(id), 0) FROM history", &s);
+    if (err)
+        return err;
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *out = sqlite3_column_int64(s, 0);
+    else
+        err = db__fail(db, rc, "reading the change-feed cursor");
+    db__reset(s);
+    return err;
+}
+
+int db_cursor(struct db *db, int64_t *out)
+{
+    return db__read_cursor(db, out);
+}
+
+/* Opens a read transaction unless one is open; *began says whether we opened it. */
+static int db__read_begin(struct db *db, int *began)
+{
+    *began = 0;
+    if (!sqlite3_get_autocommit(db->conn))
+        return 0;
+    int err = db__run(db, DB__BEGIN_DEFERRED, "BEGIN", "starting a read transaction");
+    if (!err)
+        *began = 1;
+    return err;
+}
+
+static int db__read_end(struct db *db, int began, int err)
+{
+    if (!began)
+        return err;
+    if (err) {
+        char keep[DB__ERRMSG_MAX];
+        snprintf(keep, sizeof keep, "%s", db->errmsg);
+        db_rollback(db);
+        snprintf(db->errmsg, sizeof db->errmsg, "%s", keep);
+        return err;
+    }
+    return db__run(db, DB__COMMIT, "COMMIT", "ending a read transaction");
+}
+
+/* Prepares and binds the streams of a page. */
+static int db__pull_streams(struct db *db, int64_t since, const struct db_scope *scope,
+                            int64_t limit, const char *json, struct db__stream *in,
+                            struct db__stream *gone)
+{
+    int err;
+    if (scope->all) {
+        err = db__stmt(db, DB__PULL_ALL, db__sql_pull_all, &in->s);
+        if (err)
+            return err;
+    } else {
+        err = db__stmt(db, DB__PULL_SCOPE, db__sql_pull_scope, &in->s);
+        if (err)
+            return err;
+        db__bind_str(in->s, 3, json);
+    }
+    sqlite3_bind_int64(in->s, 1, since);
+    sqlite3_bind_int64(in->s, 2, limit + 1);
+    /* Everything is in an all-grids scope; a device from 0 never held anything. */
+    if (scope->all || since <= 0)
+        return 0;
+    err = db__stmt(db, DB__PULL_REMOVED, db__sql_pull_removed, &gone->s);
+    if (err)
+        return err;
+    sqlite3_bind_int64(gone->s, 1, since);
+    sqlite3_bind_int64(gone->s, 2, limit + 1);
+    db__bind_str(gone->s, 3, json);
+    return 0;
+}
+
+int db_pull(struct db *db, int64_t since, const struct db_scope *scope, int64_t limit,
+            db_row_fn row, void *ctx, int64_t *next, int *more)
+{
+    struct db__stream in = {0}, gone = {0};
+    char *json = NULL;
+    int64_t last = since, cursor = 0;
+    int began = 0, err;
+
+    if (!scope || !row || !next || !more || limit <= 0 || limit >= INT64_MAX / 2)
+        return db__error(db, DB_EMISUSE, "a pull needs a scope, a row callback and a limit > 0");
+    if (!scope->all && scope->n > DB__MAX_SCOPE)
+        return db__error(db, DB_EMISUSE, "a pull scope of %zu grids is more than %d", scope->n,
+                         DB__MAX_SCOPE);
+    if (!scope->all) {
+        json = db__scope_json(scope);
+        if (!json)
+            return db__error(db, DB_ENOMEM, "out of memory building a pull scope");
+    }
+    err = db__read_begin(db, &began);
+    if (err)
+        goto out;
+    err = db__pull_streams(db, since, scope, limit, json, &in, &gone);
+    if (err)
+        goto out;
+    err = db__stream_next(db, &in);
+    if (!err && gone.s)
+        err = db__stream_next(db, &gone);
+    for (int64_t emitted = 0; !err && emitted < limit && (in.has || gone.has); emitted++) {
+        struct db__stream *st = !gone.has || (in.has && in.pos < gone.pos) ? &in : &gone;
+        struct db_record r;
+        db__row_view(st->s, &r);
+        last = st->pos;
+        err = row(ctx, &r, st == &gone);
+        if (!err)
+            err = db__stream_next(db, st);
+    }
+    if (err)
+        goto out;
+    if (!in.has && !gone.has) {
+        /* Nothing more in this snapshot: jump to its end so an idle device advances. */
+        err = db__read_cursor(db, &cursor);
+        if (err)
+            goto out;
+        last = cursor > last ? cursor : last;
+    }
+out:
+    db__reset(in.s);
+    db__reset(gone.s);
+    err = db__read_end(db, began, err);
+    free(json);
+    if (err)
+        return err;
+    *more = in.has || gone.has;
+    *next = last;
+    return 0;
+}

@@ -1,0 +1,107 @@
+/*
+ * record.c — one record's current state: read it, write it (an UPSERT of
+ * every column), free a copy.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "db_internal.h"
+
+void db_record_clear(struct db_record *r)
+{
+    if (!r)
+        return;
+    free(r->collection);
+    free(r->id);
+    free(r->grid);
+    free(r->body);
+    free(r->meta);
+    memset(r, 0, sizeof *r);
+}
+
+int db_record_get(struct db *db, const char *collection, const char *id, struct db_record *out)
+{
+    sqlite3_stmt *s = NULL;
+    struct db_record r;
+
+    memset(&r, 0, sizeof r);
+    if (!collection || !id || !out)
+        return db__error(db, DB_EMISUSE, "reading a record needs its collection and id");
+    int err = db__stmt(db, DB__RECORD_GET,
+                       "SELECT rev, grid, deleted, body, meta, seq FROM records"
+                       " WHERE collection = ?1 AND id = ?2",
+                       &s);
+    if (err)
+        return err;
+    db__bind_str(s, 1, collection);
+    db__bind_str(s, 2, id);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_DONE) {
+        err = db__error(db, DB_ENOTFOUND, "record '%s' of '%s' does not exist", id, collection);
+        goto out;
+    }
+    if (rc != SQLITE_ROW) {
+        err = db__fail(db, rc, "reading record '%s' of '%s'", id, collection);
+        goto out;
+    }
+    r.collection = strdup(collection);
+    r.id = strdup(id);
+    r.rev = sqlite3_column_int64(s, 0);
+    r.grid = db__column_dup(s, 1, NULL);
+    r.deleted = sqlite3_column_int(s, 2) != 0;
+    r.body = db__column_dup(s, 3, &r.body_len);
+    r.meta = db__column_dup(s, 4, &r.meta_len);
+    r.seq = sqlite3_column_int64(s, 5);
+    if (!r.collection || !r.id || !r.grid || !r.body || !r.meta)
+        err = db__error(db, DB_ENOMEM, "out of memory reading record '%s' of '%s'", id,
+                        collection);
+out:
+    db__reset(s);
+    if (err) {
+        db_record_clear(&r);
+        return err;
+    }
+    *out = r;
+    return 0;
+}
+
+/* The length of a text member: the given one, or strlen when 0 was given. */
+static size_t db__len(const char *text, size_t len)
+{
+    return len || !text ? len : strlen(text);
+}
+
+int db_record_put(struct db *db, const struct db_record *r)
+{
+    sqlite3_stmt *s = NULL;
+    if (!r || !r->collection || !r->id || !r->grid || !r->body || !r->meta)
+        return db__error(db, DB_EMISUSE,
+                         "writing a record needs its collection, id, grid, body and meta");
+    int err = db__stmt(db, DB__RECORD_PUT,
+                       "INSERT INTO records (collection, id, rev, grid, deleted, body, meta, seq)"
+                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+                       " ON CONFLICT (collection, id) DO UPDATE SET"
+                       " rev = excluded.rev, grid = excluded.grid, deleted = excluded.deleted,"
+                       " body = excluded.body, meta = excluded.meta, seq = excluded.seq",
+                       &s);
+    if (err)
+        return err;
+    int rc = SQLITE_OK;
+    db__bind_str(s, 1, r->collection);
+    db__bind_str(s, 2, r->id);
+    sqlite3_bind_int64(s, 3, r->rev);
+    db__bind_str(s, 4, r->grid);
+    sqlite3_bind_int(s, 5, r->deleted != 0);
+    /* Only the body and meta can be large enough for SQLite to refuse them. */
+    if (rc == SQLITE_OK)
+        rc = db__bind_text(s, 6, r->body, db__len(r->body, r->body_len));
+    if (rc == SQLITE_OK)
+        rc = db__bind_text(s, 7, r->meta, db__len(r->meta, r->meta_len));
+    sqlite3_bind_int64(s, 8, r->seq);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(s);
+    if (rc != SQLITE_DONE)
+        err = db__fail(db, rc, "writing record '%s' of '%s'", r->id, r->collection);
+    db__reset(s);
+    return err;
+}
