@@ -75,6 +75,8 @@ enum proto_code {
 
 /* The wire spelling of a code ("invalid_field"). */
 const char *proto_code_name(enum proto_code code);
+/* The code of a wire spelling; 0, or PROTO_EINVALID when name is no code. */
+int proto_code_from_name(const char *name, enum proto_code *out);
 
 /* What was wrong, where, and in words. field is "" when no member is to blame. */
 struct proto_fault {
@@ -153,6 +155,8 @@ enum proto_type {
 
 /* The wire spelling of a message type ("push"). */
 const char *proto_type_name(enum proto_type type);
+/* The type of a wire spelling; 0, or PROTO_EINVALID when name is no type. */
+int proto_type_from_name(const char *name, enum proto_type *out);
 
 struct proto_hello {
     const char *device;
@@ -164,6 +168,7 @@ struct proto_hello {
     int has_clock;
 };
 
+/* max_batch and max_message default to PROTO_MAX_* when a welcome lacks them. */
 struct proto_welcome {
     const char *user;
     const char *role;
@@ -209,7 +214,7 @@ struct proto_pull {
 struct proto_blob_offer {
     const char *sha256; /* 64 lowercase hex */
     int64_t size;
-    const char *mime;
+    const char *mime;   /* NULL when absent */
 };
 
 struct proto_blob_status {
@@ -227,6 +232,8 @@ enum proto_status { PROTO_APPLIED, PROTO_CONFLICT, PROTO_DUPLICATE, PROTO_REJECT
 
 /* The wire spelling of a result status ("applied"). */
 const char *proto_status_name(enum proto_status status);
+/* The status of a wire spelling; 0, or PROTO_EINVALID when name is no status. */
+int proto_status_from_name(const char *name, enum proto_status *out);
 
 /* One entry of an ack. Strings are borrowed from the push they answer. */
 struct proto_result {
@@ -297,9 +304,15 @@ struct proto_msg {
  * blob_offer). json need not be NUL-terminated. On success *out owns the
  * message (free with proto_msg_free) and 0 is returned. On failure returns
  * PROTO_EINVALID with *fault set: BAD_JSON for text that is not a JSON
- * object, BAD_MESSAGE for an unknown type or a malformed member (named in
- * fault->field); req, when readable, is copied to fault_req
- * (PROTO_REQ_MAX + 1 bytes) so the error can echo it.
+ * object (also: nesting deeper than 32 levels, \u0000 in a string, more
+ * than 16 MiB), BAD_MESSAGE for an unknown type or a malformed member
+ * (named in fault->field), BATCH_TOO_LARGE for a push of more than 10,000
+ * changes (the server's own max_batch is checked by the server); or
+ * PROTO_ENOMEM. req, when readable, is copied to fault_req (PROTO_REQ_MAX
+ * + 1 bytes, may be NULL; "" when unreadable or longer than 64 bytes) so
+ * the error can echo it. Unknown members are ignored; an optional member
+ * sent as null counts as absent. A push's changes carry their own faults
+ * (see struct proto_change); only an unreadable seq rejects the push.
  * Runs on any thread; keeps no global state.
  */
 int proto_parse_client(const char *json, size_t len, struct proto_msg **out,
@@ -398,6 +411,8 @@ int proto_fields_decode(const char *body, size_t body_len, struct proto_record *
 
 /* ---- the schema (§4) ---------------------------------------------------- */
 
+/* Each spec of a parsed schema has max_items set (100 when the file omits it). */
+
 enum proto_ftype {
     PROTO_F_STRING,   /* <= 200 chars */
     PROTO_F_TEXT,     /* <= 10,000 chars */
@@ -453,6 +468,8 @@ extern const char proto_default_schema_json[];
 int proto_schema_parse(const char *json, size_t len, struct proto_schema **out,
                        struct proto_fault *fault);
 void proto_schema_free(struct proto_schema *s);
+/* The schema spelling of a field type ("datetime"). */
+const char *proto_ftype_name(enum proto_ftype t);
 const struct proto_collection *proto_schema_collection(const struct proto_schema *s,
                                                        const char *name);
 const struct proto_schema_field *proto_collection_field(const struct proto_collection *c,
@@ -460,9 +477,13 @@ const struct proto_schema_field *proto_collection_field(const struct proto_colle
 
 /* ---- small helpers shared by callers ----------------------------------- */
 
-/* Checks text against YYYY-MM-DD (a real calendar date). */
+/* Checks text against YYYY-MM-DD (a real calendar date, years 0001..9999). */
 int proto_date_valid(const char *s, size_t len);
-/* Checks text against RFC 3339 date-time with a Z or ±hh:mm offset. */
+/*
+ * Checks text against RFC 3339 date-time with a Z or ±hh:mm offset:
+ * YYYY-MM-DDTHH:MM:SS[.1-9 digits](Z|±HH:MM), upper-case T and Z only,
+ * seconds 00..59 (no leap second, which JavaScript cannot parse).
+ */
 int proto_datetime_valid(const char *s, size_t len);
 /* Formats ms since the epoch as RFC 3339 UTC ("2026-11-29T17:04:15.123Z"); buf >= 32. */
 void proto_format_time(int64_t ms, char *buf, size_t size);

@@ -1,0 +1,141 @@
+/*
+ * internal.h — what the files of protocol/ share and nobody else sees.
+ *
+ * The arena holds every string and array a parsed message, record or schema
+ * hands out, so one free releases all of it. The json helpers wrap cJSON:
+ * a strict syntax scan first (depth, numbers, escapes), then cJSON builds
+ * the tree, and the readers below turn members into checked C values.
+ * Functions named proto__* are internal to this library.
+ */
+#ifndef VS_PROTO_INTERNAL_H
+#define VS_PROTO_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "proto.h"
+
+/*
+ * Nesting limits. A message of the contract nests at most 5 levels (push →
+ * changes → change → fields → an array value), so any text deeper than
+ * PROTO__MAX_DEPTH is refused before cJSON sees it: this bounds the
+ * recursion of cJSON_Parse and cJSON_Delete to 32 frames. A single field
+ * value may nest PROTO__MAX_VALUE_DEPTH levels (the schema needs 2: an
+ * array of scalars; 8 leaves room without letting a value be a tree).
+ */
+#define PROTO__MAX_DEPTH 32
+#define PROTO__MAX_VALUE_DEPTH 8
+/* The largest text any parser accepts; the server's max_message is far lower. */
+#define PROTO__MAX_TEXT (16u * 1024 * 1024)
+/* The most memory one arena may hold. */
+#define PROTO__ARENA_MAX ((size_t)256 * 1024 * 1024)
+/* A push is parsed only up to this many changes, to bound memory. */
+#define PROTO__MAX_CHANGES 10000
+
+/* ---- arena (arena.c) ---------------------------------------------------- */
+
+struct proto_arena;
+
+struct proto_arena *proto__arena_new(void);
+void proto__arena_free(struct proto_arena *a);
+/* Zeroed, aligned memory that lives as long as the arena; NULL when out of memory. */
+void *proto__alloc(struct proto_arena *a, size_t n);
+/* A NUL-terminated copy of n bytes of s. */
+char *proto__strndup(struct proto_arena *a, const char *s, size_t n);
+char *proto__strdup(struct proto_arena *a, const char *s);
+
+/* ---- text checks (text.c) ----------------------------------------------- */
+
+/* True when s[0..n) is well-formed UTF-8 (no overlongs, no surrogates); *chars = code points. */
+int proto__utf8_valid(const char *s, size_t n, size_t *chars);
+/* True for 1..64 of [A-Za-z0-9_]: collection and field names. */
+int proto__name_valid(const char *s, size_t n);
+/* True for exactly n lowercase hex digits. */
+int proto__hex_valid(const char *s, size_t len, size_t n);
+
+/* ---- json (json.c) ------------------------------------------------------ */
+
+/*
+ * Checks the syntax of json[0..len) strictly and parses it with cJSON.
+ * Returns 0 with *root set (the caller deletes it), PROTO_EINVALID with a
+ * BAD_JSON fault, or PROTO_ENOMEM.
+ */
+int proto__json_parse(const char *json, size_t len, cJSON **root, struct proto_fault *fault);
+
+/*
+ * Finds member name of obj (case-sensitive). Returns 0 with *out the item
+ * or NULL when absent, -1 when the name appears more than once.
+ */
+int proto__member(const cJSON *obj, const char *name, const cJSON **out);
+
+/* True when item is a number with an integer value in [lo, hi]; stores it. */
+int proto__json_int(const cJSON *item, int64_t lo, int64_t hi, int64_t *out);
+
+/* The compact JSON of item copied into the arena; NULL when out of memory. */
+char *proto__json_print(struct proto_arena *a, const cJSON *item, size_t *len);
+
+/* How deeply item nests (a scalar is 1). */
+int proto__json_depth(const cJSON *item);
+
+/* ---- member readers (read.c) ------------------------------------------ */
+
+/*
+ * Each reader looks up member `name` of obj and checks it. The fault names
+ * prefix + name ("changes[2]." + "seq") and uses code. Absent optional
+ * members (or null) leave the output alone and return 0; *present, when
+ * given, tells which. They return 0, PROTO_EINVALID or PROTO_ENOMEM.
+ */
+struct proto__where {
+    enum proto_code code;
+    const char *prefix; /* "" at the top of a message */
+    struct proto_fault *fault;
+};
+
+/* A string of min..max characters (code points) of valid UTF-8, copied into the arena. */
+int proto__get_string(struct proto_arena *a, const cJSON *obj, const char *name, int required,
+                      size_t min_chars, size_t max_chars, const char **out,
+                      const struct proto__where *w);
+/* An integer-valued number in [lo, hi] (bounds within +-2^53). */
+int proto__get_int(const cJSON *obj, const char *name, int required, int64_t lo, int64_t hi,
+                   int64_t *out, int *present, const struct proto__where *w);
+int proto__get_bool(const cJSON *obj, const char *name, int required, int *out,
+                    const struct proto__where *w);
+/* Any member of type `type` (cJSON_Array, cJSON_Object...); *out NULL when absent. */
+int proto__get_item(const cJSON *obj, const char *name, int required, int type,
+                    const cJSON **out, const struct proto__where *w);
+/* Fills buf with a short description of item for "got ..." in messages. */
+void proto__describe(const cJSON *item, char *buf, size_t size);
+
+/* ---- values (value.c) --------------------------------------------------- */
+
+/*
+ * Converts item into *v, everything in the arena. Returns 0, PROTO_ENOMEM,
+ * or PROTO_EINVALID with *why set to a static phrase (invalid UTF-8, too
+ * deep, number out of range) for the caller to put in a fault.
+ */
+int proto__value_from_json(struct proto_arena *a, const cJSON *item, struct proto_value *v,
+                           const char **why);
+
+/* Sorts fields by name; returns the first duplicated name or NULL. */
+const char *proto__fields_sort(struct proto_field *fields, size_t n);
+
+/* ---- messages (msg.c) --------------------------------------------------- */
+
+/* A zeroed message living in its own new arena; NULL when out of memory. */
+struct proto_msg *proto__msg_new(void);
+
+/*
+ * The common start of every parse: checks the text, that it is an object,
+ * its req (copied to fault_req when given and readable) and its type.
+ * Returns 0 with *root (the caller deletes it) and *out (a new message
+ * with type and req set), or an error with *fault set.
+ */
+int proto__msg_begin(const char *json, size_t len, cJSON **root, struct proto_msg **out,
+                     struct proto_fault *fault, char *fault_req);
+
+/* Reads the push's members into m->u.push (parse_push.c). */
+int proto__parse_push(struct proto_msg *m, const cJSON *root, struct proto_fault *fault);
+
+#endif

@@ -1,2 +1,0 @@
-/* placeholder until the module lands */
-extern int vs_placeholder_; int vs_placeholder_;

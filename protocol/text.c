@@ -1,0 +1,93 @@
+/*
+ * text.c — byte-level checks of the strings the contract restricts: UTF-8
+ * well-formedness, ids (§1), collection and field names, hex digests.
+ */
+#include "internal.h"
+
+int proto__utf8_valid(const char *s, size_t n, size_t *chars)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t count = 0;
+    size_t i = 0;
+    while (i < n) {
+        unsigned c = p[i];
+        size_t need;
+        unsigned cp;
+        unsigned min;
+        if (c < 0x80) {
+            i++;
+            count++;
+            continue;
+        } else if ((c & 0xE0) == 0xC0) {
+            need = 1;
+            cp = c & 0x1F;
+            min = 0x80;
+        } else if ((c & 0xF0) == 0xE0) {
+            need = 2;
+            cp = c & 0x0F;
+            min = 0x800;
+        } else if ((c & 0xF8) == 0xF0) {
+            need = 3;
+            cp = c & 0x07;
+            min = 0x10000;
+        } else {
+            return 0;
+        }
+        if (n - i - 1 < need)
+            return 0;
+        for (size_t k = 1; k <= need; k++) {
+            unsigned cc = p[i + k];
+            if ((cc & 0xC0) != 0x80)
+                return 0;
+            cp = (cp << 6) | (cc & 0x3F);
+        }
+        /* Overlong forms, UTF-16 surrogates and code points past U+10FFFF are not UTF-8. */
+        if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+            return 0;
+        i += need + 1;
+        count++;
+    }
+    if (chars)
+        *chars = count;
+    return 1;
+}
+
+static int is_alnum_(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+int proto_id_valid(const char *s, size_t len)
+{
+    if (!s || len < 1 || len > PROTO_ID_MAX)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (!is_alnum_(c) && c != '-' && c != '.' && c != ':')
+            return 0;
+    }
+    return 1;
+}
+
+int proto__name_valid(const char *s, size_t n)
+{
+    if (!s || n < 1 || n > 64)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!is_alnum_((unsigned char)s[i]))
+            return 0;
+    }
+    return 1;
+}
+
+int proto__hex_valid(const char *s, size_t len, size_t n)
+{
+    if (!s || len != n)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+            return 0;
+    }
+    return 1;
+}

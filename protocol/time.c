@@ -1,0 +1,91 @@
+/*
+ * time.c — the date and date-time formats of the contract. Checks are
+ * strict on purpose, so that every stored value sorts and parses the same
+ * in C, SQLite and a browser: dates are YYYY-MM-DD (years 0001..9999, real
+ * calendar days, Gregorian leap years); date-times are RFC 3339 with an
+ * upper-case 'T', seconds 00..59 (no leap second: JavaScript's Date refuses
+ * ":60"), an optional fraction of 1..9 digits, and an upper-case 'Z' or a
+ * ±hh:mm offset.
+ */
+#include <stdio.h>
+#include <time.h>
+
+#include "proto.h"
+
+/* Reads n decimal digits at s; -1 when any is not a digit. */
+static int digits(const char *s, int n)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
+static int days_in_month(int year, int month)
+{
+    static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (month == 2 && ((year % 4 == 0 && year % 100 != 0) || year % 400 == 0))
+        return 29;
+    return days[month - 1];
+}
+
+int proto_date_valid(const char *s, size_t len)
+{
+    if (!s || len != 10 || s[4] != '-' || s[7] != '-')
+        return 0;
+    int y = digits(s, 4), m = digits(s + 5, 2), d = digits(s + 8, 2);
+    if (y < 1 || m < 1 || m > 12 || d < 1)
+        return 0;
+    return d <= days_in_month(y, m);
+}
+
+int proto_datetime_valid(const char *s, size_t len)
+{
+    /* "YYYY-MM-DDTHH:MM:SS" is 19 bytes; then the fraction, then the offset. */
+    if (!s || len < 20 || !proto_date_valid(s, 10) || s[10] != 'T' || s[13] != ':' ||
+        s[16] != ':')
+        return 0;
+    int hh = digits(s + 11, 2), mm = digits(s + 14, 2), ss = digits(s + 17, 2);
+    if (hh < 0 || hh > 23 || mm < 0 || mm > 59 || ss < 0 || ss > 59)
+        return 0;
+    size_t i = 19;
+    if (s[i] == '.') {
+        size_t start = ++i;
+        while (i < len && s[i] >= '0' && s[i] <= '9')
+            i++;
+        if (i == start || i - start > 9)
+            return 0;
+    }
+    if (i == len)
+        return 0;
+    if (s[i] == 'Z')
+        return i + 1 == len;
+    if ((s[i] != '+' && s[i] != '-') || len - i != 6 || s[i + 3] != ':')
+        return 0;
+    int oh = digits(s + i + 1, 2), om = digits(s + i + 4, 2);
+    return oh >= 0 && oh <= 23 && om >= 0 && om <= 59;
+}
+
+void proto_format_time(int64_t ms, char *buf, size_t size)
+{
+    if (!buf || size == 0)
+        return;
+    /* Floor division, so that times before 1970 keep a positive millisecond part. */
+    int64_t secs = ms / 1000;
+    int64_t rem = ms % 1000;
+    if (rem < 0) {
+        rem += 1000;
+        secs -= 1;
+    }
+    time_t t = (time_t)secs;
+    struct tm tm;
+    if (!gmtime_r(&t, &tm)) {
+        snprintf(buf, size, "invalid time %lld", (long long)ms);
+        return;
+    }
+    snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)rem);
+}
