@@ -1,0 +1,256 @@
+/*
+ * test_open.c — opening a store: pragmas on files and :memory:, migration
+ * re-runs, the errors for missing, foreign, too new and too old files, and
+ * a read-only second connection that sees what the writer committed.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db_internal.h"
+#include "t_db.h"
+
+/* The text of a one-value query on the store's own connection, copied into out. */
+static void q_text(struct db *db, const char *sql, char *out, size_t size)
+{
+    sqlite3_stmt *s = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db->conn, sql, -1, &s, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    snprintf(out, size, "%s", (const char *)sqlite3_column_text(s, 0));
+    sqlite3_finalize(s);
+}
+
+/* Every schema object's SQL, concatenated in name order. */
+static char *schema_dump(struct db *db)
+{
+    sqlite3_stmt *s = NULL;
+    size_t cap = 1 << 16, len = 0;
+    char *out = calloc(1, cap);
+    assert_non_null(out);
+    assert_int_equal(sqlite3_prepare_v2(db->conn,
+                                        "SELECT type || ' ' || name || ' ' || coalesce(sql, '')"
+                                        " FROM sqlite_schema ORDER BY name",
+                                        -1, &s, NULL),
+                     SQLITE_OK);
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        const char *t = (const char *)sqlite3_column_text(s, 0);
+        size_t n = strlen(t);
+        assert_true(len + n + 2 < cap);
+        memcpy(out + len, t, n);
+        len += n;
+        out[len++] = '\n';
+    }
+    sqlite3_finalize(s);
+    return out;
+}
+
+static void test_memory(void **state)
+{
+    (void)state;
+    struct db *db = t_open_memory();
+    int v = -1;
+    char buf[64];
+    assert_int_equal(db_user_version(db, &v), 0);
+    assert_int_equal(v, db_schema_version());
+    assert_true(db_schema_version() >= 1);
+    q_text(db, "PRAGMA foreign_keys", buf, sizeof buf);
+    assert_string_equal(buf, "1");
+    q_text(db, "PRAGMA synchronous", buf, sizeof buf);
+    assert_string_equal(buf, "2");
+    int64_t c = -1;
+    assert_int_equal(db_cursor(db, &c), 0);
+    assert_int_equal(c, 0);
+    db_close(db);
+}
+
+static void test_file_pragmas_and_rerun(void **state)
+{
+    (void)state;
+    char path[256], err[512], buf[64];
+    struct db *db = NULL;
+    t_temp_path(path, sizeof path);
+
+    assert_int_equal(db_open(path, DB_OPEN_CREATE, &db, err, sizeof err), 0);
+    q_text(db, "PRAGMA journal_mode", buf, sizeof buf);
+    assert_string_equal(buf, "wal");
+    q_text(db, "PRAGMA synchronous", buf, sizeof buf);
+    assert_string_equal(buf, "2");
+    q_text(db, "PRAGMA foreign_keys", buf, sizeof buf);
+    assert_string_equal(buf, "1");
+    q_text(db, "PRAGMA busy_timeout", buf, sizeof buf);
+    assert_string_equal(buf, "5000");
+    int v = -1;
+    assert_int_equal(db_user_version(db, &v), 0);
+    assert_int_equal(v, db_schema_version());
+    assert_int_equal(db_grid_add(db, "g1", "one", T_NOW), 0);
+    char *before = schema_dump(db);
+    assert_non_null(strstr(before, "table records"));
+    assert_non_null(strstr(before, "index conflicts_open"));
+    db_close(db);
+
+    /* Re-running (init again, with or without CREATE) changes nothing. */
+    for (int flags = 0; flags <= DB_OPEN_CREATE; flags += DB_OPEN_CREATE) {
+        db = NULL;
+        assert_int_equal(db_open(path, flags, &db, err, sizeof err), 0);
+        char *after = schema_dump(db);
+        assert_string_equal(before, after);
+        free(after);
+        assert_int_equal(db_user_version(db, &v), 0);
+        assert_int_equal(v, db_schema_version());
+        assert_int_equal(db_grid_exists(db, "g1"), 1);
+        db_close(db);
+    }
+    free(before);
+    t_unlink(path);
+}
+
+static void test_missing_file(void **state)
+{
+    (void)state;
+    char path[256], err[512];
+    struct db *db = NULL;
+    t_temp_path(path, sizeof path);
+    assert_int_equal(db_open(path, 0, &db, err, sizeof err), DB_ENOTFOUND);
+    assert_null(db);
+    assert_non_null(strstr(err, path));
+    assert_non_null(strstr(err, "visitsync init"));
+    assert_int_equal(db_open(path, DB_OPEN_READONLY, &db, err, sizeof err), DB_ENOTFOUND);
+    assert_non_null(strstr(err, path));
+    FILE *f = fopen(path, "r");
+    assert_null(f); /* we did not create it */
+}
+
+static void test_not_sqlite(void **state)
+{
+    (void)state;
+    char path[256], err[512];
+    struct db *db = NULL;
+    t_temp_path(path, sizeof path);
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    for (int i = 0; i < 200; i++)
+        fputs("this is a text file, not a database\n", f);
+    fclose(f);
+    assert_int_equal(db_open(path, 0, &db, err, sizeof err), DB_ECORRUPT);
+    assert_non_null(strstr(err, path));
+    assert_int_equal(db_open(path, DB_OPEN_READONLY, &db, err, sizeof err), DB_ECORRUPT);
+    assert_non_null(strstr(err, path));
+    assert_null(db);
+    t_unlink(path);
+}
+
+/* Makes a SQLite file at path with the given user_version and nothing else. */
+static void raw_file(const char *path, int version)
+{
+    sqlite3 *c = NULL;
+    char sql[64];
+    assert_int_equal(sqlite3_open(path, &c), SQLITE_OK);
+    snprintf(sql, sizeof sql, "PRAGMA user_version = %d", version);
+    assert_int_equal(sqlite3_exec(c, sql, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(c);
+}
+
+static void test_versions(void **state)
+{
+    (void)state;
+    char path[256], err[512];
+    struct db *db = NULL;
+    t_temp_path(path, sizeof path);
+
+    raw_file(path, db_schema_version() + 1);
+    assert_int_equal(db_open(path, 0, &db, err, sizeof err), DB_ETOONEW);
+    assert_non_null(strstr(err, path));
+    assert_int_equal(db_open(path, DB_OPEN_READONLY, &db, err, sizeof err), DB_ETOONEW);
+    assert_null(db);
+    t_unlink(path);
+
+    raw_file(path, 0);
+    assert_int_equal(db_open(path, DB_OPEN_READONLY, &db, err, sizeof err), DB_ETOOOLD);
+    assert_non_null(strstr(err, "visitsync init"));
+    assert_non_null(strstr(err, path));
+    /* A writer migrates it; then a reader may open it. */
+    assert_int_equal(db_open(path, 0, &db, err, sizeof err), 0);
+    db_close(db);
+    db = NULL;
+    assert_int_equal(db_open(path, DB_OPEN_READONLY, &db, err, sizeof err), 0);
+    db_close(db);
+    t_unlink(path);
+}
+
+static void test_readonly_sees_commits(void **state)
+{
+    (void)state;
+    char path[256], err[512];
+    struct db *w = NULL, *r = NULL;
+    t_temp_path(path, sizeof path);
+    assert_int_equal(db_open(path, DB_OPEN_CREATE, &w, err, sizeof err), 0);
+    t_seed(w);
+    t_write(w, "subjects", "s1", "g1", NULL);
+    assert_int_equal(db_open(path, DB_OPEN_READONLY, &r, err, sizeof err), 0);
+
+    struct db_record rec;
+    assert_int_equal(db_record_get(r, "subjects", "s1", &rec), 0);
+    assert_string_equal(rec.grid, "g1");
+    db_record_clear(&rec);
+
+    /* The writer commits while the reader is open (WAL): the reader's next read sees it. */
+    int64_t hid = t_write(w, "subjects", "s2", "g2", NULL);
+    int64_t c = 0;
+    assert_int_equal(db_cursor(r, &c), 0);
+    assert_int_equal(c, hid);
+    assert_int_equal(db_record_get(r, "subjects", "s2", &rec), 0);
+    db_record_clear(&rec);
+
+    /* An open write transaction of the writer is invisible to the reader. */
+    assert_int_equal(db_begin(w), 0);
+    t_write(w, "subjects", "s3", "g2", NULL);
+    assert_int_equal(db_record_get(r, "subjects", "s3", &rec), DB_ENOTFOUND);
+    assert_int_equal(db_commit(w), 0);
+    assert_int_equal(db_record_get(r, "subjects", "s3", &rec), 0);
+    db_record_clear(&rec);
+
+    /* The reader cannot write. */
+    int rc = db_grid_add(r, "g9", "nine", T_NOW);
+    assert_true(rc < 0);
+    assert_int_equal(db_grid_exists(w, "g9"), 0);
+
+    db_close(r);
+    db_close(w);
+    t_unlink(path);
+}
+
+static void test_strerror(void **state)
+{
+    (void)state;
+    assert_string_equal(db_strerror(DB_OK), "success");
+    for (int e = DB_ERRNO_FIRST_ + 1; e <= DB_ETOOOLD; e++) {
+        assert_non_null(db_strerror(e));
+        assert_string_not_equal(db_strerror(e), "unknown database error");
+    }
+    assert_string_equal(db_strerror(12345), "unknown database error");
+    assert_non_null(db_errmsg(NULL));
+    struct db *db = t_open_memory();
+    assert_non_null(db_errmsg(db));
+    db_close(db);
+    db_close(NULL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_memory),
+        cmocka_unit_test(test_file_pragmas_and_rerun),
+        cmocka_unit_test(test_missing_file),
+        cmocka_unit_test(test_not_sqlite),
+        cmocka_unit_test(test_versions),
+        cmocka_unit_test(test_readonly_sees_commits),
+        cmocka_unit_test(test_strerror),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
