@@ -1,0 +1,576 @@
+/*
+ * loadgen.c — D simulated tablets against `visitsync serve` over loopback.
+ *
+ * Phases, each a barrier for all devices:
+ *   1. connect + hello, until every device has its welcome;
+ *   2. push: each device sends V visits in pushes of B changes, keeping up
+ *      to K pushes in flight; an ack is the durable receipt, so ingest is
+ *      counted from the results of acks, and each push's latency is the
+ *      time from its send to its ack;
+ *   3. pull: each device pages through its grid from cursor "0" until
+ *      more=false, counting the records it receives.
+ * Everything runs on one thread with one epoll loop; every phase and the
+ * whole run are bounded by --timeout, after which the figures so far are
+ * printed. Output is "name: value" lines that bench/run.sh reads.
+ */
+#include "bench.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#define MAX_K 64
+#define PUSH_BUF_MAX (4u << 20)
+
+enum dev_state { D_CONNECTING, D_HELLO, D_READY, D_PUSHING, D_PUSHED, D_PULLING, D_PULLED, D_FAILED };
+
+struct dev {
+    struct bench_cred *cred;
+    struct bench_ws *ws;
+    enum dev_state state;
+    struct bench_rng rng;
+    int64_t next_seq;
+    int64_t hlc_ms, hlc_counter;
+    int pushes_total, pushes_sent, pushes_acked;
+    int records_left;
+    uint64_t sent_ns[MAX_K]; /* ring of send times of pushes in flight */
+    int ring_head;
+    int64_t applied; /* records of this device acked applied/conflict */
+    int64_t pulled;
+    int pull_pages;
+    char cursor[64];
+};
+
+struct run {
+    struct dev *devs;
+    int n_devs;
+    int visits, batch, inflight, pull_limit;
+    int64_t seq_start;
+    int n_welcomed, n_pushed, n_pulled, n_failed;
+    int64_t res_applied, res_conflict, res_duplicate, res_rejected, errors;
+    int printed_reject;
+    uint64_t *lat_ns;
+    size_t n_lat, cap_lat;
+    uint64_t t_push0, t_push1, t_pull0, t_pull1;
+    int64_t pulled_total;
+    int64_t changes_sent;
+    char *pushbuf;
+    int phase; /* 1 connect, 2 push, 3 pull */
+};
+
+static struct run R;
+
+static void die_usage(const char *why)
+{
+    fprintf(stderr,
+            "loadgen: %s\nusage: loadgen --port P --creds FILE [--host 127.0.0.1] [--devices 200]\n"
+            "  [--visits 500] [--batch 50] [--inflight 4] [--timeout 120] [--server-pid PID]\n"
+            "  [--db PATH] [--pull-limit 1000] [--no-pull] [--seq-start 1] [--seed S]\n"
+            "  or: loadgen --emit-docs FILE [--devices D] [--visits V] [--seed S]\n",
+            why);
+    exit(2);
+}
+
+/* ---- pushes -------------------------------------------------------------- */
+
+/* Builds and sends the next push of d. */
+static int send_push(struct dev *d)
+{
+    int n = d->records_left < R.batch ? d->records_left : R.batch;
+    size_t len = 0;
+    char *b = R.pushbuf;
+    int64_t now = bench_wall_ms();
+    len += (size_t)snprintf(b, PUSH_BUF_MAX, "{\"type\":\"push\",\"req\":\"b%d\",\"changes\":[",
+                            d->pushes_sent);
+    for (int i = 0; i < n; i++) {
+        char id[33];
+        bench_visit_id(&d->rng, id);
+        /* A hybrid logical clock: wall time, a counter within one ms. */
+        if (now > d->hlc_ms) {
+            d->hlc_ms = now;
+            d->hlc_counter = 0;
+        } else {
+            d->hlc_counter++;
+        }
+        int h = snprintf(b + len, PUSH_BUF_MAX - len,
+                         "%s{\"seq\":%lld,\"collection\":\"visits\",\"id\":\"%s\",\"base\":0,"
+                         "\"hlc\":[%lld,%lld],\"fields\":",
+                         i ? "," : "", (long long)d->next_seq++, id, (long long)d->hlc_ms,
+                         (long long)d->hlc_counter);
+        if (h < 0 || (size_t)h >= PUSH_BUF_MAX - len - 4096)
+            return -1;
+        len += (size_t)h;
+        size_t f = bench_visit_fields(&d->rng, d->cred->grid, now, b + len, 4096);
+        if (!f)
+            return -1;
+        len += f;
+        b[len++] = '}';
+    }
+    b[len++] = ']';
+    b[len++] = '}';
+    d->records_left -= n;
+    R.changes_sent += n;
+    d->sent_ns[(d->ring_head + (d->pushes_sent - d->pushes_acked)) % MAX_K] = bench_now_ns();
+    d->pushes_sent++;
+    if (R.t_push0 == 0)
+        R.t_push0 = bench_now_ns();
+    return bench_ws_send_text(d->ws, b, len);
+}
+
+static void fill_pushes(struct dev *d)
+{
+    while (d->state == D_PUSHING && d->records_left > 0 &&
+           d->pushes_sent - d->pushes_acked < R.inflight) {
+        if (send_push(d) != 0) {
+            fprintf(stderr, "loadgen: %s: could not send a push\n", d->cred->device);
+            d->state = D_FAILED;
+            R.n_failed++;
+            return;
+        }
+    }
+}
+
+static void count_results(struct dev *d, struct bench_span results)
+{
+    static const char *const keys[] = {"status", "error"};
+    struct bench_span v[2], el;
+    size_t pos = 0;
+    int rc;
+    while ((rc = bench_json_array_next(results, &pos, &el)) == 1) {
+        if (bench_json_members(el.p, el.n, keys, v, 2) != 0)
+            continue;
+        if (bench_json_str_eq(v[0], "applied")) {
+            R.res_applied++;
+            d->applied++;
+        } else if (bench_json_str_eq(v[0], "conflict")) {
+            R.res_conflict++;
+            d->applied++;
+        } else if (bench_json_str_eq(v[0], "duplicate")) {
+            R.res_duplicate++;
+        } else {
+            R.res_rejected++;
+            if (!R.printed_reject++)
+                fprintf(stderr, "loadgen: first rejected change: %.*s\n", (int)el.n, el.p);
+        }
+    }
+}
+
+static void on_ack(struct dev *d, struct bench_span results)
+{
+    uint64_t now = bench_now_ns();
+    if (d->pushes_acked >= d->pushes_sent) {
+        fprintf(stderr, "loadgen: %s: an ack for no push in flight\n", d->cred->device);
+        return;
+    }
+    uint64_t sent = d->sent_ns[d->ring_head];
+    d->ring_head = (d->ring_head + 1) % MAX_K;
+    d->pushes_acked++;
+    if (R.n_lat < R.cap_lat)
+        R.lat_ns[R.n_lat++] = now - sent;
+    R.t_push1 = now;
+    count_results(d, results);
+    if (d->pushes_acked == d->pushes_total) {
+        d->state = D_PUSHED;
+        R.n_pushed++;
+    } else {
+        fill_pushes(d);
+    }
+}
+
+/* ---- pulls --------------------------------------------------------------- */
+
+static int send_pull(struct dev *d)
+{
+    char msg[160];
+    int n = snprintf(msg, sizeof(msg), "{\"type\":\"pull\",\"req\":\"p%d\",\"since\":\"%s\",\"limit\":%d}",
+                     d->pull_pages, d->cursor, R.pull_limit);
+    return bench_ws_send_text(d->ws, msg, (size_t)n);
+}
+
+static void on_changes(struct dev *d, struct bench_span cursor, struct bench_span more,
+                       struct bench_span changes)
+{
+    struct bench_span el;
+    size_t pos = 0;
+    int64_t k = 0;
+    while (bench_json_array_next(changes, &pos, &el) == 1)
+        k++;
+    d->pulled += k;
+    R.pulled_total += k;
+    d->pull_pages++;
+    R.t_pull1 = bench_now_ns();
+    int is_more = more.p && more.n == 4 && memcmp(more.p, "true", 4) == 0;
+    if (bench_json_str_copy(cursor, d->cursor, sizeof(d->cursor)) != 0) {
+        fprintf(stderr, "loadgen: %s: changes without a readable cursor\n", d->cred->device);
+        is_more = 0;
+    }
+    if (is_more && d->pull_pages < 100000) {
+        if (send_pull(d) == 0)
+            return;
+    }
+    d->state = D_PULLED;
+    R.n_pulled++;
+}
+
+/* ---- the connection ----------------------------------------------------- */
+
+static void on_open(struct bench_ws *ws, void *user)
+{
+    struct dev *d = user;
+    char msg[512];
+    int n = snprintf(msg, sizeof(msg),
+                     "{\"type\":\"hello\",\"device\":\"%s\",\"token\":\"%s\",\"app\":\"bench/1\","
+                     "\"pending\":%d,\"clock\":%lld}",
+                     d->cred->device, d->cred->token, R.visits, (long long)bench_wall_ms());
+    if (bench_ws_send_text(ws, msg, (size_t)n) == 0)
+        d->state = D_HELLO;
+}
+
+static void fail_dev(struct dev *d, const char *why)
+{
+    if (d->state == D_FAILED)
+        return;
+    if (d->state == D_PUSHING || d->state == D_PULLING || d->state < D_READY)
+        R.n_failed++;
+    fprintf(stderr, "loadgen: %s: %s\n", d->cred->device, why);
+    d->state = D_FAILED;
+}
+
+static void on_text(struct bench_ws *ws, void *user, const char *msg, size_t len)
+{
+    (void)ws;
+    struct dev *d = user;
+    static const char *const keys[] = {"type", "results", "cursor", "more", "changes",
+                                       "time", "message"};
+    struct bench_span v[7];
+    if (bench_json_members(msg, len, keys, v, 7) != 0) {
+        fprintf(stderr, "loadgen: %s: unreadable message: %.*s\n", d->cred->device,
+                (int)(len > 200 ? 200 : len), msg);
+        R.errors++;
+        return;
+    }
+    if (bench_json_str_eq(v[0], "ack")) {
+        on_ack(d, v[1]);
+    } else if (bench_json_str_eq(v[0], "changes")) {
+        on_changes(d, v[2], v[3], v[4]);
+    } else if (bench_json_str_eq(v[0], "welcome")) {
+        if (d->state == D_HELLO) {
+            d->state = D_READY;
+            R.n_welcomed++;
+            if (v[5].p)
+                d->hlc_ms = strtoll(v[5].p, NULL, 10);
+        }
+    } else if (bench_json_str_eq(v[0], "poke")) {
+        /* The benchmark pulls in its own phase; pokes are expected and ignored. */
+    } else {
+        R.errors++;
+        if (R.errors <= 5)
+            fprintf(stderr, "loadgen: %s: %.*s\n", d->cred->device, (int)(len > 300 ? 300 : len),
+                    msg);
+    }
+}
+
+static void on_close(struct bench_ws *ws, void *user, int code, const char *why)
+{
+    (void)ws;
+    struct dev *d = user;
+    char m[200];
+    snprintf(m, sizeof(m), "connection closed (%d %s)", code, why);
+    if (d->state != D_PULLED)
+        fail_dev(d, m);
+}
+
+static const struct bench_ws_ops ops = {on_open, on_text, on_close};
+
+/* ---- reporting ------------------------------------------------------------ */
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double pct_ms(double p)
+{
+    if (R.n_lat == 0)
+        return 0;
+    size_t i = (size_t)(p * (double)(R.n_lat - 1) + 0.5);
+    return (double)R.lat_ns[i] / 1e6;
+}
+
+static double secs(uint64_t a, uint64_t b)
+{
+    return b > a ? (double)(b - a) / 1e9 : 0;
+}
+
+static double self_cpu(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
+/* ---- --emit-docs: the same records for the peer ---------------------------- */
+
+static int emit_docs(const char *path, int devices, int visits, uint64_t seed)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        fprintf(stderr, "loadgen: cannot write %s: %s\n", path, strerror(errno));
+        return 1;
+    }
+    int64_t now = bench_wall_ms();
+    char fields[4096];
+    for (int i = 0; i < devices; i++) {
+        struct bench_rng rng = {seed * 1000003u + (uint64_t)i};
+        char grid[8];
+        bench_grid_name(i, grid);
+        for (int k = 0; k < visits; k++) {
+            char id[33];
+            bench_visit_id(&rng, id);
+            size_t n = bench_visit_fields(&rng, grid, now, fields, sizeof(fields));
+            /* A CouchDB doc: the fields plus _id and the collection. */
+            fprintf(f, "{\"_id\":\"%s\",\"collection\":\"visits\",%s\n", id, fields + 1);
+            (void)n;
+        }
+    }
+    if (fclose(f) != 0) {
+        fprintf(stderr, "loadgen: writing %s failed\n", path);
+        return 1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *host = "127.0.0.1", *creds = NULL, *db = NULL, *emit = NULL;
+    int port = 0, timeout_s = 120, no_pull = 0;
+    long server_pid = 0;
+    uint64_t seed = 1;
+    R.n_devs = 200;
+    R.visits = 500;
+    R.batch = 50;
+    R.inflight = 4;
+    R.pull_limit = 1000;
+    R.seq_start = 1;
+    static const struct option lo[] = {
+        {"host", 1, 0, 'h'},       {"port", 1, 0, 'p'},       {"creds", 1, 0, 'c'},
+        {"devices", 1, 0, 'd'},    {"visits", 1, 0, 'v'},     {"batch", 1, 0, 'b'},
+        {"inflight", 1, 0, 'k'},   {"timeout", 1, 0, 't'},    {"server-pid", 1, 0, 'P'},
+        {"db", 1, 0, 'D'},         {"pull-limit", 1, 0, 'l'}, {"no-pull", 0, 0, 'n'},
+        {"seq-start", 1, 0, 's'},  {"seed", 1, 0, 'S'},       {"emit-docs", 1, 0, 'E'},
+        {0, 0, 0, 0}};
+    int c;
+    while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+        switch (c) {
+        case 'h': host = optarg; break;
+        case 'p': port = atoi(optarg); break;
+        case 'c': creds = optarg; break;
+        case 'd': R.n_devs = atoi(optarg); break;
+        case 'v': R.visits = atoi(optarg); break;
+        case 'b': R.batch = atoi(optarg); break;
+        case 'k': R.inflight = atoi(optarg); break;
+        case 't': timeout_s = atoi(optarg); break;
+        case 'P': server_pid = atol(optarg); break;
+        case 'D': db = optarg; break;
+        case 'l': R.pull_limit = atoi(optarg); break;
+        case 'n': no_pull = 1; break;
+        case 's': R.seq_start = atoll(optarg); break;
+        case 'S': seed = strtoull(optarg, NULL, 10); break;
+        case 'E': emit = optarg; break;
+        default: die_usage("unknown option");
+        }
+    }
+    if (R.n_devs < 1 || R.n_devs > 100000 || R.visits < 1 || R.visits > 1000000 ||
+        R.batch < 1 || R.batch > 500 || R.inflight < 1 || R.inflight > MAX_K ||
+        timeout_s < 1 || timeout_s > 3600 || R.pull_limit < 1 || R.pull_limit > 1000)
+        die_usage("a number is out of range (devices 1..100000, visits 1..1000000, "
+                  "batch 1..500, inflight 1..64, timeout 1..3600 s, pull-limit 1..1000)");
+    if (emit)
+        return emit_docs(emit, R.n_devs, R.visits, seed);
+    if (port <= 0 || port > 65535 || !creds)
+        die_usage("--port and --creds are required");
+
+    struct bench_cred *cr = NULL;
+    int nc = bench_creds_read(creds, R.n_devs, &cr);
+    if (nc < 0)
+        return 1;
+    if (nc < R.n_devs) {
+        fprintf(stderr, "loadgen: %s holds %d devices, %d asked for\n", creds, nc, R.n_devs);
+        return 1;
+    }
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+
+    R.devs = calloc((size_t)R.n_devs, sizeof(struct dev));
+    R.pushbuf = malloc(PUSH_BUF_MAX);
+    R.cap_lat = (size_t)R.n_devs * (size_t)((R.visits + R.batch - 1) / R.batch);
+    R.lat_ns = calloc(R.cap_lat, sizeof(uint64_t));
+    struct bench_loop *loop = NULL;
+    if (!R.devs || !R.pushbuf || !R.lat_ns || bench_loop_new(&loop) != 0) {
+        fprintf(stderr, "loadgen: out of memory\n");
+        return 1;
+    }
+    struct bench_proc ps0 = {0}, ps1 = {0}, ps2 = {0};
+    if (server_pid && bench_proc_read((pid_t)server_pid, &ps0) != 0) {
+        fprintf(stderr, "loadgen: no process %ld to measure\n", server_pid);
+        server_pid = 0;
+    }
+    uint64_t deadline = bench_now_ns() + (uint64_t)timeout_s * 1000000000u;
+    int timed_out = 0;
+
+    /* Phase 1: connect and hello, at most 256 upgrades under way at once. */
+    int next = 0;
+    R.phase = 1;
+    while (R.n_welcomed + R.n_failed < R.n_devs) {
+        while (next < R.n_devs && next - R.n_welcomed - R.n_failed < 256) {
+            struct dev *d = &R.devs[next];
+            char err[200];
+            d->cred = &cr[next];
+            d->rng.s = seed * 1000003u + (uint64_t)next;
+            d->next_seq = R.seq_start;
+            d->pushes_total = (R.visits + R.batch - 1) / R.batch;
+            d->records_left = R.visits;
+            snprintf(d->cursor, sizeof(d->cursor), "0");
+            if (bench_ws_connect(loop, host, port, "/sync", "visitsync.v1", &ops, d, &d->ws, err,
+                                 sizeof(err)) != 0) {
+                fprintf(stderr, "loadgen: %s\n", err);
+                d->state = D_FAILED;
+                R.n_failed++;
+            }
+            next++;
+        }
+        if (bench_now_ns() > deadline) {
+            timed_out = 1;
+            break;
+        }
+        bench_loop_run_once(loop, 50);
+    }
+    int connected = R.n_welcomed;
+    fprintf(stderr, "loadgen: %d of %d devices welcomed\n", connected, R.n_devs);
+
+    /* Phase 2: push. */
+    R.phase = 2;
+    double cpu0 = self_cpu();
+    for (int i = 0; i < R.n_devs && !timed_out; i++) {
+        struct dev *d = &R.devs[i];
+        if (d->state == D_READY) {
+            d->state = D_PUSHING;
+            fill_pushes(d);
+        }
+    }
+    while (!timed_out && R.n_pushed + R.n_failed < R.n_devs) {
+        if (bench_now_ns() > deadline) {
+            timed_out = 1;
+            break;
+        }
+        bench_loop_run_once(loop, 50);
+    }
+    double cpu1 = self_cpu();
+    if (server_pid)
+        bench_proc_read((pid_t)server_pid, &ps1);
+
+    /* Phase 3: pull, every device from the beginning of its grid. */
+    R.phase = 3;
+    if (!no_pull && !timed_out) {
+        R.t_pull0 = bench_now_ns();
+        for (int i = 0; i < R.n_devs; i++) {
+            struct dev *d = &R.devs[i];
+            if (d->state == D_PUSHED) {
+                d->state = D_PULLING;
+                if (send_pull(d) != 0)
+                    fail_dev(d, "could not send a pull");
+            }
+        }
+        int pulling = 0;
+        for (int i = 0; i < R.n_devs; i++)
+            pulling += R.devs[i].state == D_PULLING;
+        int done0 = R.n_pulled;
+        while (R.n_pulled - done0 < pulling) {
+            int live = 0;
+            for (int i = 0; i < R.n_devs; i++)
+                live += R.devs[i].state == D_PULLING;
+            if (!live)
+                break;
+            if (bench_now_ns() > deadline) {
+                timed_out = 1;
+                break;
+            }
+            bench_loop_run_once(loop, 50);
+        }
+    }
+    double cpu2 = self_cpu();
+    if (server_pid)
+        bench_proc_read((pid_t)server_pid, &ps2);
+
+    /* A pull is complete when each device got every record pushed to its grid. */
+    int64_t per_grid[BENCH_GRIDS + 1] = {0};
+    for (int i = 0; i < R.n_devs; i++) {
+        int g = atoi(R.devs[i].cred->grid + 1);
+        if (g >= 1 && g <= BENCH_GRIDS)
+            per_grid[g] += R.devs[i].applied;
+    }
+    int pull_ok = 0, pull_short = 0;
+    for (int i = 0; i < R.n_devs; i++) {
+        struct dev *d = &R.devs[i];
+        int g = atoi(d->cred->grid + 1);
+        if (d->state != D_PULLED || g < 1 || g > BENCH_GRIDS)
+            continue;
+        if (d->pulled >= per_grid[g])
+            pull_ok++;
+        else
+            pull_short++;
+    }
+
+    for (int i = 0; i < R.n_devs; i++)
+        bench_ws_free(R.devs[i].ws, 1000);
+
+    qsort(R.lat_ns, R.n_lat, sizeof(uint64_t), cmp_u64);
+    int64_t ingested = R.res_applied + R.res_conflict;
+    double ts = secs(R.t_push0, R.t_push1);
+    double tp = secs(R.t_pull0, R.t_pull1);
+    printf("devices: %d welcomed: %d failed: %d timed_out: %s\n", R.n_devs, connected,
+           R.n_failed, timed_out ? "yes" : "no");
+    printf("workload: visits_per_device %d batch %d inflight %d (%lld changes sent)\n", R.visits,
+           R.batch, R.inflight, (long long)R.changes_sent);
+    printf("results: applied %lld conflict %lld duplicate %lld rejected %lld; other errors %lld\n",
+           (long long)R.res_applied, (long long)R.res_conflict, (long long)R.res_duplicate,
+           (long long)R.res_rejected, (long long)R.errors);
+    printf("ingest_records: %lld\ningest_seconds: %.3f\n", (long long)ingested, ts);
+    printf("ingest_records_per_s: %.0f\n", ts > 0 ? (double)ingested / ts : 0.0);
+    printf("acks: %zu\nack_p50_ms: %.2f\nack_p99_ms: %.2f\nack_max_ms: %.2f\n", R.n_lat,
+           pct_ms(0.50), pct_ms(0.99), R.n_lat ? (double)R.lat_ns[R.n_lat - 1] / 1e6 : 0.0);
+    if (!no_pull) {
+        printf("pull_records: %lld\npull_seconds: %.3f\n", (long long)R.pulled_total, tp);
+        printf("pull_records_per_s: %.0f\n", tp > 0 ? (double)R.pulled_total / tp : 0.0);
+        printf("pull_complete_devices: %d of %d (short: %d)\n", pull_ok, R.n_devs, pull_short);
+    }
+    printf("loadgen_cpu_s: push %.2f pull %.2f\n", cpu1 - cpu0, cpu2 - cpu1);
+    if (server_pid) {
+        struct bench_proc last = ps2.cpu_s > 0 ? ps2 : ps1;
+        printf("server_peak_rss_mib: %.1f\n", (double)last.hwm_kib / 1024.0);
+        printf("server_cpu_s: push %.2f pull %.2f\n", ps1.cpu_s - ps0.cpu_s,
+               ps2.cpu_s > 0 ? ps2.cpu_s - ps1.cpu_s : 0.0);
+        if (ts > 0)
+            printf("server_cpu_push_pct: %.0f\n", 100.0 * (ps1.cpu_s - ps0.cpu_s) / ts);
+        if (tp > 0 && ps2.cpu_s > 0)
+            printf("server_cpu_pull_pct: %.0f\n", 100.0 * (ps2.cpu_s - ps1.cpu_s) / tp);
+    }
+    if (db)
+        printf("db_bytes: %lld\ndb_bytes_per_record: %.0f\n", bench_db_bytes(db),
+               ingested ? (double)bench_db_bytes(db) / (double)ingested : 0.0);
+    bench_loop_free(loop);
+    free(R.lat_ns);
+    free(R.pushbuf);
+    free(R.devs);
+    free(cr);
+    return timed_out || R.n_failed ? 3 : 0;
+}
