@@ -28,10 +28,10 @@
                   "ON CONFLICT(key) DO UPDATE SET value = excluded.value")                   \
     X(CONFIG_DEL, "DELETE FROM config WHERE key = ?1")                                       \
     X(OUTBOX_ADD, "INSERT INTO outbox(seq, collection, id, base, hlc_ms, hlc_counter, "      \
-                  "fields, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")             \
+                  "fields, deleted, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)") \
     X(OUTBOX_STATS, "SELECT count(*), min(created_ms) FROM outbox")                          \
     X(OUTBOX_LIST, "SELECT seq, collection, id, base, hlc_ms, hlc_counter, fields, "         \
-                   "created_ms FROM outbox WHERE seq > ?1 ORDER BY seq LIMIT ?2")            \
+                   "created_ms, deleted FROM outbox WHERE seq > ?1 ORDER BY seq LIMIT ?2")   \
     X(OUTBOX_DEL, "DELETE FROM outbox WHERE seq = ?1")                                       \
     X(REJECT_ADD, "INSERT OR REPLACE INTO rejected(seq, collection, id, fields, code, "      \
                   "field, message, created_ms, rejected_ms) SELECT seq, collection, id, "    \
@@ -67,7 +67,8 @@ static const char schema_sql[] =
     "CREATE TABLE IF NOT EXISTS config(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS outbox(seq INTEGER PRIMARY KEY, collection TEXT NOT NULL,"
     " id TEXT NOT NULL, base INTEGER NOT NULL, hlc_ms INTEGER NOT NULL,"
-    " hlc_counter INTEGER NOT NULL, fields TEXT NOT NULL, created_ms INTEGER NOT NULL);"
+    " hlc_counter INTEGER NOT NULL, fields TEXT NOT NULL, deleted INTEGER NOT NULL DEFAULT -1,"
+    " created_ms INTEGER NOT NULL);"
     "CREATE TABLE IF NOT EXISTS rejected(seq INTEGER PRIMARY KEY, collection TEXT NOT NULL,"
     " id TEXT NOT NULL, fields TEXT NOT NULL, code TEXT NOT NULL, field TEXT NOT NULL,"
     " message TEXT NOT NULL, created_ms INTEGER NOT NULL, rejected_ms INTEGER NOT NULL);"
@@ -360,7 +361,8 @@ static int rs_local_rev(struct db_replica *r, const char *collection, const char
 }
 
 int db_replica_queue(struct db_replica *r, const char *collection, const char *id, int64_t base,
-                     const char *fields, int64_t now_ms, struct db_replica_change *out)
+                     const char *fields, int deleted, int64_t now_ms,
+                     struct db_replica_change *out)
 {
     int64_t seq = 0, ms = 0, counter = 0;
     struct db_replica_change c = { 0 };
@@ -387,6 +389,7 @@ int db_replica_queue(struct db_replica *r, const char *collection, const char *i
     c.hlc_ms = ms;
     c.hlc_counter = counter;
     c.created_ms = now_ms;
+    c.deleted = deleted < 0 ? -1 : deleted != 0;
     c.collection = strdup(collection);
     c.id = strdup(id);
     c.fields = strdup(fields);
@@ -405,7 +408,8 @@ int db_replica_queue(struct db_replica *r, const char *collection, const char *i
     sqlite3_bind_int64(st, 5, ms);
     sqlite3_bind_int64(st, 6, counter);
     sqlite3_bind_text(st, 7, fields, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 8, now_ms);
+    sqlite3_bind_int(st, 8, c.deleted);
+    sqlite3_bind_int64(st, 9, now_ms);
     rc = sqlite3_step(st);
     rc = rc == SQLITE_DONE ? 0 : rs_sqlfail(r, rc, "queueing a change");
     rs_done(st);
@@ -464,6 +468,7 @@ int db_replica_outbox_list(struct db_replica *r, int64_t after_seq, int64_t limi
             .hlc_counter = sqlite3_column_int64(st, 5),
             .fields = (char *)sqlite3_column_text(st, 6),
             .created_ms = sqlite3_column_int64(st, 7),
+            .deleted = sqlite3_column_int(st, 8),
         };
         if ((rc = fn(ctx, &c)) != 0)
             goto out;

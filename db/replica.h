@@ -67,7 +67,8 @@ struct db_replica_change {
     int64_t base;
     int64_t hlc_ms;
     int64_t hlc_counter;
-    char *fields; /* the JSON object of the fields this change sets */
+    char *fields; /* the JSON object of the fields this change sets, without _deleted */
+    int deleted;  /* -1: _deleted not set; 1: deletes the record; 0: restores it */
     int64_t created_ms;
 };
 void db_replica_change_clear(struct db_replica_change *c);
@@ -78,11 +79,13 @@ void db_replica_change_clear(struct db_replica_change *c);
  * the clock's ms), hlc.counter = the clock's counter + 1 when ms did not
  * move, else 0 (then stored as the clock); base = the given base, or when
  * base < 0 the replica's rev of that record (0 when it has none). fields is
- * a JSON object text the caller has validated. On success *out holds the
- * queued change (caller clears it).
+ * a JSON object text the caller has validated (without "_deleted": that is
+ * deleted, -1, 0 or 1). On success *out holds the queued change (caller
+ * clears it).
  */
 int db_replica_queue(struct db_replica *r, const char *collection, const char *id, int64_t base,
-                     const char *fields, int64_t now_ms, struct db_replica_change *out);
+                     const char *fields, int deleted, int64_t now_ms,
+                     struct db_replica_change *out);
 
 /* How many changes wait in the outbox, and when the oldest was made (0: none). */
 int db_replica_pending(struct db_replica *r, int64_t *count, int64_t *oldest_ms);

@@ -1,0 +1,490 @@
+/*
+ * client_sync.c — one sync of a local store with the server (client_sync.h).
+ *
+ * Design: a session is connect → hello → push the whole outbox → pull to the
+ * end → close. vsc_sync runs sessions until one completes, retrying only
+ * failures a new connection can cure (refused or lost connection, timeout,
+ * a server going away); an unauthorized device, a protocol violation or a
+ * local store failure ends the sync at once. Each ack is written to the
+ * store as soon as it arrives, so what a failed attempt achieved is kept;
+ * the next attempt re-sends the rest of the outbox from its start.
+ */
+#include "client_sync.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define SYNC_DEFAULT_ATTEMPTS 5
+#define SYNC_DEFAULT_BACKOFF_MS 500
+#define SYNC_DEFAULT_IN_FLIGHT 4
+#define SYNC_MAX_PAGES 1000000 /* a server whose "more" never ends is broken */
+
+/* One queued change loaded for a push, with its decoded fields. */
+struct sync_item {
+    struct db_replica_change c; /* owned copies */
+    struct proto_record *rec;
+    struct proto_field *fields; /* rec's fields plus _deleted, when set */
+};
+
+/* The changes of one push, in seq order. */
+struct sync_batch {
+    struct sync_item *items;
+    size_t n, cap;
+};
+
+struct sync_state {
+    struct db_replica *r;
+    const struct vsc_sync_opts *o;
+    struct vsc_sync_report *rep;
+    char *url, *device, *token;
+    int64_t batch_size; /* shrinks when a push would exceed max_message */
+    char err[600];
+};
+
+static int64_t sync_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sync_sleep_ms(int ms)
+{
+    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+}
+
+static int sync_dbfail(struct sync_state *s, int rc)
+{
+    snprintf(s->err, sizeof s->err, "%s", db_replica_errmsg(s->r));
+    return rc;
+}
+
+static int sync_vscfail(struct sync_state *s, struct vsc *v, int rc)
+{
+    snprintf(s->err, sizeof s->err, "%s", vsc_errmsg(v));
+    return rc;
+}
+
+/* ---- batches ------------------------------------------------------------ */
+
+static void sync_batch_clear(struct sync_batch *b)
+{
+    for (size_t i = 0; i < b->n; i++) {
+        db_replica_change_clear(&b->items[i].c);
+        proto_record_free(b->items[i].rec);
+        free(b->items[i].fields);
+    }
+    b->n = 0;
+}
+
+static void sync_batch_free(struct sync_batch *b)
+{
+    sync_batch_clear(b);
+    free(b->items);
+    b->items = NULL;
+    b->cap = 0;
+}
+
+static int sync_collect(void *ctx, const struct db_replica_change *c)
+{
+    struct sync_batch *b = ctx;
+    struct sync_item *it = &b->items[b->n];
+
+    memset(it, 0, sizeof *it);
+    it->c = *c;
+    it->c.collection = strdup(c->collection);
+    it->c.id = strdup(c->id);
+    it->c.fields = strdup(c->fields);
+    b->n++; /* counted now so that clearing frees what was copied */
+    return it->c.collection && it->c.id && it->c.fields ? 0 : DB_ENOMEM;
+}
+
+/* Loads up to size changes after seq `after` into b (emptied first). */
+static int sync_batch_load(struct sync_state *s, struct sync_batch *b, int64_t after, int64_t size)
+{
+    int rc;
+
+    sync_batch_clear(b);
+    if ((size_t)size > b->cap) {
+        struct sync_item *p = realloc(b->items, (size_t)size * sizeof *p);
+        if (!p)
+            return DB_ENOMEM;
+        b->items = p;
+        b->cap = (size_t)size;
+    }
+    rc = db_replica_outbox_list(s->r, after, size, sync_collect, b);
+    return rc ? sync_dbfail(s, rc) : 0;
+}
+
+/*
+ * Decodes item's fields into a proto_change; returns 0, or -1 with a
+ * sentence in why when the stored text is not a JSON object of fields.
+ */
+static int sync_change(struct sync_item *it, struct proto_change *ch, char *why, size_t size)
+{
+    static const struct proto_value del_true = { .type = PROTO_BOOL, .boolean = 1,
+                                                 .json = "true", .json_len = 4 };
+    static const struct proto_value del_false = { .type = PROTO_BOOL, .boolean = 0,
+                                                  .json = "false", .json_len = 5 };
+    struct proto_fault fault;
+
+    if (!it->rec && proto_fields_decode(it->c.fields, strlen(it->c.fields), &it->rec, &fault)) {
+        snprintf(why, size, "the queued fields are not a JSON object of fields: %s %s",
+                 fault.field, fault.message);
+        return -1;
+    }
+    memset(ch, 0, sizeof *ch);
+    ch->seq = it->c.seq;
+    ch->collection = it->c.collection;
+    ch->id = it->c.id;
+    ch->base = it->c.base;
+    ch->hlc.ms = it->c.hlc_ms;
+    ch->hlc.counter = it->c.hlc_counter;
+    ch->fields = it->rec->fields;
+    ch->n_fields = it->rec->n_fields;
+    if (it->c.deleted >= 0) {
+        /* _deleted travels as a field (§2.2), kept in name order. */
+        size_t n = it->rec->n_fields, k = 0;
+        if (!it->fields && !(it->fields = malloc((n + 1) * sizeof *it->fields))) {
+            snprintf(why, size, "out of memory");
+            return -1;
+        }
+        while (k < n && strcmp(it->rec->fields[k].name, "_deleted") < 0)
+            k++;
+        memcpy(it->fields, it->rec->fields, k * sizeof *it->fields);
+        it->fields[k].name = "_deleted";
+        it->fields[k].value = it->c.deleted ? del_true : del_false;
+        memcpy(it->fields + k + 1, it->rec->fields + k, (n - k) * sizeof *it->fields);
+        ch->fields = it->fields;
+        ch->n_fields = n + 1;
+    }
+    return 0;
+}
+
+/* Keeps a change the server can never take in the rejected list. */
+static int sync_reject_locally(struct sync_state *s, int64_t seq, const char *code,
+                               const char *message)
+{
+    struct db_replica_outcome o = { seq, 1, code, "", message };
+    int rc = db_replica_acked(s->r, &o, 1, sync_wall_ms());
+    if (rc)
+        return sync_dbfail(s, rc);
+    s->rep->rejected++;
+    return 0;
+}
+
+/*
+ * Sends one push of up to batch_size changes after *after; advances *after
+ * past what it sent (or rejected locally). *sent is 1 when a push went out,
+ * 0 when the outbox had nothing more.
+ */
+static int sync_send_one(struct sync_state *s, struct vsc *v, struct sync_batch *b,
+                         int64_t *after, int *sent)
+{
+    struct proto_change *chs = NULL;
+    char why[300];
+    int rc;
+
+    *sent = 0;
+    for (;;) {
+        if ((rc = sync_batch_load(s, b, *after, s->batch_size)) != 0)
+            goto out;
+        if (b->n == 0)
+            goto out;
+        free(chs);
+        if (!(chs = calloc(b->n, sizeof *chs))) {
+            rc = DB_ENOMEM;
+            snprintf(s->err, sizeof s->err, "out of memory preparing a push");
+            goto out;
+        }
+        size_t n = 0;
+        for (size_t i = 0; i < b->n; i++) {
+            if (sync_change(&b->items[i], &chs[n], why, sizeof why) == 0) {
+                n++;
+                continue;
+            }
+            /* A queued change that cannot even be written will never be accepted. */
+            if ((rc = sync_reject_locally(s, b->items[i].c.seq, "bad_json", why)) != 0)
+                goto out;
+        }
+        int64_t last = b->items[b->n - 1].c.seq;
+        if (n == 0) {
+            *after = last;
+            continue;
+        }
+        rc = vsc_push_send(v, chs, n);
+        if (rc == 0) {
+            *after = last;
+            *sent = 1;
+            goto out;
+        }
+        if (rc != VSC_ETOOBIG) {
+            rc = sync_vscfail(s, v, rc);
+            goto out;
+        }
+        if (b->n > 1) {
+            s->batch_size = (int64_t)(b->n / 2); /* smaller pushes from now on */
+            continue;
+        }
+        snprintf(why, sizeof why, "the change is larger than the server accepts in one message");
+        if ((rc = sync_reject_locally(s, b->items[0].c.seq, "too_large", why)) != 0)
+            goto out;
+        *after = last;
+    }
+out:
+    free(chs);
+    return rc;
+}
+
+/* Writes one ack's verdicts to the store and counts them. */
+static int sync_record_ack(struct sync_state *s, const struct proto_ack *ack)
+{
+    struct db_replica_outcome *o = calloc(ack->n_results ? ack->n_results : 1, sizeof *o);
+    int rc;
+
+    if (!o) {
+        snprintf(s->err, sizeof s->err, "out of memory recording an ack");
+        return DB_ENOMEM;
+    }
+    for (size_t i = 0; i < ack->n_results; i++) {
+        const struct proto_result *res = &ack->results[i];
+        o[i].seq = res->seq;
+        o[i].rejected = res->status == PROTO_REJECTED;
+        o[i].code = proto_code_name(res->error.code);
+        o[i].field = res->error.field;
+        o[i].message = res->error.message;
+        switch (res->status) {
+        case PROTO_APPLIED: s->rep->applied++; break;
+        case PROTO_CONFLICT: s->rep->conflict++; break;
+        case PROTO_DUPLICATE: s->rep->duplicate++; break;
+        case PROTO_REJECTED: s->rep->rejected++; break;
+        }
+    }
+    s->rep->pushed += (int64_t)ack->n_results;
+    rc = db_replica_acked(s->r, o, ack->n_results, sync_wall_ms());
+    free(o);
+    return rc ? sync_dbfail(s, rc) : 0;
+}
+
+static int sync_push_all(struct sync_state *s, struct vsc *v)
+{
+    struct sync_batch b = { 0 };
+    int64_t after = 0;
+    int more = 1, rc = 0;
+    size_t window = s->o->in_flight > 0 ? (size_t)s->o->in_flight : SYNC_DEFAULT_IN_FLIGHT;
+
+    if (window > VSC_MAX_IN_FLIGHT)
+        window = VSC_MAX_IN_FLIGHT;
+    for (;;) {
+        while (more && vsc_in_flight(v) < window) {
+            if ((rc = sync_send_one(s, v, &b, &after, &more)) != 0)
+                goto out;
+        }
+        if (vsc_in_flight(v) == 0)
+            break;
+        struct proto_msg *ack = NULL;
+        if ((rc = vsc_push_wait(v, &ack)) != 0) {
+            rc = sync_vscfail(s, v, rc);
+            goto out;
+        }
+        rc = sync_record_ack(s, &ack->u.ack);
+        proto_msg_free(ack);
+        if (rc)
+            goto out;
+    }
+out:
+    sync_batch_free(&b);
+    return rc;
+}
+
+/* ---- pull --------------------------------------------------------------- */
+
+static int sync_apply_page(struct sync_state *s, const struct proto_changes *ch)
+{
+    struct db_replica_item *items = calloc(ch->n_items ? ch->n_items : 1, sizeof *items);
+    int rc;
+
+    if (!items) {
+        snprintf(s->err, sizeof s->err, "out of memory applying a pull");
+        return DB_ENOMEM;
+    }
+    for (size_t i = 0; i < ch->n_items; i++) {
+        const struct proto_pulled *p = &ch->items[i];
+        items[i] = (struct db_replica_item){ p->collection, p->id, p->rev, p->deleted,
+                                             p->removed, p->body, p->body_len };
+        s->rep->removed += p->removed != 0;
+    }
+    s->rep->pulled += (int64_t)ch->n_items;
+    rc = db_replica_apply(s->r, items, ch->n_items, ch->cursor);
+    free(items);
+    return rc ? sync_dbfail(s, rc) : 0;
+}
+
+static int sync_pull_all(struct sync_state *s, struct vsc *v)
+{
+    char *since = NULL;
+    int rc = db_replica_config_get(s->r, "cursor", &since);
+
+    if (rc == DB_ENOTFOUND) {
+        since = strdup("0");
+        rc = since ? 0 : DB_ENOMEM;
+    }
+    if (rc)
+        return sync_dbfail(s, rc);
+    for (long page = 0; page < SYNC_MAX_PAGES; page++) {
+        struct proto_msg *m = NULL;
+        if ((rc = vsc_pull(v, since, PROTO_PULL_LIMIT, &m)) != 0) {
+            rc = sync_vscfail(s, v, rc);
+            goto out;
+        }
+        const struct proto_changes *ch = &m->u.changes;
+        const char *cursor = ch->cursor ? ch->cursor : since;
+        int more = ch->more, stuck = more && strcmp(cursor, since) == 0;
+        rc = sync_apply_page(s, ch);
+        if (rc == 0) {
+            char *next = strdup(cursor);
+            if (next) {
+                free(since);
+                since = next;
+            } else {
+                rc = DB_ENOMEM;
+            }
+        }
+        proto_msg_free(m);
+        if (rc)
+            goto out;
+        if (stuck) {
+            rc = VSC_EPROTOCOL;
+            snprintf(s->err, sizeof s->err,
+                     "the server says there is more to pull but its cursor stays at %s", since);
+            goto out;
+        }
+        if (!more)
+            break;
+    }
+    snprintf(s->rep->cursor, sizeof s->rep->cursor, "%s", since);
+out:
+    free(since);
+    return rc;
+}
+
+/* ---- a session and the retries ------------------------------------------ */
+
+static int sync_hello(struct sync_state *s, struct vsc *v)
+{
+    int64_t pending = 0, oldest = 0;
+    char oldest_txt[40];
+    const struct proto_welcome *w = NULL;
+    int rc = db_replica_pending(s->r, &pending, &oldest);
+
+    if (rc)
+        return sync_dbfail(s, rc);
+    struct proto_hello h = {
+        .device = s->device,
+        .token = s->token,
+        .app = s->o->app ? s->o->app : "visitsync-client",
+        .pending = pending,
+        .clock = sync_wall_ms(),
+        .has_clock = 1,
+    };
+    if (pending > 0) {
+        proto_format_time(oldest, oldest_txt, sizeof oldest_txt);
+        h.oldest_pending = oldest_txt;
+    }
+    if ((rc = vsc_hello(v, &h, &w)) != 0)
+        return sync_vscfail(s, v, rc);
+    /* The batch is capped by the server's limit as well as ours. */
+    if (w->max_batch > 0 && s->batch_size > w->max_batch)
+        s->batch_size = w->max_batch;
+    if ((rc = db_replica_clock_merge(s->r, w->time)) != 0 ||
+        (w->user && (rc = db_replica_config_set(s->r, "user", w->user)) != 0) ||
+        (w->role && (rc = db_replica_config_set(s->r, "role", w->role)) != 0))
+        return sync_dbfail(s, rc);
+    return 0;
+}
+
+static int sync_session(struct sync_state *s)
+{
+    struct vsc *v = NULL;
+    int rc = vsc_connect(s->url, s->o->conn, &v, s->err, sizeof s->err);
+
+    if (rc)
+        return rc;
+    s->rep->attempts++;
+    if ((rc = sync_hello(s, v)) == 0 && (rc = sync_push_all(s, v)) == 0)
+        rc = sync_pull_all(s, v);
+    if (rc == VSC_ECLOSED && (vsc_close_code(v) == 4401 || vsc_close_code(v) == 4400 ||
+                              vsc_close_code(v) == 1009))
+        rc = VSC_ESERVER; /* a new connection would be refused the same way */
+    vsc_close(v);
+    return rc;
+}
+
+/* Failures that another connection may cure. */
+static int sync_transient(int rc)
+{
+    return rc == VSC_ECONNECT || rc == VSC_ETIMEOUT || rc == VSC_ECLOSED;
+}
+
+static int sync_load_config(struct sync_state *s)
+{
+    int rc;
+    if ((rc = db_replica_config_get(s->r, "url", &s->url)) != 0 ||
+        (rc = db_replica_config_get(s->r, "device", &s->device)) != 0 ||
+        (rc = db_replica_config_get(s->r, "token", &s->token)) != 0) {
+        snprintf(s->err, sizeof s->err,
+                 "the local store has no %s (run `visitsync client init` first)",
+                 !s->url ? "server url" : !s->device ? "device id" : "token");
+        return rc;
+    }
+    return 0;
+}
+
+int vsc_sync(struct db_replica *r, const struct vsc_sync_opts *opts,
+             struct vsc_sync_report *report, char *errbuf, size_t errsize)
+{
+    static const struct vsc_sync_opts dflt = { 0 };
+    struct sync_state s = { .r = r, .o = opts ? opts : &dflt, .rep = report };
+    int rc, attempts, backoff;
+    int64_t oldest;
+
+    memset(report, 0, sizeof *report);
+    attempts = s.o->attempts > 0 ? s.o->attempts : SYNC_DEFAULT_ATTEMPTS;
+    backoff = s.o->backoff_ms > 0 ? s.o->backoff_ms : SYNC_DEFAULT_BACKOFF_MS;
+    if ((rc = sync_load_config(&s)) != 0)
+        goto out;
+    for (int i = 1;; i++) {
+        s.batch_size = s.o->max_batch > 0 && s.o->max_batch < PROTO_MAX_BATCH ? s.o->max_batch
+                                                                              : PROTO_MAX_BATCH;
+        rc = sync_session(&s);
+        if (rc == 0 || !sync_transient(rc) || i >= attempts)
+            break;
+        if (s.o->note) {
+            char line[800];
+            snprintf(line, sizeof line, "%s; retrying in %d ms (attempt %d of %d)", s.err,
+                     backoff, i + 1, attempts);
+            s.o->note(s.o->note_ctx, line);
+        }
+        sync_sleep_ms(backoff);
+        backoff = backoff < 30000 ? backoff * 2 : backoff;
+    }
+    if (rc && sync_transient(rc) && attempts > 1) {
+        char first[512];
+        snprintf(first, sizeof first, "%.500s", s.err);
+        snprintf(s.err, sizeof s.err, "%s (gave up after %d attempts)", first, attempts);
+    }
+out:
+    if (db_replica_pending(r, &report->pending, &oldest) != 0)
+        report->pending = -1;
+    if (rc && errbuf)
+        snprintf(errbuf, errsize, "%s", s.err[0] ? s.err : "sync failed");
+    free(s.url);
+    free(s.device);
+    free(s.token);
+    return rc;
+}
