@@ -1,0 +1,64 @@
+/*
+ * srv.h — `visitsync serve`: the WebSocket sync server of the contract
+ * (shared/spec/interface.md §2.1–2.5, §2.7, §2.8) and GET /healthz (§5).
+ *
+ * server/ is the only module that sees libwebsockets. This header is what
+ * cli/ uses: a plain configuration struct and one blocking call that runs
+ * the server until SIGINT/SIGTERM. Threads and queues are internal
+ * (srv_internal.h); docs/protocol.md describes the protocol as built.
+ */
+#ifndef VS_SRV_H
+#define VS_SRV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SRV_DEFAULT_HOST "127.0.0.1"
+#define SRV_DEFAULT_PORT 8080
+#define SRV_HOST_MAX 64
+
+/* Exit statuses of srv_run, as the command line reports them (§1). */
+enum srv_exit { SRV_EXIT_OK = 0, SRV_EXIT_RUNTIME = 1, SRV_EXIT_USAGE = 2 };
+
+/*
+ * What `visitsync serve` was asked to do. Strings are borrowed from the
+ * caller for the whole srv_run call; NULL means "not given".
+ */
+struct srv_config {
+    const char *db_path;
+    char host[SRV_HOST_MAX]; /* as written in --listen, for the startup line */
+    int port;                /* 0: the system picks a free port */
+    const char *tls_cert;
+    const char *tls_key;
+    const char *web_dir;     /* static files served at / */
+    const char *schema_path; /* NULL: the built-in default schema (§4) */
+    int insecure;            /* allow a non-loopback listen without TLS */
+    int64_t max_skew_ms;
+    int64_t max_batch;
+    int64_t max_message;
+};
+
+/* Fills c with the defaults of the contract (127.0.0.1:8080, 1 MiB, 500, 10 min). */
+void srv_config_init(struct srv_config *c);
+
+/*
+ * Parses "HOST:PORT" ("[::1]:8080" for IPv6) into c->host and c->port.
+ * Returns 0, or -1 with a sentence naming the problem in err (errsize bytes).
+ * Any thread.
+ */
+int srv_parse_listen(struct srv_config *c, const char *arg, char *err, size_t errsize);
+
+/* True when host is a loopback address (127.0.0.0/8, ::1, localhost). */
+int srv_host_is_loopback(const char *host);
+
+/*
+ * Runs the server until SIGINT or SIGTERM, then stops gracefully: in-flight
+ * pushes commit and are acknowledged, sessions are closed with 1001, the
+ * threads are joined. Prints "visitsync listening on HOST:PORT" on stdout
+ * once the socket is bound; every error is one line on stderr. Owns nothing
+ * of c. Called once, from the main thread; blocks SIGINT/SIGTERM in the
+ * calling thread. Returns an srv_exit status.
+ */
+int srv_run(const struct srv_config *c);
+
+#endif

@@ -1,0 +1,248 @@
+/*
+ * srv_internal.h — what the files of server/ share and nobody else sees.
+ *
+ * Design (docs/architecture.md, "Threads"): the lws service thread owns every
+ * wsi and every struct srv_session. Work that touches SQLite travels as a
+ * struct srv_job: the service thread fills the request part and puts it on
+ * the writer's or the reader's queue; the worker fills the result part
+ * (including the serialized reply) and puts the same job on the completion
+ * queue, then wakes the service thread with lws_cancel_service(). A job names
+ * its session by a numeric id, never by pointer, so a completion for a
+ * session that closed meanwhile finds nothing and is dropped.
+ */
+#ifndef VS_SRV_INTERNAL_H
+#define VS_SRV_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include <libwebsockets.h>
+
+#include "srv.h"
+#include "sync.h"
+
+/* ---- limits ------------------------------------------------------------- */
+
+#define SRV_SUBPROTOCOL "visitsync.v1"
+#define SRV_HELLO_TIMEOUT_US (10 * LWS_USEC_PER_SEC) /* §2.1 */
+#define SRV_BAD_IN_A_ROW 10                          /* §2.8 */
+#define SRV_MAX_IN_FLIGHT 8              /* requests per session before rx pauses */
+#define SRV_MAX_QUEUED ((size_t)4 << 20) /* reply bytes per session before rx pauses */
+#define SRV_GROUP_MAX 256                /* jobs in one db_commit_group */
+#define SRV_REPLY_MAX ((size_t)8 << 20)  /* ceiling of a welcome, ack or error */
+#define SRV_CHANGES_MAX ((size_t)32 << 20) /* ceiling of one changes reply */
+#define SRV_REVOKE_POLL_MS 1000
+#define SRV_DRAIN_MS 2500 /* graceful stop: wait this long for in-flight work */
+#define SRV_CLOSE_MS 1000 /* then this long for close handshakes */
+
+/* WebSocket close codes of the contract (§2.1, §2.8). */
+enum srv_close {
+    SRV_CLOSE_GOING_AWAY = 1001,
+    SRV_CLOSE_TOO_BIG = 1009,
+    SRV_CLOSE_BAD = 4400,
+    SRV_CLOSE_UNAUTHORIZED = 4401,
+    SRV_CLOSE_HELLO_TIMEOUT = 4408,
+    SRV_CLOSE_REPLACED = 4409,
+};
+
+/* ---- logging (srv_log.c): thread-safe, unlike Debian's lwsl_* ---------- */
+
+enum srv_log_level { SRV_LOG_ERR, SRV_LOG_WARN, SRV_LOG_NOTICE, SRV_LOG_INFO, SRV_LOG_DEBUG };
+
+/* Reads VISITSYNC_LOG (err|warn|notice|info|debug; default notice). Main thread, once. */
+void srv_log_init(void);
+/* Writes one timestamped line to stderr under a mutex. Any thread. */
+void srv_log(enum srv_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The lws log emitter: lws logs only from the service thread, through us. */
+void srv_log_lws(int level, const char *line);
+
+/* Milliseconds since the epoch (wall clock) and since boot (monotonic). Any thread. */
+int64_t srv_now_ms(void);
+int64_t srv_mono_ms(void);
+
+/* ---- principals --------------------------------------------------------- */
+
+/*
+ * An authenticated device, shared read-only by its session and the jobs it
+ * submits (a pull may still run on the reader when the session closes).
+ */
+struct srv_principal {
+    atomic_int refs;
+    struct db_principal p;
+};
+
+/* Takes one more reference. Any thread. */
+struct srv_principal *srv_principal_ref(struct srv_principal *w);
+/* Drops a reference; the last one frees. NULL is allowed. Any thread. */
+void srv_principal_unref(struct srv_principal *w);
+
+/* ---- jobs and queues (srv_queue.c) --------------------------------------- */
+
+enum srv_job_kind {
+    SRV_JOB_HELLO,   /* writer: authenticate, record the hello, build the welcome */
+    SRV_JOB_PUSH,    /* writer: sync_apply_push, build the ack after COMMIT */
+    SRV_JOB_NOTE,    /* writer: db_device_note of a pull */
+    SRV_JOB_REVOKED, /* writer -> service: devices revoked since the last poll */
+    SRV_JOB_PULL,    /* reader: db_pull, build the changes reply */
+};
+
+struct srv_job {
+    struct srv_job *next;
+    enum srv_job_kind kind;
+    uint64_t session;          /* the session that asked; 0 for none */
+    uint64_t reply;            /* the reply slot it fills; 0 for none */
+    struct proto_msg *msg;     /* owned: hello, push or pull */
+    struct srv_principal *who; /* owned reference: push, note, pull; the result of hello */
+    char device[PROTO_ID_MAX + 1];
+
+    /* Filled by the worker. */
+    int rc;                   /* 0, or the negative code of a store failure */
+    enum proto_code refused;  /* hello: PROTO_CODE_UNAUTHORIZED when refused */
+    struct proto_buf out;     /* the serialized reply, LWS_PRE headroom */
+    int64_t cursor;           /* push: the change feed after the COMMIT */
+    char **names;             /* push: grids it changed; revoked: devices */
+    size_t n_names;
+};
+
+/* Allocates a zeroed job of kind; NULL when out of memory. Any thread. */
+struct srv_job *srv_job_new(enum srv_job_kind kind);
+/* Frees a job and everything it owns. NULL is allowed. Any thread. */
+void srv_job_free(struct srv_job *job);
+/* Adds a copy of name to job->names unless already there (ceiling: 4096). */
+int srv_job_add_name(struct srv_job *job, const char *name);
+
+/* A FIFO of jobs under a mutex, with a condition variable for the consumer. */
+struct srv_queue {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct srv_job *head, *tail;
+    size_t n;
+    int stopped;
+};
+
+int srv_queue_init(struct srv_queue *q);
+/* Frees the jobs still queued. Only after every user stopped. */
+void srv_queue_destroy(struct srv_queue *q);
+/* Appends job; the queue owns it then. -1 (caller keeps job) once stopped. Any thread. */
+int srv_queue_put(struct srv_queue *q, struct srv_job *job);
+/*
+ * Waits until a job is queued, the queue is stopped, or until_mono_ms (srv_mono_ms
+ * clock) passes; then moves up to max jobs into jobs[]. Returns how many,
+ * or -1 once stopped. The consumer thread.
+ */
+int srv_queue_take(struct srv_queue *q, struct srv_job **jobs, size_t max, int64_t until_mono_ms);
+/* Takes the whole list without waiting (oldest first); NULL when empty. Any thread. */
+struct srv_job *srv_queue_take_all(struct srv_queue *q);
+/* Wakes every waiter; later puts fail. Any thread. */
+void srv_queue_stop(struct srv_queue *q);
+
+/* ---- the server --------------------------------------------------------- */
+
+struct srv_session;
+
+enum srv_phase { SRV_RUNNING, SRV_DRAINING, SRV_CLOSING, SRV_DONE };
+
+#define SRV_BUCKETS 1024 /* session id hash buckets (chained) */
+
+struct srv {
+    const struct srv_config *cfg;
+    struct proto_schema *schema;
+    struct sync_rules rules;
+    struct lws_context *ctx;
+    struct lws_vhost *vhost;
+    struct db *wdb; /* the writer thread's */
+    struct db *rdb; /* the reader thread's */
+    struct srv_queue writes, reads, done;
+    pthread_t writer, reader;
+    int writer_started, reader_started;
+    atomic_int db_ok;          /* 0 after the writer failed to commit */
+    atomic_int stop_requested; /* set by the signal thread */
+    int64_t started_ms;
+
+    /* Service thread only. */
+    struct srv_session *buckets[SRV_BUCKETS];
+    struct srv_session *all; /* every registered session */
+    size_t n_sessions;
+    uint64_t next_session;
+    enum srv_phase phase;
+    int64_t phase_deadline; /* srv_mono_ms */
+    lws_sorted_usec_list_t tick;
+};
+
+/* ---- sessions (srv_session.c, service thread) ---------------------------- */
+
+/* One reply slot, in request order. ready: buf holds the whole message. */
+struct srv_reply {
+    struct srv_reply *next;
+    uint64_t id;
+    int ready;
+    int request; /* counts as a request in flight until ready */
+    struct proto_buf buf;
+};
+
+/* Per-connection state: lws allocates it as the protocol's per-session data. */
+struct srv_session {
+    struct srv *srv;
+    struct lws *wsi;
+    uint64_t id;
+    struct srv_session *next, *prev, *hnext;
+    int registered;
+
+    struct srv_principal *who; /* NULL until welcome */
+    int hello_pending;
+
+    char *rx; /* the message being assembled */
+    size_t rx_len, rx_cap;
+    int rx_binary;
+    int bad_in_row;
+
+    struct srv_reply *head, *tail;
+    uint64_t next_reply;
+    size_t in_flight;    /* replies not ready yet */
+    size_t queued_bytes; /* bytes of ready replies not yet written */
+    struct proto_buf sent; /* the last buffer written; freed at the next writable */
+    int rx_paused;
+    int poke_outstanding;
+
+    int close_code; /* nonzero: closing once the queued replies are written */
+    char close_why[64];
+};
+
+/* LWS_CALLBACK_* handling of the visitsync.v1 protocol. Service thread. */
+int srv_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                    size_t len);
+/* Hands one completed job to its session (or drops it). Takes ownership. Service thread. */
+void srv_session_complete(struct srv *srv, struct srv_job *job);
+/* Re-evaluates rx flow control of every session (phase change). Service thread. */
+void srv_sessions_flow(struct srv *srv);
+/* True when no session has a request in flight or a reply left to write. Service thread. */
+int srv_sessions_idle(struct srv *srv);
+/* Closes every session with code, dropping what is queued. Service thread. */
+void srv_sessions_close_all(struct srv *srv, int code, const char *why);
+
+/* Drains the completion queue and advances a graceful stop (srv_main.c). Service thread. */
+void srv_on_wakeup(struct srv *srv);
+
+/* ---- HTTP (srv_http.c, service thread) ------------------------------------ */
+
+struct srv_http_pss {
+    int status;
+    const char *body;
+};
+int srv_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                      size_t len);
+
+/* ---- workers ------------------------------------------------------------ */
+
+/* The writer thread's body (srv_writer.c); arg is struct srv. */
+void *srv_writer_main(void *arg);
+/* The reader thread's body (srv_reader.c); arg is struct srv. */
+void *srv_reader_main(void *arg);
+/* Puts a finished job on the completion queue and wakes the service thread. Worker threads. */
+void srv_complete(struct srv *srv, struct srv_job *job);
+/* Serializes an error reply into job->out (any thread). */
+int srv_write_error(struct proto_buf *b, const char *req, enum proto_code code,
+                    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+#endif

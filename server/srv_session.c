@@ -1,0 +1,659 @@
+/*
+ * srv_session.c — one WebSocket connection of the visitsync.v1 protocol.
+ *
+ * Everything here runs on the lws service thread, which owns every session.
+ *
+ * Design:
+ * - Messages are assembled from fragments until lws_is_final_fragment();
+ *   max_message applies to the assembled (decompressed) size. Over it, the
+ *   session is flagged and closed with 1009 from the writeable callback
+ *   (returning -1 from RECEIVE may not close a permessage-deflate
+ *   connection in lws 4.1).
+ * - Replies keep request order: each request gets a slot in a FIFO when it
+ *   arrives; a worker's completion fills its slot; only the head is written,
+ *   one lws_write per writeable callback. Pokes and errors are slots that
+ *   are ready at once.
+ * - Back-pressure: while a hello is being checked, or more than
+ *   SRV_MAX_IN_FLIGHT requests wait, or more than SRV_MAX_QUEUED reply bytes
+ *   wait to be written, the connection is not read (lws_rx_flow_control), so
+ *   a client that never reads cannot make the server buffer without bound.
+ * - Closing: close_code is set, what must not be sent is dropped, the
+ *   remaining ready replies are written, then the writeable callback sets
+ *   the close reason and returns -1.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "srv_internal.h"
+
+/* ---- the session table ---------------------------------------------------- */
+
+static void session_register(struct srv *srv, struct srv_session *s, struct lws *wsi)
+{
+    size_t b;
+
+    s->srv = srv;
+    s->wsi = wsi;
+    s->id = ++srv->next_session;
+    b = (size_t)(s->id % SRV_BUCKETS);
+    s->hnext = srv->buckets[b];
+    srv->buckets[b] = s;
+    s->next = srv->all;
+    s->prev = NULL;
+    if (srv->all != NULL)
+        srv->all->prev = s;
+    srv->all = s;
+    srv->n_sessions++;
+    s->registered = 1;
+}
+
+static void session_unregister(struct srv_session *s)
+{
+    struct srv *srv = s->srv;
+    struct srv_session **pp = &srv->buckets[s->id % SRV_BUCKETS];
+
+    while (*pp != NULL && *pp != s)
+        pp = &(*pp)->hnext;
+    if (*pp == s)
+        *pp = s->hnext;
+    if (s->prev != NULL)
+        s->prev->next = s->next;
+    else
+        srv->all = s->next;
+    if (s->next != NULL)
+        s->next->prev = s->prev;
+    srv->n_sessions--;
+    s->registered = 0;
+}
+
+static struct srv_session *session_find(struct srv *srv, uint64_t id)
+{
+    struct srv_session *s = srv->buckets[id % SRV_BUCKETS];
+    while (s != NULL && s->id != id)
+        s = s->hnext;
+    return s;
+}
+
+/* ---- flow control -------------------------------------------------------- */
+
+/* Pauses or resumes reading so that the session's backlog stays bounded. */
+static void session_flow(struct srv_session *s)
+{
+    int pause = !s->close_code &&
+                (s->hello_pending || s->in_flight >= SRV_MAX_IN_FLIGHT ||
+                 s->queued_bytes > SRV_MAX_QUEUED || s->srv->phase != SRV_RUNNING);
+
+    if (pause == s->rx_paused)
+        return;
+    s->rx_paused = pause;
+    lws_rx_flow_control(s->wsi, !pause);
+}
+
+/* Service thread. */
+void srv_sessions_flow(struct srv *srv)
+{
+    for (struct srv_session *s = srv->all; s != NULL; s = s->next)
+        session_flow(s);
+}
+
+/* ---- replies ------------------------------------------------------------- */
+
+static void reply_free(struct srv_reply *r)
+{
+    proto_buf_free(&r->buf);
+    free(r);
+}
+
+/* Appends a slot. request: the slot answers a request handed to a worker. */
+static struct srv_reply *reply_add(struct srv_session *s, int request)
+{
+    struct srv_reply *r = calloc(1, sizeof *r);
+
+    if (r == NULL)
+        return NULL;
+    r->id = ++s->next_reply;
+    r->request = request;
+    proto_buf_init(&r->buf, LWS_PRE, SRV_REPLY_MAX);
+    if (s->tail != NULL)
+        s->tail->next = r;
+    else
+        s->head = r;
+    s->tail = r;
+    if (request)
+        s->in_flight++;
+    return r;
+}
+
+/* Marks r ready (its buf holds the message) and schedules a write if it is next. */
+static void reply_ready(struct srv_session *s, struct srv_reply *r)
+{
+    if (r->request)
+        s->in_flight--;
+    r->ready = 1;
+    s->queued_bytes += r->buf.len;
+    if (s->head == r)
+        lws_callback_on_writable(s->wsi);
+    session_flow(s);
+}
+
+/* Removes r from the FIFO (wherever it is) and frees it. */
+static void reply_unlink(struct srv_session *s, struct srv_reply *r)
+{
+    struct srv_reply **pp = &s->head, *prev = NULL;
+
+    while (*pp != NULL && *pp != r) {
+        prev = *pp;
+        pp = &(*pp)->next;
+    }
+    if (*pp == NULL)
+        return;
+    *pp = r->next;
+    if (s->tail == r)
+        s->tail = prev;
+    if (r->ready)
+        s->queued_bytes -= r->buf.len;
+    else if (r->request)
+        s->in_flight--;
+    reply_free(r);
+}
+
+/* Drops queued replies: all of them, or only those not ready yet. */
+static void replies_drop(struct srv_session *s, int keep_ready)
+{
+    struct srv_reply *r = s->head;
+
+    while (r != NULL) {
+        struct srv_reply *next = r->next;
+        if (!keep_ready || !r->ready)
+            reply_unlink(s, r);
+        r = next;
+    }
+}
+
+/* Queues an error reply (§2.8) at once. */
+static void __attribute__((format(printf, 4, 5)))
+reply_error(struct srv_session *s, const char *req, enum proto_code code, const char *fmt, ...)
+{
+    struct srv_reply *r = reply_add(s, 0);
+    char msg[512];
+    va_list ap;
+
+    if (r == NULL)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (proto_write_error(&r->buf, req, code, msg) != 0) {
+        reply_unlink(s, r);
+        return;
+    }
+    reply_ready(s, r);
+}
+
+/* ---- closing ------------------------------------------------------------- */
+
+/*
+ * Starts closing with code. keep_ready: ready replies (an error just queued)
+ * are still written first; otherwise everything queued is dropped. The
+ * first reason wins.
+ */
+static void session_close(struct srv_session *s, int code, const char *why, int keep_ready)
+{
+    if (s->close_code)
+        return;
+    replies_drop(s, keep_ready);
+    s->close_code = code;
+    snprintf(s->close_why, sizeof s->close_why, "%s", why);
+    free(s->rx);
+    s->rx = NULL;
+    s->rx_len = s->rx_cap = 0;
+    lws_set_timer_usecs(s->wsi, LWS_SET_TIMER_USEC_CANCEL);
+    /* A peer that never lets us write is dropped without the close frame. */
+    lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, 5);
+    session_flow(s);
+    lws_callback_on_writable(s->wsi);
+    srv_log(SRV_LOG_INFO, "session %llu (%s): closing with %d: %s", (unsigned long long)s->id,
+            s->who ? s->who->p.device : "-", code, why);
+}
+
+/* Service thread. */
+void srv_sessions_close_all(struct srv *srv, int code, const char *why)
+{
+    for (struct srv_session *s = srv->all; s != NULL; s = s->next)
+        session_close(s, code, why, 0);
+}
+
+/* Service thread. */
+int srv_sessions_idle(struct srv *srv)
+{
+    for (struct srv_session *s = srv->all; s != NULL; s = s->next)
+        if (!s->close_code && (s->in_flight > 0 || s->head != NULL))
+            return 0;
+    return 1;
+}
+
+/* Counts one more bad message in a row (§2.8); the tenth closes with 4400. */
+static void session_bad(struct srv_session *s)
+{
+    if (++s->bad_in_row >= SRV_BAD_IN_A_ROW)
+        session_close(s, SRV_CLOSE_BAD, "too many bad messages in a row", 1);
+}
+
+/* ---- requests ------------------------------------------------------------ */
+
+/* Hands job to a worker queue with a reply slot; on failure answers "internal". */
+static void submit(struct srv_session *s, struct srv_queue *q, struct srv_job *job,
+                   const char *req)
+{
+    struct srv_reply *r = reply_add(s, 1);
+
+    if (r == NULL) {
+        srv_job_free(job);
+        return;
+    }
+    job->session = s->id;
+    job->reply = r->id;
+    if (srv_queue_put(q, job) != 0) {
+        srv_write_error(&r->buf, req, PROTO_CODE_INTERNAL, "the server is stopping");
+        srv_job_free(job);
+        reply_ready(s, r);
+        return;
+    }
+    session_flow(s);
+}
+
+/* hello (§2.1): the writer authenticates it; reading pauses until it answers. */
+static void on_hello(struct srv_session *s, struct proto_msg *msg)
+{
+    struct srv_job *job = srv_job_new(SRV_JOB_HELLO);
+
+    if (job == NULL) {
+        reply_error(s, msg->req, PROTO_CODE_INTERNAL, "out of memory");
+        proto_msg_free(msg);
+        return;
+    }
+    job->msg = msg;
+    s->hello_pending = 1;
+    submit(s, &s->srv->writes, job, msg->req);
+}
+
+/* push (§2.2): bounded by max_batch here, applied by the writer. */
+static void on_push(struct srv_session *s, struct proto_msg *msg)
+{
+    const struct srv_config *cfg = s->srv->cfg;
+    size_t n = msg->u.push.n_changes;
+    struct srv_job *job;
+
+    if ((int64_t)n > cfg->max_batch) {
+        reply_error(s, msg->req, PROTO_CODE_BAD_MESSAGE,
+                    "changes: the push has %zu changes but max_batch is %lld; nothing was "
+                    "applied, split it into smaller pushes",
+                    n, (long long)cfg->max_batch);
+        proto_msg_free(msg);
+        session_bad(s);
+        return;
+    }
+    s->bad_in_row = 0;
+    job = srv_job_new(SRV_JOB_PUSH);
+    if (job == NULL) {
+        reply_error(s, msg->req, PROTO_CODE_INTERNAL, "out of memory; send it again");
+        proto_msg_free(msg);
+        return;
+    }
+    job->msg = msg;
+    job->who = srv_principal_ref(s->who);
+    submit(s, &s->srv->writes, job, msg->req);
+}
+
+/* pull (§2.4): answered by the reader; the writer notes when the device pulled. */
+static void on_pull(struct srv_session *s, struct proto_msg *msg)
+{
+    struct srv_job *job = srv_job_new(SRV_JOB_PULL);
+    struct srv_job *note;
+
+    if (job == NULL) {
+        reply_error(s, msg->req, PROTO_CODE_INTERNAL, "out of memory; pull again");
+        proto_msg_free(msg);
+        return;
+    }
+    s->poke_outstanding = 0;
+    job->msg = msg;
+    job->who = srv_principal_ref(s->who);
+    submit(s, &s->srv->reads, job, msg->req);
+    note = srv_job_new(SRV_JOB_NOTE);
+    if (note != NULL) {
+        snprintf(note->device, sizeof note->device, "%s", s->who->p.device);
+        if (srv_queue_put(&s->srv->writes, note) != 0)
+            srv_job_free(note);
+    }
+}
+
+/* schema (§2.7): answered from memory, in order with the other replies. */
+static void on_schema(struct srv_session *s, struct proto_msg *msg)
+{
+    const struct proto_schema *schema = s->srv->schema;
+    struct srv_reply *r = reply_add(s, 0);
+
+    if (r != NULL) {
+        if (proto_write_schema(&r->buf, msg->req, schema->version, schema->collections_json) != 0)
+            srv_write_error(&r->buf, msg->req, PROTO_CODE_INTERNAL,
+                            "the schema could not be written");
+        reply_ready(s, r);
+    }
+    proto_msg_free(msg);
+}
+
+/* One whole message arrived. */
+static void on_message(struct srv_session *s)
+{
+    char req[PROTO_REQ_MAX + 1] = "";
+    struct proto_fault fault;
+    struct proto_msg *msg = NULL;
+
+    if (s->rx_binary) {
+        reply_error(s, NULL, PROTO_CODE_BAD_MESSAGE,
+                    "binary messages carry photo chunks, which this server does not accept "
+                    "yet; send JSON text messages");
+        session_bad(s);
+        return;
+    }
+    memset(&fault, 0, sizeof fault);
+    if (proto_parse_client(s->rx ? s->rx : "", s->rx_len, &msg, &fault, req) != 0) {
+        if (fault.code == PROTO_CODE_NONE)
+            fault.code = PROTO_CODE_BAD_MESSAGE;
+        reply_error(s, req[0] ? req : NULL, fault.code, "%s%s%s", fault.field,
+                    fault.field[0] ? ": " : "", fault.message);
+        session_bad(s);
+        return;
+    }
+    if (s->who == NULL) {
+        if (msg->type != PROTO_HELLO || s->hello_pending) {
+            reply_error(s, msg->req, PROTO_CODE_NOT_AUTHENTICATED,
+                        "the first message must be hello; %s is not allowed before welcome",
+                        proto_type_name(msg->type));
+            proto_msg_free(msg);
+            session_bad(s);
+            return;
+        }
+        s->bad_in_row = 0;
+        on_hello(s, msg);
+        return;
+    }
+    switch (msg->type) {
+    case PROTO_PUSH:
+        on_push(s, msg); /* resets or counts bad_in_row itself */
+        return;
+    case PROTO_PULL:
+        s->bad_in_row = 0;
+        on_pull(s, msg);
+        return;
+    case PROTO_SCHEMA:
+        s->bad_in_row = 0;
+        on_schema(s, msg);
+        return;
+    case PROTO_HELLO:
+        reply_error(s, msg->req, PROTO_CODE_BAD_MESSAGE,
+                    "hello: this connection is already authenticated");
+        break;
+    case PROTO_BLOB_OFFER:
+        reply_error(s, msg->req, PROTO_CODE_BAD_MESSAGE,
+                    "blob_offer: photo upload is not available on this server yet");
+        break;
+    default:
+        reply_error(s, msg->req, PROTO_CODE_BAD_MESSAGE, "type: a client does not send %s",
+                    proto_type_name(msg->type));
+        break;
+    }
+    proto_msg_free(msg);
+    session_bad(s);
+}
+
+/* A fragment arrived: assemble, enforce max_message, dispatch whole messages. */
+static void on_receive(struct srv_session *s, const void *in, size_t len)
+{
+    size_t max = (size_t)s->srv->cfg->max_message;
+
+    if (s->close_code)
+        return; /* closing: further data is dropped */
+    if (s->rx_len == 0)
+        s->rx_binary = lws_frame_is_binary(s->wsi);
+    if (len > max - s->rx_len) {
+        session_close(s, SRV_CLOSE_TOO_BIG, "message over max_message", 0);
+        return;
+    }
+    if (s->rx_len + len > s->rx_cap) {
+        size_t cap = s->rx_cap ? s->rx_cap : 4096;
+        char *grown;
+        while (cap < s->rx_len + len)
+            cap *= 2;
+        if (cap > max)
+            cap = max;
+        grown = realloc(s->rx, cap);
+        if (grown == NULL) {
+            session_close(s, 1011, "out of memory", 0);
+            return;
+        }
+        s->rx = grown;
+        s->rx_cap = cap;
+    }
+    memcpy(s->rx + s->rx_len, in, len);
+    s->rx_len += len;
+    if (!lws_is_final_fragment(s->wsi))
+        return;
+    on_message(s);
+    s->rx_len = 0;
+    if (s->rx_cap > 65536) { /* do not keep a large buffer for an idle session */
+        free(s->rx);
+        s->rx = NULL;
+        s->rx_cap = 0;
+    }
+}
+
+/* Writes the head reply, or closes once nothing is left to write. */
+static int on_writable(struct srv_session *s)
+{
+    struct srv_reply *r = s->head;
+    size_t len;
+
+    /* lws is done with the previous buffer (permessage-deflate may drain it late). */
+    proto_buf_free(&s->sent);
+    if (r != NULL && r->ready) {
+        len = r->buf.len;
+        s->head = r->next;
+        if (s->head == NULL)
+            s->tail = NULL;
+        s->queued_bytes -= len;
+        s->sent = r->buf;
+        free(r);
+        if (lws_write(s->wsi, (unsigned char *)proto_buf_data(&s->sent), len, LWS_WRITE_TEXT) <
+            0)
+            return -1;
+        if ((s->head != NULL && s->head->ready) || (s->close_code && s->head == NULL))
+            lws_callback_on_writable(s->wsi);
+        session_flow(s);
+        return 0;
+    }
+    if (s->close_code && r == NULL) {
+        lws_close_reason(s->wsi, (enum lws_close_status)s->close_code,
+                         (unsigned char *)s->close_why, strlen(s->close_why));
+        return -1;
+    }
+    return 0;
+}
+
+static void session_cleanup(struct srv_session *s)
+{
+    if (s->registered)
+        session_unregister(s);
+    replies_drop(s, 0);
+    proto_buf_free(&s->sent);
+    free(s->rx);
+    s->rx = NULL;
+    srv_principal_unref(s->who);
+    s->who = NULL;
+}
+
+/* ---- completions --------------------------------------------------------- */
+
+static struct srv_reply *reply_find(struct srv_session *s, uint64_t id)
+{
+    struct srv_reply *r = s->head;
+    while (r != NULL && r->id != id)
+        r = r->next;
+    return r;
+}
+
+/* Moves the job's serialized reply into its slot. */
+static void fill_reply(struct srv_session *s, struct srv_job *job)
+{
+    struct srv_reply *r = reply_find(s, job->reply);
+
+    if (r == NULL || r->ready)
+        return;
+    proto_buf_free(&r->buf);
+    r->buf = job->out;
+    memset(&job->out, 0, sizeof job->out);
+    reply_ready(s, r);
+}
+
+/* A hello was answered: welcome (replacing an older connection) or refusal. */
+static void hello_done(struct srv *srv, struct srv_session *s, struct srv_job *job)
+{
+    s->hello_pending = 0;
+    if (job->who != NULL) {
+        for (struct srv_session *o = srv->all; o != NULL; o = o->next)
+            if (o != s && o->who != NULL && strcmp(o->who->p.device, job->who->p.device) == 0)
+                session_close(o, SRV_CLOSE_REPLACED, "replaced by a newer connection", 0);
+        s->who = job->who;
+        job->who = NULL;
+        lws_set_timer_usecs(s->wsi, LWS_SET_TIMER_USEC_CANCEL);
+        srv_log(SRV_LOG_INFO, "session %llu: device %s (user %s) connected",
+                (unsigned long long)s->id, s->who->p.device, s->who->p.user);
+        fill_reply(s, job);
+        return;
+    }
+    fill_reply(s, job);
+    if (job->refused != PROTO_CODE_NONE)
+        session_close(s, SRV_CLOSE_UNAUTHORIZED, "unauthorized", 1);
+    else
+        session_flow(s);
+}
+
+/* Pokes (§2.5) every other device whose scope has one of the changed grids. */
+static void poke_others(struct srv *srv, const struct srv_job *job)
+{
+    char cursor[24];
+
+    snprintf(cursor, sizeof cursor, "%lld", (long long)job->cursor);
+    for (struct srv_session *s = srv->all; s != NULL; s = s->next) {
+        int hit = 0;
+        struct srv_reply *r;
+        if (s->who == NULL || s->close_code || s->poke_outstanding ||
+            strcmp(s->who->p.device, job->who->p.device) == 0)
+            continue;
+        for (size_t i = 0; i < job->n_names && !hit; i++)
+            hit = sync_scope_allows(&s->who->p.scope, job->names[i]);
+        if (!hit)
+            continue;
+        r = reply_add(s, 0);
+        if (r == NULL)
+            continue;
+        if (proto_write_poke(&r->buf, cursor) != 0) {
+            reply_unlink(s, r);
+            continue;
+        }
+        s->poke_outstanding = 1;
+        reply_ready(s, r);
+    }
+}
+
+/* Closes the live connections of revoked devices (4401). */
+static void close_revoked(struct srv *srv, const struct srv_job *job)
+{
+    for (size_t i = 0; i < job->n_names; i++) {
+        for (struct srv_session *s = srv->all; s != NULL; s = s->next) {
+            if (s->who == NULL || s->close_code || strcmp(s->who->p.device, job->names[i]) != 0)
+                continue;
+            replies_drop(s, 0);
+            reply_error(s, NULL, PROTO_CODE_UNAUTHORIZED, "device \"%s\" was revoked",
+                        job->names[i]);
+            session_close(s, SRV_CLOSE_UNAUTHORIZED, "device revoked", 1);
+        }
+    }
+}
+
+/* Service thread. Takes ownership of job. */
+void srv_session_complete(struct srv *srv, struct srv_job *job)
+{
+    struct srv_session *s = NULL;
+
+    if (job->kind == SRV_JOB_REVOKED) {
+        close_revoked(srv, job);
+        srv_job_free(job);
+        return;
+    }
+    if (job->kind == SRV_JOB_PUSH && job->rc == 0 && job->n_names > 0)
+        poke_others(srv, job);
+    if (job->session != 0)
+        s = session_find(srv, job->session);
+    if (s != NULL && !s->close_code) {
+        if (job->kind == SRV_JOB_HELLO)
+            hello_done(srv, s, job);
+        else if (job->reply != 0)
+            fill_reply(s, job);
+    }
+    srv_job_free(job);
+}
+
+/* ---- the lws protocol callback -------------------------------------------- */
+
+/* Service thread: lws calls it for every event of a visitsync.v1 connection. */
+int srv_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                    size_t len)
+{
+    struct srv_session *s = user;
+    struct srv *srv;
+
+    switch (reason) {
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+        /* Sent to every protocol; this one drains the completion queue. */
+        srv = lws_context_user(lws_get_context(wsi));
+        if (srv != NULL)
+            srv_on_wakeup(srv);
+        return 0;
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+        srv = lws_context_user(lws_get_context(wsi));
+        return srv->phase != SRV_RUNNING; /* stopping: refuse new connections */
+    case LWS_CALLBACK_ESTABLISHED:
+        srv = lws_context_user(lws_get_context(wsi));
+        memset(s, 0, sizeof *s);
+        session_register(srv, s, wsi);
+        lws_set_timer_usecs(wsi, SRV_HELLO_TIMEOUT_US);
+        srv_log(SRV_LOG_DEBUG, "session %llu: connected", (unsigned long long)s->id);
+        return 0;
+    case LWS_CALLBACK_RECEIVE:
+        if (s != NULL && s->registered)
+            on_receive(s, in, len);
+        return 0;
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        if (s == NULL || !s->registered)
+            return 0;
+        return on_writable(s);
+    case LWS_CALLBACK_TIMER:
+        if (s != NULL && s->registered && s->who == NULL && !s->hello_pending)
+            session_close(s, SRV_CLOSE_HELLO_TIMEOUT, "no hello within 10 s", 0);
+        else if (s != NULL && s->registered && s->hello_pending)
+            lws_set_timer_usecs(wsi, LWS_USEC_PER_SEC); /* the writer is slow: look again */
+        return 0;
+    case LWS_CALLBACK_CLOSED:
+        if (s != NULL && s->registered) {
+            srv_log(SRV_LOG_DEBUG, "session %llu: closed", (unsigned long long)s->id);
+            session_cleanup(s);
+        }
+        return 0;
+    default:
+        return 0;
+    }
+}

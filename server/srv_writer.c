@@ -1,0 +1,353 @@
+/*
+ * srv_writer.c — the writer thread: the only user of the read-write store.
+ *
+ * Design: take every job waiting (up to SRV_GROUP_MAX) and apply them in one
+ * db_commit_group, each in its own savepoint, so one COMMIT (one fsync) makes
+ * many pushes durable. Only after COMMIT returned are replies serialized and
+ * the jobs handed back on the completion queue: an ack therefore never
+ * promises what a crash could lose. Once a second, when idle or between
+ * groups, poll for devices revoked by another process (the CLI) so their
+ * live connections can be closed. This thread never touches a wsi and logs
+ * only through srv_log.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/sha.h>
+
+#include "srv_internal.h"
+
+/* What one push needs while it is applied: its results and the grids its records had before. */
+struct push_work {
+    struct proto_result *results;
+    char **old_grids; /* per change; NULL when the record did not exist */
+};
+
+struct writer_ctx;
+
+/* One job of a group as db_commit_group hands it to apply_one. */
+struct group_slot {
+    struct writer_ctx *w;
+    struct srv_job *job;
+    struct push_work work;
+};
+
+struct writer_ctx {
+    struct srv *srv;
+    int64_t now_ms;
+    struct group_slot slots[SRV_GROUP_MAX];
+};
+
+/* The grid (scope value) of a stored record, or NULL. Writer thread. */
+static char *record_grid(struct db *db, const char *collection, const char *id)
+{
+    struct db_record r;
+    char *grid = NULL;
+
+    if (collection == NULL || id == NULL)
+        return NULL;
+    if (db_record_get(db, collection, id, &r) != 0)
+        return NULL;
+    if (r.grid != NULL)
+        grid = strdup(r.grid);
+    db_record_clear(&r);
+    return grid;
+}
+
+/*
+ * Authenticates a hello: the device must exist, not be revoked, and the
+ * SHA-256 of the token must equal the stored hash (compared in constant
+ * time). Refusals are not store failures: they return 0 with job->refused
+ * set. On success job->who owns the principal. Writer thread, inside the group.
+ */
+static int apply_hello(struct writer_ctx *w, struct db *db, struct srv_job *job)
+{
+    const struct proto_hello *h = &job->msg->u.hello;
+    unsigned char hash[SHA256_DIGEST_LENGTH];
+    struct srv_principal *who;
+    struct db_hello rec;
+    int rc;
+
+    SHA256((const unsigned char *)h->token, strlen(h->token), hash);
+    who = calloc(1, sizeof *who);
+    if (who == NULL)
+        return DB_ENOMEM;
+    atomic_init(&who->refs, 1);
+    rc = db_device_load(db, h->device, &who->p);
+    if (rc == DB_ENOTFOUND) {
+        free(who);
+        job->refused = PROTO_CODE_UNAUTHORIZED;
+        return 0;
+    }
+    if (rc != 0) {
+        free(who);
+        return rc;
+    }
+    if (CRYPTO_memcmp(hash, who->p.token_hash, sizeof hash) != 0 || who->p.revoked) {
+        srv_principal_unref(who);
+        job->refused = PROTO_CODE_UNAUTHORIZED;
+        return 0;
+    }
+    memset(&rec, 0, sizeof rec);
+    rec.app = h->app;
+    rec.pending = h->pending;
+    rec.oldest_pending = h->oldest_pending;
+    rec.has_skew = h->has_clock;
+    rec.clock_skew_ms = h->has_clock ? h->clock - w->now_ms : 0;
+    rc = db_device_hello(db, h->device, &rec, w->now_ms);
+    if (rc != 0) {
+        srv_principal_unref(who);
+        return rc;
+    }
+    job->who = who;
+    return 0;
+}
+
+/*
+ * Applies a push through sync/, noting the grids of every record it changed
+ * (before and after, so a record that moved pokes both grids). Writer thread,
+ * inside the group.
+ */
+static int apply_push(struct writer_ctx *w, struct db *db, struct srv_job *job,
+                      struct push_work *pw)
+{
+    const struct proto_push *p = &job->msg->u.push;
+    int rc;
+
+    for (size_t i = 0; i < p->n_changes; i++)
+        pw->old_grids[i] = record_grid(db, p->changes[i].collection, p->changes[i].id);
+    rc = sync_apply_push(&w->srv->rules, db, &job->who->p, p->changes, p->n_changes, w->now_ms,
+                         pw->results);
+    if (rc != 0)
+        return rc;
+    for (size_t i = 0; i < p->n_changes; i++) {
+        const struct proto_result *r = &pw->results[i];
+        char *grid;
+        if (r->status != PROTO_APPLIED && r->status != PROTO_CONFLICT)
+            continue;
+        if (pw->old_grids[i] != NULL)
+            srv_job_add_name(job, pw->old_grids[i]);
+        grid = record_grid(db, p->changes[i].collection, p->changes[i].id);
+        if (grid != NULL) {
+            srv_job_add_name(job, grid);
+            free(grid);
+        }
+    }
+    return db_device_note(db, job->who->p.device, DB_ACTIVITY_PUSH, w->now_ms, NULL);
+}
+
+/* db_commit_group's callback. Writer thread. */
+static int apply_one(struct db *db, void *arg)
+{
+    struct group_slot *slot = arg;
+    struct writer_ctx *w = slot->w;
+    struct srv_job *job = slot->job;
+
+    switch (job->kind) {
+    case SRV_JOB_HELLO:
+        return apply_hello(w, db, job);
+    case SRV_JOB_PUSH:
+        if (slot->work.results == NULL)
+            return DB_ENOMEM;
+        return apply_push(w, db, job, &slot->work);
+    case SRV_JOB_NOTE:
+        return db_device_note(db, job->device, DB_ACTIVITY_PULL, w->now_ms, NULL);
+    default:
+        return DB_EMISUSE;
+    }
+}
+
+/* Builds the welcome of §2.1 after the group committed. Writer thread. */
+static void finish_hello(struct srv *srv, struct srv_job *job, int64_t now_ms)
+{
+    const char *req = job->msg->req;
+    struct proto_welcome wl;
+    char cursor[24];
+
+    if (job->rc != 0) {
+        srv_principal_unref(job->who);
+        job->who = NULL;
+        srv_write_error(&job->out, req, PROTO_CODE_INTERNAL,
+                        "the server could not read its database; try again later");
+        return;
+    }
+    if (job->refused != PROTO_CODE_NONE) {
+        srv_write_error(&job->out, req, job->refused,
+                        "device \"%s\" is unknown, revoked, or the token does not match",
+                        job->msg->u.hello.device);
+        return;
+    }
+    snprintf(cursor, sizeof cursor, "%" PRId64, job->cursor);
+    memset(&wl, 0, sizeof wl);
+    wl.user = job->who->p.user;
+    wl.role = db_role_name(job->who->p.role);
+    wl.grids = (const char *const *)job->who->p.scope.grids;
+    wl.n_grids = job->who->p.scope.n;
+    wl.time = now_ms;
+    wl.max_batch = srv->cfg->max_batch;
+    wl.max_message = srv->cfg->max_message;
+    wl.cursor = cursor;
+    wl.protocol = 1;
+    wl.schema_version = srv->schema->version;
+    proto_buf_reset(&job->out);
+    if (proto_write_welcome(&job->out, req, &wl) != 0) {
+        srv_principal_unref(job->who);
+        job->who = NULL;
+        srv_write_error(&job->out, req, PROTO_CODE_INTERNAL, "the welcome could not be written");
+    }
+}
+
+/* Builds the ack of §2.2 after the group committed. Writer thread. */
+static void finish_push(struct srv_job *job, struct push_work *pw)
+{
+    const struct proto_push *p = &job->msg->u.push;
+    const char *req = job->msg->req;
+    char cursor[24];
+    int rc;
+
+    if (job->rc != 0) {
+        /* Nothing of this push is durable: the client must send it again. */
+        for (size_t i = 0; i < job->n_names; i++)
+            free(job->names[i]);
+        job->n_names = 0;
+        srv_write_error(&job->out, req, PROTO_CODE_INTERNAL,
+                        "the push could not be committed (%s); send it again",
+                        sync_strerror(job->rc));
+        return;
+    }
+    snprintf(cursor, sizeof cursor, "%" PRId64, job->cursor);
+    proto_buf_reset(&job->out);
+    rc = proto_write_ack(&job->out, req, cursor, pw->results, p->n_changes);
+    if (rc != 0)
+        srv_write_error(&job->out, req, PROTO_CODE_INTERNAL,
+                        "the ack could not be written (%s); the push is committed, send it "
+                        "again to read the results",
+                        proto_strerror(rc));
+}
+
+static void push_work_free(struct push_work *pw, size_t n)
+{
+    if (pw->results != NULL) {
+        sync_results_clear(pw->results, n);
+        free(pw->results);
+    }
+    if (pw->old_grids != NULL) {
+        for (size_t i = 0; i < n; i++)
+            free(pw->old_grids[i]);
+        free(pw->old_grids);
+    }
+    memset(pw, 0, sizeof *pw);
+}
+
+/* Applies one group, then completes every job of it. Writer thread. */
+static void writer_group(struct writer_ctx *w, struct srv_job **jobs, size_t n)
+{
+    struct srv *srv = w->srv;
+    void *ptrs[SRV_GROUP_MAX];
+    int rcs[SRV_GROUP_MAX];
+    int64_t cursor = 0;
+    int rc;
+
+    w->now_ms = srv_now_ms();
+    for (size_t i = 0; i < n; i++) {
+        struct group_slot *slot = &w->slots[i];
+        slot->w = w;
+        slot->job = jobs[i];
+        ptrs[i] = slot;
+        rcs[i] = 0;
+        if (jobs[i]->kind == SRV_JOB_PUSH) {
+            size_t nc = jobs[i]->msg->u.push.n_changes;
+            /* Left NULL when out of memory: apply_one then fails only this job. */
+            slot->work.results = calloc(nc ? nc : 1, sizeof *slot->work.results);
+            slot->work.old_grids = calloc(nc ? nc : 1, sizeof *slot->work.old_grids);
+            if (slot->work.results == NULL || slot->work.old_grids == NULL)
+                push_work_free(&slot->work, 0);
+        }
+    }
+    rc = db_commit_group(srv->wdb, apply_one, ptrs, n, rcs);
+    if (rc == 0) {
+        atomic_store(&srv->db_ok, 1);
+        if (db_cursor(srv->wdb, &cursor) != 0)
+            cursor = 0;
+    } else {
+        atomic_store(&srv->db_ok, 0);
+        srv_log(SRV_LOG_ERR, "a group of %zu jobs could not be committed: %s", n,
+                db_errmsg(srv->wdb));
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct group_slot *slot = &w->slots[i];
+        struct srv_job *job = slot->job;
+        job->rc = rc != 0 ? rc : rcs[i];
+        job->cursor = cursor;
+        if (job->kind == SRV_JOB_HELLO)
+            finish_hello(srv, job, w->now_ms);
+        else if (job->kind == SRV_JOB_PUSH)
+            finish_push(job, &slot->work);
+        if (job->kind == SRV_JOB_PUSH)
+            push_work_free(&slot->work, job->msg->u.push.n_changes);
+        slot->job = NULL;
+        srv_complete(srv, job);
+    }
+}
+
+static void revoked_cb(void *ctx, const char *device)
+{
+    srv_job_add_name(ctx, device);
+}
+
+/* Asks the store which devices were revoked lately. Writer thread. */
+static void writer_poll_revoked(struct srv *srv, int64_t since_ms)
+{
+    struct srv_job *job = srv_job_new(SRV_JOB_REVOKED);
+    int rc;
+
+    if (job == NULL)
+        return;
+    rc = db_devices_revoked_since(srv->wdb, since_ms, revoked_cb, job);
+    if (rc != 0) {
+        srv_log(SRV_LOG_WARN, "the revocation poll failed: %s", db_errmsg(srv->wdb));
+        srv_job_free(job);
+        return;
+    }
+    if (job->n_names == 0) {
+        srv_job_free(job);
+        return;
+    }
+    srv_complete(srv, job);
+}
+
+/* The writer thread's body. Returns when the write queue is stopped. */
+void *srv_writer_main(void *arg)
+{
+    struct srv *srv = arg;
+    struct writer_ctx *w = calloc(1, sizeof *w);
+    struct srv_job *jobs[SRV_GROUP_MAX];
+    /* Revocations are polled with overlap: a device reported twice is closed once. */
+    int64_t since = srv->started_ms - 2 * SRV_REVOKE_POLL_MS;
+    int64_t next_poll = srv_mono_ms() + SRV_REVOKE_POLL_MS;
+
+    if (w == NULL) {
+        srv_log(SRV_LOG_ERR, "the writer thread is out of memory");
+        atomic_store(&srv->db_ok, 0);
+        return NULL;
+    }
+    w->srv = srv;
+    for (;;) {
+        int n = srv_queue_take(&srv->writes, jobs, SRV_GROUP_MAX, next_poll);
+        if (n < 0)
+            break;
+        if (n > 0)
+            writer_group(w, jobs, (size_t)n);
+        if (srv_mono_ms() >= next_poll) {
+            int64_t started = srv_now_ms();
+            writer_poll_revoked(srv, since);
+            since = started - 2 * SRV_REVOKE_POLL_MS;
+            next_poll = srv_mono_ms() + SRV_REVOKE_POLL_MS;
+        }
+    }
+    free(w);
+    return NULL;
+}
