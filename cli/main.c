@@ -1,2 +1,167 @@
+/*
+ * main.c — the `visitsync` command line: global options (--db, --version,
+ * --help), `help [COMMAND]`, and the dispatch table. Each subcommand lives
+ * in its own cmd_*.c and gets the arguments after its name; it parses them
+ * with args.h and reports every problem as one line on stderr.
+ *
+ * To add a command, add its entry to `commands` (and declare its function
+ * in cli.h).
+ */
 #include <stdio.h>
-int main(void) { puts("visitsync 0.1.0"); return 0; }
+#include <string.h>
+
+#include "args.h"
+#include "cli.h"
+
+#ifndef VS_VERSION
+#error "VS_VERSION must be defined by the build (PROJECT_VERSION)"
+#endif
+
+struct cli_command {
+    const char *name;
+    int (*run)(struct cli_ctx *ctx, int argc, char **argv);
+    const char *summary;
+    const char *usage; /* shown by `help COMMAND` and `COMMAND --help` */
+};
+
+static const struct cli_command commands[] = {
+    {"init", cli_cmd_init, "create or migrate the database (safe to run again)",
+     "usage: visitsync init [--db PATH]\n"
+     "\n"
+     "Creates the database, or migrates it to this version's schema. Running it\n"
+     "again changes nothing.\n"},
+    {"grid", cli_cmd_grid, "add a grid (网格), the unit of data scope",
+     "usage: visitsync grid add ID NAME [--db PATH]\n"
+     "\n"
+     "Adds a grid. ID is 1-64 characters of A-Z a-z 0-9 _ - . : and NAME is\n"
+     "1-200 characters, e.g.: visitsync grid add g01 蚬冈村\n"},
+    {"user", cli_cmd_user, "add a cadre, supervisor or admin",
+     "usage: visitsync user add --id ID --name NAME --role cadre|supervisor|admin\n"
+     "                          [--grids G1,G2] [--db PATH]\n"
+     "\n"
+     "Adds a person. A cadre must name at least one grid; supervisors and admins\n"
+     "see every grid unless --grids limits them.\n"},
+    {"device", cli_cmd_device, "enroll a tablet (prints its token) or revoke one",
+     "usage: visitsync device enroll --user ID --device DEVICE_ID [--qr] [--db PATH]\n"
+     "       visitsync device revoke DEVICE_ID [--db PATH]\n"
+     "\n"
+     "enroll binds a tablet to a person and prints the device's token, and only\n"
+     "it, as one line on stdout. The token is shown once and stored only as a\n"
+     "hash. --qr also draws it as a QR code on stderr for the tablet's camera.\n"
+     "revoke makes the token stop working at once; a running server closes the\n"
+     "device's connections.\n"},
+    {"token", cli_cmd_token, "create an API token for a supervisor or admin",
+     "usage: visitsync token create --user ID [--db PATH]\n"
+     "\n"
+     "Prints a new token for the HTTP API, the dashboard and the monitor, once.\n"
+     "Only supervisors and admins get API tokens.\n"},
+    {"export", cli_cmd_export, "write a collection's current records to stdout",
+     "usage: visitsync export --collection NAME [--format jsonl|csv] [--db PATH]\n"
+     "\n"
+     "jsonl (the default): one object per line,\n"
+     "  {\"id\":…,\"rev\":N,\"deleted\":false,\"fields\":{…}}\n"
+     "csv: RFC 4180, UTF-8, header id,rev,deleted and the collection's fields in\n"
+     "schema order; arrays and objects as compact JSON, absent fields empty.\n"},
+    {"demo", cli_cmd_demo, "fill an empty database with a demo township",
+     "usage: visitsync demo [--db PATH]\n"
+     "\n"
+     "Fills an empty database (run visitsync init first) with the grids, cadres,\n"
+     "tablets, supervisors, subjects and visits of a demo township (蚬冈镇, 开平),\n"
+     "written through the same merge path as tablets' pushes, and prints a table\n"
+     "of the users, devices and tokens it made.\n"},
+};
+
+#define N_COMMANDS (sizeof commands / sizeof commands[0])
+
+static const struct cli_command *find_command(const char *name)
+{
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
+static void print_overview(FILE *out)
+{
+    fprintf(out,
+            "usage: visitsync [--db PATH] COMMAND [ARGS]\n"
+            "\n"
+            "Commands:\n");
+    for (size_t i = 0; i < N_COMMANDS; i++)
+        fprintf(out, "  %-8s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out,
+            "  %-8s %s\n"
+            "\n"
+            "Every command takes --db PATH (default: $VISITSYNC_DB, else %s).\n"
+            "Exit status: 0 ok, 1 runtime failure, 2 usage error.\n"
+            "See `visitsync help COMMAND` for a command's arguments; `visitsync --version`.\n",
+            "help", "show this list, or a command's usage", CLI_DEFAULT_DB);
+}
+
+static int cmd_help(int argc, char **argv)
+{
+    if (argc == 0) {
+        print_overview(stdout);
+        return CLI_EXIT_OK;
+    }
+    if (strcmp(argv[0], "help") == 0) {
+        printf("usage: visitsync help [COMMAND]\n");
+        return CLI_EXIT_OK;
+    }
+    const struct cli_command *c = find_command(argv[0]);
+    if (c == NULL)
+        return cli_usage_error("help", "", "unknown command '%.60s'", argv[0]);
+    /* `help device enroll` is fine: the usage covers the subcommands. */
+    fputs(c->usage, stdout);
+    return CLI_EXIT_OK;
+}
+
+int main(int argc, char **argv)
+{
+    struct cli_ctx ctx = {0};
+    int i = 1;
+
+    /* Global options before the command. */
+    while (i < argc && argv[i][0] == '-' && argv[i][1] != '\0') {
+        const char *a = argv[i];
+        if (strcmp(a, "--version") == 0) {
+            printf("visitsync %s\n", VS_VERSION);
+            return CLI_EXIT_OK;
+        }
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            print_overview(stdout);
+            return CLI_EXIT_OK;
+        }
+        if (strcmp(a, "--db") == 0 || strncmp(a, "--db=", 5) == 0) {
+            const char *v = a[4] == '=' ? a + 5 : (i + 1 < argc ? argv[++i] : NULL);
+            if (v == NULL || v[0] == '\0' || strncmp(v, "--", 2) == 0) {
+                cli_fail("option --db needs a value (see: visitsync help)");
+                return CLI_EXIT_USAGE;
+            }
+            ctx.db_path = v;
+            i++;
+            continue;
+        }
+        cli_fail("unknown option '%.60s' (see: visitsync help)", a);
+        return CLI_EXIT_USAGE;
+    }
+    if (i >= argc) {
+        cli_fail("missing command (see: visitsync help)");
+        return CLI_EXIT_USAGE;
+    }
+    const char *name = argv[i];
+    int sub_argc = argc - i - 1;
+    char **sub_argv = argv + i + 1;
+    if (strcmp(name, "help") == 0)
+        return cmd_help(sub_argc, sub_argv);
+    const struct cli_command *c = find_command(name);
+    if (c == NULL) {
+        cli_fail("unknown command '%.60s' (see: visitsync help)", name);
+        return CLI_EXIT_USAGE;
+    }
+    if (cli_args_wants_help(sub_argc, sub_argv)) {
+        fputs(c->usage, stdout);
+        return CLI_EXIT_OK;
+    }
+    return c->run(&ctx, sub_argc, sub_argv);
+}

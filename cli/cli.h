@@ -1,0 +1,80 @@
+/*
+ * cli.h — what the `visitsync` subcommands share: the exit codes of the
+ * contract (§1), the one-line error helpers, opening the store, and the
+ * entry point of each subcommand for main.c's dispatch table.
+ *
+ * Everything here runs on the process's only thread. Errors go to stderr as
+ * exactly one line starting with "visitsync: "; stdout carries only data
+ * (tokens, exports, the demo's table) so that scripts can capture it.
+ */
+#ifndef VS_CLI_H
+#define VS_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "db.h"
+
+/* Exit statuses of §1. */
+enum cli_exit { CLI_EXIT_OK = 0, CLI_EXIT_FAIL = 1, CLI_EXIT_USAGE = 2 };
+
+#define CLI_DEFAULT_DB "./visitsync.db"
+
+/* The options every subcommand shares. db_path is NULL until --db is given. */
+struct cli_ctx {
+    const char *db_path;
+};
+
+/* The database path in force: --db, else $VISITSYNC_DB, else ./visitsync.db. */
+const char *cli_db_path(const struct cli_ctx *ctx);
+
+/* Prints "visitsync: <message>" as one line on stderr (newlines in the
+ * message become spaces). Returns CLI_EXIT_FAIL so callers can `return`. */
+int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Prints "visitsync: <cmd>: <message> (see: visitsync help <topic>)" as one
+ * line on stderr. Returns CLI_EXIT_USAGE. */
+int cli_usage_error(const char *cmd, const char *topic, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Prints "visitsync: <message>" as one line on stderr for progress and
+ * confirmations (not an error). */
+void cli_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * Opens the existing database for cmd (named in messages) without creating
+ * it; flags may add DB_OPEN_READONLY. A missing file is a runtime failure
+ * whose line suggests `visitsync init`. On success the caller owns *out and
+ * returns 0; otherwise the line is printed and CLI_EXIT_FAIL returned.
+ */
+int cli_open_db(const struct cli_ctx *ctx, const char *cmd, int flags, struct db **out);
+
+/* Wall clock in ms since the epoch. */
+int64_t cli_now_ms(void);
+
+/* Counts the code points of a valid UTF-8 string without control
+ * characters; -1 when s is not valid UTF-8 or holds a C0/DEL control. */
+long cli_utf8_chars(const char *s, size_t len);
+
+/* Checks an id argument (§1); on failure prints a usage line naming what
+ * (e.g. "grid id") and returns CLI_EXIT_USAGE, else 0. */
+int cli_check_id(const char *cmd, const char *topic, const char *what, const char *id);
+
+/*
+ * Takes `--db PATH` or `--db=PATH` given between a command and its
+ * subcommand ("visitsync grid --db F add") off the front of the argument list. Returns
+ * 0, or prints a usage line and returns CLI_EXIT_USAGE.
+ */
+int cli_leading_db(struct cli_ctx *ctx, const char *cmd, int *argc, char ***argv);
+
+/* ---- subcommands: argv holds the arguments after the command's name ---- */
+
+int cli_cmd_init(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_grid(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_user(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_device(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_token(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_export(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_demo(struct cli_ctx *ctx, int argc, char **argv);
+
+#endif

@@ -1,0 +1,542 @@
+/*
+ * cmd_client.c — `visitsync client …`: a tablet in a terminal. It keeps a
+ * local store (db/replica.h: config, outbox, replica) and syncs it with a
+ * server through the client library (server/client_sync.h):
+ *
+ *   client init   --url URL --device ID --token TOKEN   create the store
+ *   client add    --collection C --id ID [--base N] (--set f=v … | --json OBJ)
+ *                 [--delete | --restore]                 queue a change offline
+ *   client sync   [--ca FILE] [--insecure] [--timeout S] push the outbox, pull
+ *   client status                                        what the store holds
+ *   client list   [--collection C]                       the replica as JSON lines
+ *
+ * Every subcommand takes --replica PATH (default $VISITSYNC_REPLICA, else
+ * ./visitsync-client.db); --db is accepted and ignored (§1: every
+ * subcommand takes it, but a tablet has no server database).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "args.h"
+#include "cli.h"
+#include "client_sync.h"
+#include "replica.h"
+
+#define CLIENT_DEFAULT_REPLICA "./visitsync-client.db"
+#define CLIENT_MAX_SETS 64
+#define CLIENT_FIELDS_MAX (1024 * 1024) /* one change's fields, as JSON text */
+
+static const char *client_replica_path(const char *given)
+{
+    const char *env = getenv("VISITSYNC_REPLICA");
+    if (given)
+        return given;
+    return env && env[0] ? env : CLIENT_DEFAULT_REPLICA;
+}
+
+/* Opens the store for cmd; prints the line and returns CLI_EXIT_FAIL on failure. */
+static int client_open(const char *cmd, const char *path, int create, struct db_replica **out)
+{
+    char err[600];
+    int rc = db_replica_open(path, create, out, err, sizeof err);
+    if (rc != 0)
+        return cli_fail("%s: %s", cmd, err);
+    return 0;
+}
+
+/* Parses a whole decimal integer in [min, max]; 0 or -1. */
+static int client_parse_int(const char *s, int64_t min, int64_t max, int64_t *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* ---- init --------------------------------------------------------------- */
+
+static int client_init(struct cli_ctx *ctx, int argc, char **argv)
+{
+    const char *url = NULL, *device = NULL, *token = NULL, *replica = NULL;
+    const struct cli_opt opts[] = {
+        {"url", &url, NULL, 1},
+        {"device", &device, NULL, 1},
+        {"token", &token, NULL, 1},
+        {"replica", &replica, NULL, 0},
+    };
+    struct cli_args_spec spec = {.opts = opts, .n_opts = 4, .db_path = &ctx->db_path};
+    struct db_replica *r = NULL;
+    char err[256], *old = NULL;
+    size_t n_pos = 0;
+    int rc = cli_args_parse(&spec, argc, argv, NULL, &n_pos, err, sizeof err);
+
+    if (rc != CLI_ARGS_OK)
+        return cli_usage_error("client init", "client", "%s", err);
+    if (strncmp(url, "ws://", 5) != 0 && strncmp(url, "wss://", 6) != 0)
+        return cli_usage_error("client init", "client",
+                               "--url '%.100s' must start with ws:// or wss://", url);
+    if ((rc = cli_check_id("client init", "client", "device id", device)) != 0)
+        return rc;
+    const char *path = client_replica_path(replica);
+    if ((rc = client_open("client init", path, 1, &r)) != 0)
+        return rc;
+    /* A store belongs to one device: its seqs mean nothing to another one. */
+    rc = db_replica_config_get(r, "device", &old);
+    if (rc == 0 && strcmp(old, device) != 0) {
+        rc = cli_fail("client init: %s already belongs to device %s; use another --replica "
+                      "for device %s",
+                      path, old, device);
+        goto out;
+    }
+    if ((rc = db_replica_config_set(r, "url", url)) != 0 ||
+        (rc = db_replica_config_set(r, "device", device)) != 0 ||
+        (rc = db_replica_config_set(r, "token", token)) != 0) {
+        rc = cli_fail("client init: %s", db_replica_errmsg(r));
+        goto out;
+    }
+    cli_note("client store %s ready for device %s at %s", path, device, url);
+    rc = CLI_EXIT_OK;
+out:
+    free(old);
+    db_replica_close(r);
+    return rc;
+}
+
+/* ---- add ---------------------------------------------------------------- */
+
+/*
+ * Appends "name":value for one --set: value as JSON when it is a JSON
+ * scalar or array, else as a string. Returns 0 or a PROTO_E* code.
+ */
+static int client_append_set(struct proto_buf *b, const char *name, size_t name_len,
+                             const char *value)
+{
+    struct proto_buf probe;
+    struct proto_record *rec = NULL;
+    struct proto_fault fault;
+    int rc;
+
+    proto_buf_init(&probe, 0, CLIENT_FIELDS_MAX);
+    rc = proto_buf_append(&probe, "{\"v\":", 5);
+    if (!rc)
+        rc = proto_buf_append(&probe, value, strlen(value));
+    if (!rc)
+        rc = proto_buf_append(&probe, "}", 1);
+    int as_json = !rc && proto_fields_decode(proto_buf_data(&probe), probe.len, &rec, &fault) == 0 &&
+                  rec->n_fields == 1 && rec->fields[0].value.type != PROTO_OBJECT;
+    rc = proto_buf_append_json_string(b, name, name_len);
+    if (!rc)
+        rc = proto_buf_append(b, ":", 1);
+    if (!rc && as_json)
+        rc = proto_buf_append(b, rec->fields[0].value.json, rec->fields[0].value.json_len);
+    else if (!rc)
+        rc = proto_buf_append_json_string(b, value, strlen(value));
+    proto_record_free(rec);
+    proto_buf_free(&probe);
+    return rc;
+}
+
+/*
+ * Checks a JSON object of fields and writes it compactly, sorted by name,
+ * into out. Returns 0, or CLI_EXIT_USAGE after printing what was wrong.
+ */
+static int client_canonical_fields(const char *text, size_t len, struct proto_buf *out)
+{
+    struct proto_record *rec = NULL;
+    struct proto_fault fault;
+    int rc = 0;
+
+    if (proto_fields_decode(text, len, &rec, &fault) != 0) {
+        if (strcmp(fault.field, "_deleted") == 0)
+            return cli_usage_error("client add", "client",
+                                   "use --delete or --restore instead of the field _deleted");
+        return cli_usage_error("client add", "client", "the fields are not a JSON object: %s%s%s",
+                               fault.field, fault.field[0] ? ": " : "", fault.message);
+    }
+    rc = proto_buf_append(out, "{", 1);
+    for (size_t i = 0; !rc && i < rec->n_fields; i++) {
+        if (i)
+            rc = proto_buf_append(out, ",", 1);
+        if (!rc)
+            rc = proto_buf_append_json_string(out, rec->fields[i].name,
+                                              strlen(rec->fields[i].name));
+        if (!rc)
+            rc = proto_buf_append(out, ":", 1);
+        if (!rc)
+            rc = proto_buf_append(out, rec->fields[i].value.json, rec->fields[i].value.json_len);
+    }
+    if (!rc)
+        rc = proto_buf_append(out, "}", 1);
+    proto_record_free(rec);
+    if (rc)
+        return cli_usage_error("client add", "client", "the fields exceed %d bytes",
+                               CLIENT_FIELDS_MAX);
+    return 0;
+}
+
+/* Takes every `--set F=V` / `--set=F=V` out of argv (repeatable, unlike other options). */
+static int client_take_sets(int *argc, char **argv, const char **sets, size_t *n_sets)
+{
+    int w = 0;
+    *n_sets = 0;
+    for (int i = 0; i < *argc; i++) {
+        const char *a = argv[i], *v = NULL;
+        if (strcmp(a, "--") == 0) {
+            while (i < *argc)
+                argv[w++] = argv[i++];
+            break;
+        }
+        if (strcmp(a, "--set") == 0) {
+            if (i + 1 >= *argc)
+                return cli_usage_error("client add", "client", "option --set needs field=value");
+            v = argv[++i];
+        } else if (strncmp(a, "--set=", 6) == 0) {
+            v = a + 6;
+        } else {
+            argv[w++] = argv[i];
+            continue;
+        }
+        if (*n_sets == CLIENT_MAX_SETS)
+            return cli_usage_error("client add", "client", "more than %d --set options",
+                                   CLIENT_MAX_SETS);
+        sets[(*n_sets)++] = v;
+    }
+    *argc = w;
+    return 0;
+}
+
+static int client_add(struct cli_ctx *ctx, int argc, char **argv)
+{
+    const char *collection = NULL, *id = NULL, *base_s = NULL, *json = NULL, *replica = NULL;
+    const char *sets[CLIENT_MAX_SETS];
+    int del = 0, restore = 0;
+    const struct cli_opt opts[] = {
+        {"collection", &collection, NULL, 1}, {"id", &id, NULL, 1},
+        {"base", &base_s, NULL, 0},           {"json", &json, NULL, 0},
+        {"replica", &replica, NULL, 0},       {"delete", NULL, &del, 0},
+        {"restore", NULL, &restore, 0},
+    };
+    struct cli_args_spec spec = {.opts = opts, .n_opts = 7, .db_path = &ctx->db_path};
+    struct proto_buf raw, fields;
+    struct db_replica *r = NULL;
+    struct db_replica_change c = {0};
+    size_t n_sets = 0, n_pos = 0;
+    int64_t base = -1;
+    char err[256];
+    int rc;
+
+    if ((rc = client_take_sets(&argc, argv, sets, &n_sets)) != 0)
+        return rc;
+    if ((rc = cli_args_parse(&spec, argc, argv, NULL, &n_pos, err, sizeof err)) != CLI_ARGS_OK)
+        return cli_usage_error("client add", "client", "%s", err);
+    if ((rc = cli_check_id("client add", "client", "collection", collection)) != 0 ||
+        (rc = cli_check_id("client add", "client", "record id", id)) != 0)
+        return rc;
+    if (base_s && client_parse_int(base_s, 0, PROTO_SEQ_MAX, &base) != 0)
+        return cli_usage_error("client add", "client",
+                               "--base '%.40s' must be a record rev (an integer >= 0)", base_s);
+    if (del && restore)
+        return cli_usage_error("client add", "client", "--delete and --restore exclude each other");
+    if (json && n_sets)
+        return cli_usage_error("client add", "client", "give the fields with --set or --json, not both");
+    if (!json && !n_sets && !del && !restore)
+        return cli_usage_error("client add", "client",
+                               "nothing to change: give --set field=value, --json, --delete or "
+                               "--restore");
+
+    proto_buf_init(&raw, 0, CLIENT_FIELDS_MAX);
+    proto_buf_init(&fields, 0, CLIENT_FIELDS_MAX);
+    if (json) {
+        rc = proto_buf_append(&raw, json, strlen(json));
+    } else {
+        rc = proto_buf_append(&raw, "{", 1);
+        for (size_t i = 0; !rc && i < n_sets; i++) {
+            const char *eq = strchr(sets[i], '=');
+            if (!eq || eq == sets[i]) {
+                rc = cli_usage_error("client add", "client",
+                                     "--set '%.60s' must be field=value", sets[i]);
+                goto out;
+            }
+            if (i)
+                rc = proto_buf_append(&raw, ",", 1);
+            if (!rc)
+                rc = client_append_set(&raw, sets[i], (size_t)(eq - sets[i]), eq + 1);
+        }
+        if (!rc)
+            rc = proto_buf_append(&raw, "}", 1);
+    }
+    if (rc) {
+        rc = cli_usage_error("client add", "client", "the fields exceed %d bytes",
+                             CLIENT_FIELDS_MAX);
+        goto out;
+    }
+    if ((rc = client_canonical_fields(proto_buf_data(&raw), raw.len, &fields)) != 0)
+        goto out;
+
+    if ((rc = client_open("client add", client_replica_path(replica), 0, &r)) != 0)
+        goto out;
+    rc = db_replica_queue(r, collection, id, base, proto_buf_data(&fields),
+                          del ? 1 : restore ? 0 : -1, cli_now_ms(), &c);
+    if (rc != 0) {
+        rc = cli_fail("client add: cannot queue the change: %s", db_replica_errmsg(r));
+        goto out;
+    }
+    printf("queued seq %" PRId64 " %s/%s base %" PRId64 " hlc [%" PRId64 ",%" PRId64 "]\n", c.seq,
+           c.collection, c.id, c.base, c.hlc_ms, c.hlc_counter);
+    rc = CLI_EXIT_OK;
+out:
+    db_replica_change_clear(&c);
+    db_replica_close(r);
+    proto_buf_free(&raw);
+    proto_buf_free(&fields);
+    return rc;
+}
+
+/* ---- sync --------------------------------------------------------------- */
+
+static void client_note_retry(void *ctx, const char *line)
+{
+    (void)ctx;
+    cli_note("client sync: %s", line);
+}
+
+static int client_sync(struct cli_ctx *ctx, int argc, char **argv)
+{
+    const char *replica = NULL, *ca = NULL, *timeout_s = NULL, *attempts_s = NULL, *batch_s = NULL;
+    int insecure = 0, no_deflate = 0;
+    const struct cli_opt opts[] = {
+        {"replica", &replica, NULL, 0},   {"ca", &ca, NULL, 0},
+        {"insecure", NULL, &insecure, 0}, {"timeout", &timeout_s, NULL, 0},
+        {"attempts", &attempts_s, NULL, 0}, {"batch", &batch_s, NULL, 0},
+        {"no-deflate", NULL, &no_deflate, 0},
+    };
+    struct cli_args_spec spec = {.opts = opts, .n_opts = 7, .db_path = &ctx->db_path};
+    struct vsc_opts conn = {0};
+    struct vsc_sync_opts so = {0};
+    struct vsc_sync_report rep;
+    struct db_replica *r = NULL;
+    int64_t timeout = 15, attempts = 5, batch = 0;
+    char err[800], *cursor = NULL;
+    size_t n_pos = 0;
+    int rc;
+
+    if ((rc = cli_args_parse(&spec, argc, argv, NULL, &n_pos, err, sizeof err)) != CLI_ARGS_OK)
+        return cli_usage_error("client sync", "client", "%s", err);
+    if (timeout_s && client_parse_int(timeout_s, 1, 3600, &timeout) != 0)
+        return cli_usage_error("client sync", "client", "--timeout '%.40s' must be 1-3600 seconds",
+                               timeout_s);
+    if (attempts_s && client_parse_int(attempts_s, 1, 100, &attempts) != 0)
+        return cli_usage_error("client sync", "client", "--attempts '%.40s' must be 1-100",
+                               attempts_s);
+    if (batch_s && client_parse_int(batch_s, 1, PROTO_MAX_BATCH, &batch) != 0)
+        return cli_usage_error("client sync", "client", "--batch '%.40s' must be 1-%d", batch_s,
+                               PROTO_MAX_BATCH);
+    if ((rc = client_open("client sync", client_replica_path(replica), 0, &r)) != 0)
+        return rc;
+    conn.ca_file = ca;
+    conn.insecure = insecure;
+    conn.no_deflate = no_deflate;
+    conn.timeout_ms = (int)timeout * 1000;
+    so.conn = &conn;
+    so.app = "visitsync-cli";
+    so.attempts = (int)attempts;
+    so.max_batch = batch;
+    so.note = client_note_retry;
+    rc = vsc_sync(r, &so, &rep, err, sizeof err);
+    if (db_replica_config_get(r, "cursor", &cursor) != 0)
+        cursor = NULL;
+    if (rc != 0) {
+        rc = cli_fail("client sync: %s; pushed %" PRId64 ", %" PRId64 " changes still queued", err,
+                      rep.pushed, rep.pending);
+        goto out;
+    }
+    char summary[300];
+    snprintf(summary, sizeof summary,
+             "pushed %" PRId64 " (applied %" PRId64 ", conflict %" PRId64 ", duplicate %" PRId64
+             ", rejected %" PRId64 "), pulled %" PRId64 ", cursor %s",
+             rep.pushed, rep.applied, rep.conflict, rep.duplicate, rep.rejected, rep.pulled,
+             cursor ? cursor : "0");
+    printf("%s\n", summary);
+    /* Kept for `client status`; a failure to note it does not undo the sync. */
+    (void)db_replica_config_set_int(r, "last_sync_ms", cli_now_ms());
+    (void)db_replica_config_set(r, "last_sync", summary);
+    rc = CLI_EXIT_OK;
+out:
+    free(cursor);
+    db_replica_close(r);
+    return rc;
+}
+
+/* ---- status and list ---------------------------------------------------- */
+
+static int client_print_count(void *ctx, const char *collection, int64_t live, int64_t deleted)
+{
+    int *any = ctx;
+    printf("%s%s %" PRId64 " (%" PRId64 " deleted)", *any ? ", " : "", collection, live, deleted);
+    *any = 1;
+    return 0;
+}
+
+static int client_print_rejected(void *ctx, const struct db_replica_rejected *x)
+{
+    (void)ctx;
+    printf("  seq %" PRId64 " %s/%s: %s%s%s: %s\n", x->seq, x->collection, x->id, x->code,
+           x->field[0] ? " " : "", x->field, x->message);
+    return 0;
+}
+
+static int client_count_rejected(void *ctx, const struct db_replica_rejected *x)
+{
+    (void)x;
+    (*(int64_t *)ctx)++;
+    return 0;
+}
+
+/* Prints "label: value" from a setting, or "label: -" when unset. */
+static void client_print_setting(struct db_replica *r, const char *label, const char *key)
+{
+    char *v = NULL;
+    if (db_replica_config_get(r, key, &v) != 0)
+        v = NULL;
+    printf("%s: %s\n", label, v ? v : "-");
+    free(v);
+}
+
+static int client_status(struct cli_ctx *ctx, int argc, char **argv)
+{
+    const char *replica = NULL;
+    const struct cli_opt opts[] = {{"replica", &replica, NULL, 0}};
+    struct cli_args_spec spec = {.opts = opts, .n_opts = 1, .db_path = &ctx->db_path};
+    struct db_replica *r = NULL;
+    int64_t pending = 0, oldest = 0, rejected = 0, last = 0;
+    char err[256], when[40], *user = NULL, *role = NULL;
+    size_t n_pos = 0;
+    int rc, any = 0;
+
+    if ((rc = cli_args_parse(&spec, argc, argv, NULL, &n_pos, err, sizeof err)) != CLI_ARGS_OK)
+        return cli_usage_error("client status", "client", "%s", err);
+    if ((rc = client_open("client status", client_replica_path(replica), 0, &r)) != 0)
+        return rc;
+    if ((rc = db_replica_pending(r, &pending, &oldest)) != 0 ||
+        (rc = db_replica_rejected_list(r, client_count_rejected, &rejected)) != 0 ||
+        (rc = db_replica_config_get_int(r, "last_sync_ms", 0, &last)) != 0) {
+        rc = cli_fail("client status: %s", db_replica_errmsg(r));
+        goto out;
+    }
+    client_print_setting(r, "device", "device");
+    if (db_replica_config_get(r, "user", &user) == 0 &&
+        db_replica_config_get(r, "role", &role) == 0)
+        printf("user: %s (%s)\n", user, role);
+    client_print_setting(r, "server", "url");
+    if (pending > 0) {
+        proto_format_time(oldest, when, sizeof when);
+        printf("pending: %" PRId64 " (oldest %s)\n", pending, when);
+    } else {
+        printf("pending: 0\n");
+    }
+    client_print_setting(r, "cursor", "cursor");
+    if (last > 0) {
+        char *summary = NULL;
+        proto_format_time(last, when, sizeof when);
+        if (db_replica_config_get(r, "last_sync", &summary) != 0)
+            summary = NULL;
+        printf("last sync: %s: %s\n", when, summary ? summary : "-");
+        free(summary);
+    } else {
+        printf("last sync: never\n");
+    }
+    printf("records: ");
+    if ((rc = db_replica_counts(r, client_print_count, &any)) != 0) {
+        printf("\n");
+        rc = cli_fail("client status: %s", db_replica_errmsg(r));
+        goto out;
+    }
+    printf("%s\n", any ? "" : "none");
+    printf("rejected: %" PRId64 "\n", rejected);
+    if ((rc = db_replica_rejected_list(r, client_print_rejected, NULL)) != 0) {
+        rc = cli_fail("client status: %s", db_replica_errmsg(r));
+        goto out;
+    }
+    rc = CLI_EXIT_OK;
+out:
+    free(user);
+    free(role);
+    db_replica_close(r);
+    return rc;
+}
+
+static int client_print_record(void *ctx, const char *collection, const char *id, int64_t rev,
+                               int deleted, const char *body)
+{
+    struct proto_buf *b = ctx;
+    int rc;
+
+    proto_buf_reset(b);
+    rc = proto_buf_append(b, "{\"collection\":", 14);
+    if (!rc)
+        rc = proto_buf_append_json_string(b, collection, strlen(collection));
+    if (!rc)
+        rc = proto_buf_append(b, ",\"id\":", 6);
+    if (!rc)
+        rc = proto_buf_append_json_string(b, id, strlen(id));
+    if (rc)
+        return rc;
+    printf("%s,\"rev\":%" PRId64 ",\"deleted\":%s,\"fields\":%s}\n", proto_buf_data(b), rev,
+           deleted ? "true" : "false", body);
+    return 0;
+}
+
+static int client_list(struct cli_ctx *ctx, int argc, char **argv)
+{
+    const char *replica = NULL, *collection = NULL;
+    const struct cli_opt opts[] = {{"replica", &replica, NULL, 0},
+                                   {"collection", &collection, NULL, 0}};
+    struct cli_args_spec spec = {.opts = opts, .n_opts = 2, .db_path = &ctx->db_path};
+    struct db_replica *r = NULL;
+    struct proto_buf b;
+    char err[256];
+    size_t n_pos = 0;
+    int rc;
+
+    if ((rc = cli_args_parse(&spec, argc, argv, NULL, &n_pos, err, sizeof err)) != CLI_ARGS_OK)
+        return cli_usage_error("client list", "client", "%s", err);
+    if ((rc = client_open("client list", client_replica_path(replica), 0, &r)) != 0)
+        return rc;
+    proto_buf_init(&b, 0, 4096);
+    rc = db_replica_list(r, collection, client_print_record, &b);
+    if (rc != 0)
+        rc = cli_fail("client list: %s", rc < DB_ERRNO_FIRST_ ? db_replica_errmsg(r)
+                                                             : proto_strerror(rc));
+    proto_buf_free(&b);
+    db_replica_close(r);
+    return rc ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+}
+
+int cli_cmd_client(struct cli_ctx *ctx, int argc, char **argv)
+{
+    static const struct {
+        const char *name;
+        int (*run)(struct cli_ctx *, int, char **);
+    } subs[] = {
+        {"init", client_init}, {"add", client_add},   {"sync", client_sync},
+        {"status", client_status}, {"list", client_list},
+    };
+    int rc = cli_leading_db(ctx, "client", &argc, &argv);
+    if (rc != 0)
+        return rc;
+    if (argc < 1 || argv[0][0] == '-')
+        return cli_usage_error("client", "client",
+                               "missing subcommand (init, add, sync, status, list)");
+    for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++)
+        if (strcmp(argv[0], subs[i].name) == 0)
+            return subs[i].run(ctx, argc - 1, argv + 1);
+    return cli_usage_error("client", "client",
+                           "unknown subcommand '%.60s' (known: init, add, sync, status, list)",
+                           argv[0]);
+}

@@ -1,0 +1,130 @@
+/*
+ * cmd_device.c — `visitsync device enroll --user ID --device DEVICE_ID
+ * [--qr]` binds a tablet to a person and prints its token, and only it, as
+ * one line on stdout (shown once; the store keeps only its SHA-256);
+ * `--qr` also draws the token on stderr for the tablet's camera.
+ * `visitsync device revoke DEVICE_ID` makes the token stop working; a
+ * running server notices within a second (db_devices_revoked_since).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "args.h"
+#include "cli.h"
+#include "qr.h"
+#include "token.h"
+
+static int device_enroll(struct cli_ctx *ctx, int argc, char **argv)
+{
+    const char *user = NULL, *device = NULL;
+    int qr = 0;
+    const struct cli_opt opts[] = {
+        {"user", &user, NULL, 1},
+        {"device", &device, NULL, 1},
+        {"qr", NULL, &qr, 0},
+    };
+    struct cli_args_spec spec = {.opts = opts, .n_opts = 3, .db_path = &ctx->db_path};
+    size_t n_pos = 0;
+    char err[256];
+    char token[CLI_TOKEN_CHARS + 1];
+    unsigned char hash[CLI_TOKEN_HASH];
+    struct db *db = NULL;
+    int rc = cli_args_parse(&spec, argc, argv, NULL, &n_pos, err, sizeof err);
+    if (rc != CLI_ARGS_OK)
+        return cli_usage_error("device enroll", "device", "%s", err);
+    if ((rc = cli_check_id("device enroll", "device", "user id", user)) != 0 ||
+        (rc = cli_check_id("device enroll", "device", "device id", device)) != 0)
+        return rc;
+
+    if ((rc = cli_open_db(ctx, "device enroll", 0, &db)) != 0)
+        return rc;
+    int exists = db_user_exists(db, user);
+    if (exists == 0) {
+        rc = cli_fail("device enroll: unknown user '%s' (add it with: visitsync user add --id %s "
+                      "--name NAME --role cadre --grids G1)",
+                      user, user);
+        goto out;
+    }
+    if (exists < 0) {
+        rc = cli_fail("device enroll: cannot look up user '%s': %s", user, db_errmsg(db));
+        goto out;
+    }
+    if ((rc = cli_token_new(token, hash)) != 0) {
+        rc = cli_fail("device enroll: cannot get random bytes for the token: %s",
+                      strerror(-rc));
+        goto out;
+    }
+    rc = db_device_enroll(db, device, user, hash, cli_now_ms());
+    if (rc == DB_EEXISTS) {
+        rc = cli_fail("device enroll: device '%s' already exists (device ids are never reused; "
+                      "pick another)",
+                      device);
+        goto out;
+    }
+    if (rc == DB_ENOTFOUND) {
+        rc = cli_fail("device enroll: unknown user '%s'", user);
+        goto out;
+    }
+    if (rc != 0) {
+        rc = cli_fail("device enroll: cannot enroll device '%s': %s", device, db_errmsg(db));
+        goto out;
+    }
+    /* The token is committed: show it now, once. */
+    if (printf("%s\n", token) < 0 || fflush(stdout) != 0) {
+        rc = cli_fail("device enroll: cannot write the token to stdout; revoke device '%s' and "
+                      "enroll again",
+                      device);
+        goto out;
+    }
+    if (qr && cli_qr_print(stderr, token) != 0) {
+        rc = cli_fail("device enroll: cannot draw the QR code (the token above is valid)");
+        goto out;
+    }
+    rc = CLI_EXIT_OK;
+out:
+    memset(token, 0, sizeof token);
+    db_close(db);
+    return rc;
+}
+
+static int device_revoke(struct cli_ctx *ctx, int argc, char **argv)
+{
+    static const char *const names[] = {"DEVICE_ID"};
+    struct cli_args_spec spec = {
+        .pos_names = names, .min_pos = 1, .max_pos = 1, .db_path = &ctx->db_path};
+    const char *pos[1];
+    size_t n_pos = 0;
+    char err[256];
+    struct db *db = NULL;
+    int rc = cli_args_parse(&spec, argc, argv, pos, &n_pos, err, sizeof err);
+    if (rc != CLI_ARGS_OK)
+        return cli_usage_error("device revoke", "device", "%s", err);
+    if ((rc = cli_check_id("device revoke", "device", "device id", pos[0])) != 0)
+        return rc;
+    if ((rc = cli_open_db(ctx, "device revoke", 0, &db)) != 0)
+        return rc;
+    rc = db_device_revoke(db, pos[0], cli_now_ms());
+    if (rc == DB_ENOTFOUND)
+        rc = cli_fail("device revoke: unknown device '%s'", pos[0]);
+    else if (rc != 0)
+        rc = cli_fail("device revoke: cannot revoke device '%s': %s", pos[0], db_errmsg(db));
+    else
+        cli_note("device %s revoked", pos[0]);
+    db_close(db);
+    return rc;
+}
+
+int cli_cmd_device(struct cli_ctx *ctx, int argc, char **argv)
+{
+    int rc = cli_leading_db(ctx, "device", &argc, &argv);
+    if (rc != 0)
+        return rc;
+    if (argc < 1 || argv[0][0] == '-')
+        return cli_usage_error("device", "device", "missing subcommand (enroll, revoke)");
+    if (strcmp(argv[0], "enroll") == 0)
+        return device_enroll(ctx, argc - 1, argv + 1);
+    if (strcmp(argv[0], "revoke") == 0)
+        return device_revoke(ctx, argc - 1, argv + 1);
+    return cli_usage_error("device", "device", "unknown subcommand '%.60s' (known: enroll, revoke)",
+                           argv[0]);
+}
