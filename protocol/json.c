@@ -121,9 +121,11 @@ static int scan_number(struct scan *sc)
     size_t start = sc->pos;
     if (sc->s[sc->pos] == '-')
         sc->pos++;
-    if (sc->pos < sc->len && sc->s[sc->pos] == '0')
+    if (sc->pos < sc->len && sc->s[sc->pos] == '0') {
         sc->pos++;
-    else if (scan_digits(sc) == 0)
+        if (sc->pos < sc->len && sc->s[sc->pos] >= '0' && sc->s[sc->pos] <= '9')
+            return scan_fail(sc, "a number must not start with 0");
+    } else if (scan_digits(sc) == 0)
         return scan_fail(sc, "a number needs digits");
     if (sc->pos < sc->len && sc->s[sc->pos] == '.') {
         sc->pos++;

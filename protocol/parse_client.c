@@ -81,7 +81,7 @@ static int parse_pull(struct proto_msg *m, const cJSON *r, const struct proto__w
 static int parse_blob_offer(struct proto_msg *m, const cJSON *r, const struct proto__where *w)
 {
     struct proto_blob_offer *o = &m->u.blob_offer;
-    int err = proto__get_string(m->arena, r, "sha256", 1, 64, 64, &o->sha256, w);
+    int err = proto__get_string(m->arena, r, "sha256", 1, 1, 64, &o->sha256, w);
     if (err)
         return err;
     if (!proto__hex_valid(o->sha256, strlen(o->sha256), 64))

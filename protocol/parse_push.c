@@ -22,8 +22,8 @@ static int parse_hlc(const cJSON *item, struct proto_hlc *hlc, struct proto_faul
     int n = cJSON_GetArraySize(arr);
     if (n != 2)
         return proto_fault_set(f, PROTO_CODE_INVALID_FIELD, "hlc",
-                               "hlc must be [ms, counter] with 0 <= ms <= %lld; got %d elements",
-                               PROTO_HLC_MS_MAX, n);
+                               "hlc must be [ms, counter] with 0 <= ms <= %lld; got %d element%s",
+                               PROTO_HLC_MS_MAX, n, n == 1 ? "" : "s");
     char got[40];
     if (!proto__json_int(arr->child, 0, PROTO_HLC_MS_MAX, &hlc->ms)) {
         proto__describe(arr->child, got, sizeof(got));
@@ -120,9 +120,16 @@ static int parse_change_body(struct proto_arena *a, const cJSON *item, struct pr
         if (!cJSON_IsString(id))
             return proto_fault_set(f, PROTO_CODE_BAD_ID, "id", "id must be a string; got %s",
                                    got);
+        size_t len = strlen(id->valuestring);
+        if (len == 0)
+            return proto_fault_set(f, PROTO_CODE_BAD_ID, "id", "id must not be empty");
+        if (len > PROTO_ID_MAX || !proto__utf8_valid(id->valuestring, len, NULL))
+            return proto_fault_set(f, PROTO_CODE_BAD_ID, "id",
+                                   "id must be 1..64 of A-Z a-z 0-9 _ - . :; got a string of "
+                                   "%zu bytes",
+                                   len);
         return proto_fault_set(f, PROTO_CODE_BAD_ID, "id",
-                               "id must be 1..64 of A-Z a-z 0-9 _ - . : (got %zu bytes)",
-                               strlen(id->valuestring));
+                               "id \"%s\" must be 1..64 of A-Z a-z 0-9 _ - . :", id->valuestring);
     }
     struct proto__where wf = {PROTO_CODE_INVALID_FIELD, "", f};
     err = proto__get_int(item, "base", 1, 0, PROTO_SEQ_MAX, &ch->base, NULL, &wf);

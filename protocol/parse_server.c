@@ -210,7 +210,7 @@ static int parse_schema_reply(struct proto_msg *m, const cJSON *r, const struct 
 static int parse_blob_status(struct proto_msg *m, const cJSON *r, const struct proto__where *w)
 {
     struct proto_blob_status *x = &m->u.blob_status;
-    int err = proto__get_string(m->arena, r, "sha256", 1, 64, 64, &x->sha256, w);
+    int err = proto__get_string(m->arena, r, "sha256", 1, 1, 64, &x->sha256, w);
     if (err)
         return err;
     if (!proto__hex_valid(x->sha256, strlen(x->sha256), 64))

@@ -4,6 +4,7 @@
  * is named with its full path and the sentence says what was expected and
  * what came instead.
  */
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,6 +21,8 @@ void proto__describe(const cJSON *item, char *buf, size_t size)
         snprintf(buf, size, "true");
     else if (cJSON_IsFalse(item))
         snprintf(buf, size, "false");
+    else if (cJSON_IsNumber(item) && !isfinite(item->valuedouble))
+        snprintf(buf, size, "a number too large for a double");
     else if (cJSON_IsNumber(item))
         snprintf(buf, size, "%.17g", item->valuedouble);
     else if (cJSON_IsString(item))
@@ -75,8 +78,10 @@ int proto__get_string(struct proto_arena *a, const cJSON *obj, const char *name,
     size_t len = strlen(it->valuestring), chars;
     if (!proto__utf8_valid(it->valuestring, len, &chars))
         return fail(w, name, "is not valid UTF-8");
-    if (chars < min_chars)
+    if (chars < min_chars && min_chars == 1)
         return fail(w, name, "must not be empty");
+    if (chars < min_chars)
+        return fail(w, name, "must be at least %zu characters; got %zu", min_chars, chars);
     if (chars > max_chars)
         return fail(w, name, "must be at most %zu characters; got %zu", max_chars, chars);
     const char *copy = proto__strndup(a, it->valuestring, len);
@@ -137,6 +142,7 @@ int proto__get_item(const cJSON *obj, const char *name, int required, int type,
         return fail(w, name, "must be %s; got %s",
                     type == cJSON_Array    ? "an array"
                     : type == cJSON_Object ? "an object"
+                    : type == cJSON_String ? "a string"
                                            : "of another type",
                     got);
     }
