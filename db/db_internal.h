@@ -16,6 +16,9 @@
 
 #include "db.h"
 
+/* A scope of at most this many grids is pulled as one index range per grid. */
+#define DB__PULL_GRID_STREAMS 8
+
 enum db__stmt_id {
     /* transactions (commit.c) */
     DB__BEGIN_IMMEDIATE,
@@ -61,6 +64,9 @@ enum db__stmt_id {
     /* reading (pull.c, export.c) */
     DB__PULL_ALL,
     DB__PULL_SCOPE,
+    /* one statement per grid stream of a small scope (pull.c merges them) */
+    DB__PULL_GRID,
+    DB__PULL_GRID_LAST_ = DB__PULL_GRID + DB__PULL_GRID_STREAMS - 1,
     DB__PULL_REMOVED,
     DB__CURSOR,
     DB__EXPORT,

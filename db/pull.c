@@ -1,11 +1,15 @@
 /*
  * pull.c — the change feed (§2.4) and its cursor.
  *
- * Design: a page is two ordered streams merged by position, read in one
+ * Design: a page merges ordered streams by position, all read in one
  * deferred transaction so they see one snapshot:
- *   - in-scope records changed after since, by records.seq (an index range
- *     scan on records_seq, whose grid column filters the scope before the
- *     table row is read);
+ *   - in-scope records changed after since, by records.seq. An all-grids
+ *     scope is one range scan of records_seq. A scope of up to
+ *     DB__PULL_GRID_STREAMS grids is one range of records_grid per grid
+ *     (cost proportional to the page, however large the store); a larger
+ *     scope is one scan of records_seq whose grid column filters the scope
+ *     before the table row is read (the scope then covers much of the
+ *     store anyway);
  *   - records now out of scope whose last exit from a scope grid
  *     (history.left_grid) came after since, positioned at that history id.
  * Placing a removal at the history id of the move, not at the record's
@@ -13,7 +17,10 @@
  * history ids, so each removal lands in exactly one page even when the
  * record changed again later in its new grid. A device pulling from 0
  * never held such records, so it gets no removals.
- * The scope reaches SQL as one JSON array bound to json_each(), so the
+ * Both scoped plans are pinned with INDEXED BY: without ANALYZE statistics
+ * SQLite would read the wide scope through records_grid and sort every
+ * remaining row on each page, which makes a full pull quadratic.
+ * A scope list reaches SQL as one JSON array bound to json_each(), so the
  * statements are prepared once whatever the number of grids.
  */
 #include <stdio.h>
@@ -28,9 +35,13 @@ static const char db__sql_pull_all[] =
     "SELECT " DB__RECORD_COLUMNS ", seq FROM records WHERE seq > ?1 ORDER BY seq LIMIT ?2";
 
 static const char db__sql_pull_scope[] =
-    "SELECT " DB__RECORD_COLUMNS ", seq FROM records"
+    "SELECT " DB__RECORD_COLUMNS ", seq FROM records INDEXED BY records_seq"
     " WHERE seq > ?1 AND grid IN (SELECT value FROM json_each(?3))"
     " ORDER BY seq LIMIT ?2";
+
+static const char db__sql_pull_grid[] =
+    "SELECT " DB__RECORD_COLUMNS ", seq FROM records INDEXED BY records_grid"
+    " WHERE grid = ?3 AND seq > ?1 ORDER BY seq LIMIT ?2";
 
 static const char db__sql_pull_removed[] =
     "SELECT r.collection, r.id, r.rev, r.grid, r.deleted, r.body, r.meta, r.seq, x.at"
@@ -156,44 +167,78 @@ static int db__read_end(struct db *db, int began, int err)
     return db__run(db, DB__COMMIT, "COMMIT", "ending a read transaction");
 }
 
-/* Prepares and binds the streams of a page. */
-static int db__pull_streams(struct db *db, int64_t since, const struct db_scope *scope,
-                            int64_t limit, const char *json, struct db__stream *in,
-                            struct db__stream *gone)
+/* The streams of one page: in-scope ones, then the removed one. */
+struct db__page {
+    struct db__stream st[DB__PULL_GRID_STREAMS + 1];
+    size_t n;
+};
+
+/* Adds a stream for the cached statement id, bound to since and limit + 1. */
+static int db__page_add(struct db *db, struct db__page *pg, enum db__stmt_id id,
+                        const char *sql, int64_t since, int64_t limit, const char *text3)
 {
-    int err;
-    if (scope->all) {
-        err = db__stmt(db, DB__PULL_ALL, db__sql_pull_all, &in->s);
-        if (err)
-            return err;
-    } else {
-        err = db__stmt(db, DB__PULL_SCOPE, db__sql_pull_scope, &in->s);
-        if (err)
-            return err;
-        db__bind_str(in->s, 3, json);
-    }
-    sqlite3_bind_int64(in->s, 1, since);
-    sqlite3_bind_int64(in->s, 2, limit + 1);
-    /* Everything is in an all-grids scope; a device from 0 never held anything. */
-    if (scope->all || since <= 0)
-        return 0;
-    err = db__stmt(db, DB__PULL_REMOVED, db__sql_pull_removed, &gone->s);
+    struct db__stream *st = &pg->st[pg->n];
+    int err = db__stmt(db, id, sql, &st->s);
     if (err)
         return err;
-    sqlite3_bind_int64(gone->s, 1, since);
-    sqlite3_bind_int64(gone->s, 2, limit + 1);
-    db__bind_str(gone->s, 3, json);
+    pg->n++;
+    sqlite3_bind_int64(st->s, 1, since);
+    sqlite3_bind_int64(st->s, 2, limit + 1);
+    if (text3)
+        db__bind_str(st->s, 3, text3);
+    return db__stream_next(db, st);
+}
+
+/* True when grids[i] appeared before in the list: a grid gets one stream only. */
+static int db__seen_before(const struct db_scope *scope, size_t i)
+{
+    for (size_t j = 0; j < i; j++)
+        if (strcmp(scope->grids[j], scope->grids[i]) == 0)
+            return 1;
     return 0;
+}
+
+/* Prepares, binds and primes the streams of a page. */
+static int db__page_open(struct db *db, int64_t since, const struct db_scope *scope,
+                         int64_t limit, const char *json, struct db__page *pg)
+{
+    int err = 0;
+    if (scope->all)
+        return db__page_add(db, pg, DB__PULL_ALL, db__sql_pull_all, since, limit, NULL);
+    if (scope->n <= DB__PULL_GRID_STREAMS) {
+        for (size_t i = 0; !err && i < scope->n; i++)
+            if (!db__seen_before(scope, i))
+                err = db__page_add(db, pg, (enum db__stmt_id)(DB__PULL_GRID + (int)pg->n),
+                                   db__sql_pull_grid, since, limit, scope->grids[i]);
+    } else {
+        err = db__page_add(db, pg, DB__PULL_SCOPE, db__sql_pull_scope, since, limit, json);
+    }
+    /* A device from 0 never held anything that could have left. */
+    if (!err && since > 0)
+        err = db__page_add(db, pg, DB__PULL_REMOVED, db__sql_pull_removed, since, limit, json);
+    return err;
+}
+
+/* The stream holding the lowest position, or NULL when all are exhausted. */
+static struct db__stream *db__page_min(struct db__page *pg)
+{
+    struct db__stream *min = NULL;
+    for (size_t i = 0; i < pg->n; i++)
+        if (pg->st[i].has && (!min || pg->st[i].pos < min->pos))
+            min = &pg->st[i];
+    return min;
 }
 
 int db_pull(struct db *db, int64_t since, const struct db_scope *scope, int64_t limit,
             db_row_fn row, void *ctx, int64_t *next, int *more)
 {
-    struct db__stream in = {0}, gone = {0};
+    struct db__page pg;
+    struct db__stream *removed = NULL, *st = NULL;
     char *json = NULL;
     int64_t last = since, cursor = 0;
     int began = 0, err;
 
+    memset(&pg, 0, sizeof pg);
     if (!scope || !row || !next || !more || limit <= 0 || limit >= INT64_MAX / 2)
         return db__error(db, DB_EMISUSE, "a pull needs a scope, a row callback and a limit > 0");
     if (!scope->all && scope->n > DB__MAX_SCOPE)
@@ -207,24 +252,23 @@ int db_pull(struct db *db, int64_t since, const struct db_scope *scope, int64_t 
     err = db__read_begin(db, &began);
     if (err)
         goto out;
-    err = db__pull_streams(db, since, scope, limit, json, &in, &gone);
+    err = db__page_open(db, since, scope, limit, json, &pg);
     if (err)
         goto out;
-    err = db__stream_next(db, &in);
-    if (!err && gone.s)
-        err = db__stream_next(db, &gone);
-    for (int64_t emitted = 0; !err && emitted < limit && (in.has || gone.has); emitted++) {
-        struct db__stream *st = !gone.has || (in.has && in.pos < gone.pos) ? &in : &gone;
+    if (!scope->all && since > 0)
+        removed = &pg.st[pg.n - 1];
+    for (int64_t emitted = 0; emitted < limit && (st = db__page_min(&pg)); emitted++) {
         struct db_record r;
         db__row_view(st->s, &r);
         last = st->pos;
-        err = row(ctx, &r, st == &gone);
+        err = row(ctx, &r, st == removed);
         if (!err)
             err = db__stream_next(db, st);
+        if (err)
+            goto out;
     }
-    if (err)
-        goto out;
-    if (!in.has && !gone.has) {
+    st = db__page_min(&pg);
+    if (!st) {
         /* Nothing more in this snapshot: jump to its end so an idle device advances. */
         err = db__read_cursor(db, &cursor);
         if (err)
@@ -232,13 +276,13 @@ int db_pull(struct db *db, int64_t since, const struct db_scope *scope, int64_t 
         last = cursor > last ? cursor : last;
     }
 out:
-    db__reset(in.s);
-    db__reset(gone.s);
+    for (size_t i = 0; i < pg.n; i++)
+        db__reset(pg.st[i].s);
     err = db__read_end(db, began, err);
     free(json);
     if (err)
         return err;
-    *more = in.has || gone.has;
+    *more = st != NULL;
     *next = last;
     return 0;
 }

@@ -191,6 +191,48 @@ static void test_paging(void **state)
     assert_int_equal(next, g.rows[98].seq);
 }
 
+/* Scopes above the per-grid stream count take the other query; duplicates count once. */
+static void test_scope_sizes(void **state)
+{
+    struct db *db = *state;
+    char id[32], grid[16];
+    static char names[12][8];
+    static char *many[13];
+    for (int i = 0; i < 12; i++) {
+        snprintf(names[i], sizeof names[i], "h%02d", i);
+        assert_int_equal(db_grid_add(db, names[i], names[i], T_NOW), 0);
+        many[i] = names[i];
+    }
+    many[12] = names[0]; /* a duplicate */
+    for (int i = 0; i < 120; i++) {
+        snprintf(id, sizeof id, "r%03d", i);
+        snprintf(grid, sizeof grid, "h%02d", i % 12);
+        t_write(db, "visits", id, i % 5 == 0 ? "g1" : grid, NULL);
+    }
+    for (size_t n = 1; n <= 13; n++) {
+        struct db_scope scope = {0, many, n};
+        struct got g = {0};
+        int pages = 0;
+        pull_all_pages(db, 0, &scope, 7, &g, &pages);
+        int expect = 0;
+        for (int i = 0; i < 120; i++) {
+            snprintf(id, sizeof id, "r%03d", i);
+            int in = i % 5 != 0 && (size_t)(i % 12) < (n > 12 ? 12 : n);
+            expect += in;
+            assert_int_equal(count(&g, id, 0), in);
+        }
+        assert_int_equal(g.n, expect);
+        for (int i = 1; i < g.n; i++)
+            assert_true(g.rows[i - 1].seq < g.rows[i].seq);
+    }
+    static char *twice[] = {"g1", "g1"};
+    static const struct db_scope dup = {0, twice, 2};
+    struct got g = {0};
+    int pages = 0;
+    pull_all_pages(db, 0, &dup, 5, &g, &pages);
+    assert_int_equal(g.n, 24);
+}
+
 static void test_removed(void **state)
 {
     struct db *db = *state;
@@ -271,11 +313,15 @@ static void test_removed_across_pages(void **state)
     t_write(db, "subjects", "mover", "g2", NULL); /* ... and changes again later */
     t_reject(db);
 
-    for (int64_t limit = 1; limit <= 12; limit++) {
+    /* g1 plus nine grids that hold nothing: the scan path, not per-grid streams. */
+    static char *wide_grids[] = {"g1", "n1", "n2", "n3", "n4", "n5", "n6", "n7", "n8", "n9"};
+    static const struct db_scope wide = {0, wide_grids, 10};
+    for (int64_t limit = 1; limit <= 24; limit++) {
         struct got g = {0};
         int pages = 0;
         int64_t cursor = 0;
-        int64_t end = pull_all_pages(db, since, &scope_g1, limit, &g, &pages);
+        int64_t end = pull_all_pages(db, since, limit <= 12 ? &scope_g1 : &wide,
+                                     limit <= 12 ? limit : limit - 12, &g, &pages);
         assert_int_equal(db_cursor(db, &cursor), 0);
         assert_int_equal(end, cursor);
         assert_int_equal(g.n, 11);
@@ -365,6 +411,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_scope_filter, setup, teardown),
         cmocka_unit_test_setup_teardown(test_paging, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_scope_sizes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_removed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_removed_across_pages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cursor_advance, setup, teardown),
