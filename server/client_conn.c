@@ -13,12 +13,18 @@
  */
 #include "client_internal.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <libwebsockets.h>
+#include <netdb.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #define VSC_SUBPROTOCOL "visitsync.v1"
 
@@ -230,6 +236,51 @@ static int vsc__on_receive(struct vsc *v, struct lws *wsi, const void *in, size_
     return vsc__on_message(v);
 }
 
+/* ---- why a connection failed -------------------------------------------- */
+
+/*
+ * libwebsockets reports a failed connect as "Unable to connect" without the
+ * errno, which tells a person nothing. So after a failure we try one plain
+ * TCP connect (at most 2 s) to learn the reason ("Connection refused",
+ * "No route to host", an unknown host name). Writes "" when the TCP
+ * connect works, i.e. the failure was above TCP (TLS, HTTP upgrade).
+ */
+static void vsc__probe(const char *host, int port, char *buf, size_t size)
+{
+    struct addrinfo hints = {0}, *ai = NULL;
+    char service[16];
+    int fd = -1, err = 0;
+
+    buf[0] = '\0';
+    hints.ai_socktype = SOCK_STREAM;
+    snprintf(service, sizeof service, "%d", port);
+    int gai = getaddrinfo(host, service, &hints, &ai);
+    if (gai != 0) {
+        snprintf(buf, size, "cannot resolve host %s: %s", host, gai_strerror(gai));
+        return;
+    }
+    fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
+    if (fd < 0) {
+        err = errno;
+    } else if (connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
+        err = errno;
+        if (err == EINPROGRESS) {
+            struct pollfd p = {fd, POLLOUT, 0};
+            socklen_t len = sizeof err;
+            int n = poll(&p, 1, 2000);
+            if (n == 0)
+                err = ETIMEDOUT;
+            else if (n < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+                err = errno;
+        }
+    }
+    if (err)
+        snprintf(buf, size, "%s", strerror(err));
+    if (fd >= 0)
+        close(fd);
+    freeaddrinfo(ai);
+}
+
 /* ---- the lws callback --------------------------------------------------- */
 
 static int vsc__callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -244,10 +295,17 @@ static int vsc__callback(struct lws *wsi, enum lws_callback_reasons reason, void
     case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
         v->wsi = NULL;
         v->state = VSC__CLOSED;
-        if (!v->dead)
-            v->dead = vsc__fail(v, VSC_ECONNECT, "cannot connect to %s:%d: %.*s", v->host,
-                                v->port, in ? (int)len : 14,
-                                in ? (const char *)in : "unknown reason");
+        if (!v->dead) {
+            char why[200];
+            vsc__probe(v->host, v->port, why, sizeof why);
+            if (why[0])
+                v->dead = vsc__fail(v, VSC_ECONNECT, "cannot connect to %s:%d: %s", v->host,
+                                    v->port, why);
+            else
+                v->dead = vsc__fail(v, VSC_ECONNECT, "cannot connect to %s:%d: %.*s", v->host,
+                                    v->port, in ? (int)len : 14,
+                                    in ? (const char *)in : "unknown reason");
+        }
         break;
     case LWS_CALLBACK_CLIENT_ESTABLISHED:
         v->state = VSC__OPEN;

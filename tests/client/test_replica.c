@@ -1,0 +1,253 @@
+/*
+ * test_replica.c — the client's local store (db/replica.h) on :memory: and
+ * on a file: seq and hybrid-clock stamping, the default base, the outbox
+ * and its acks, the rejected list, pulled pages with their cursor.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "replica.h"
+
+static int setup(void **state)
+{
+    struct db_replica *r = NULL;
+    char err[256];
+    if (db_replica_open(":memory:", 1, &r, err, sizeof err) != 0) {
+        fprintf(stderr, "%s\n", err);
+        return -1;
+    }
+    *state = r;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    db_replica_close(*state);
+    return 0;
+}
+
+static void test_queue_stamps(void **state)
+{
+    struct db_replica *r = *state;
+    struct db_replica_change c;
+
+    assert_int_equal(db_replica_queue(r, "visits", "v1", -1, "{\"a\":1}", -1, 1000, &c), 0);
+    assert_int_equal(c.seq, 1);
+    assert_int_equal(c.base, 0);
+    assert_int_equal(c.hlc_ms, 1000);
+    assert_int_equal(c.hlc_counter, 0);
+    assert_int_equal(c.deleted, -1);
+    db_replica_change_clear(&c);
+    /* The same ms again, and a clock that went back: the counter breaks ties. */
+    assert_int_equal(db_replica_queue(r, "visits", "v2", 4, "{}", 1, 1000, &c), 0);
+    assert_int_equal(c.seq, 2);
+    assert_int_equal(c.base, 4);
+    assert_int_equal(c.hlc_ms, 1000);
+    assert_int_equal(c.hlc_counter, 1);
+    assert_int_equal(c.deleted, 1);
+    db_replica_change_clear(&c);
+    assert_int_equal(db_replica_queue(r, "visits", "v3", -1, "{}", -1, 900, &c), 0);
+    assert_int_equal(c.hlc_ms, 1000);
+    assert_int_equal(c.hlc_counter, 2);
+    db_replica_change_clear(&c);
+    /* The server's clock is ahead: stamps follow it. */
+    assert_int_equal(db_replica_clock_merge(r, 5000), 0);
+    assert_int_equal(db_replica_queue(r, "visits", "v4", -1, "{}", -1, 1200, &c), 0);
+    assert_int_equal(c.hlc_ms, 5000);
+    assert_int_equal(c.hlc_counter, 1);
+    assert_int_equal(c.seq, 4);
+    db_replica_change_clear(&c);
+    /* A clock merge from the past changes nothing. */
+    assert_int_equal(db_replica_clock_merge(r, 10), 0);
+    assert_int_equal(db_replica_queue(r, "visits", "v5", -1, "{}", -1, 6000, &c), 0);
+    assert_int_equal(c.hlc_ms, 6000);
+    assert_int_equal(c.hlc_counter, 0);
+    db_replica_change_clear(&c);
+
+    int64_t n = 0, oldest = 0;
+    assert_int_equal(db_replica_pending(r, &n, &oldest), 0);
+    assert_int_equal(n, 5);
+    assert_int_equal(oldest, 900);
+}
+
+static void test_base_from_replica(void **state)
+{
+    struct db_replica *r = *state;
+    struct db_replica_change c;
+    struct db_replica_item it = {"subjects", "s1", 7, 0, 0, "{\"name\":\"x\"}", 12};
+
+    assert_int_equal(db_replica_apply(r, &it, 1, "42"), 0);
+    assert_int_equal(db_replica_queue(r, "subjects", "s1", -1, "{}", -1, 1, &c), 0);
+    assert_int_equal(c.base, 7);
+    db_replica_change_clear(&c);
+    char *cursor = NULL;
+    assert_int_equal(db_replica_config_get(r, "cursor", &cursor), 0);
+    assert_string_equal(cursor, "42");
+    free(cursor);
+}
+
+struct seen {
+    int64_t seqs[16];
+    int n;
+};
+
+static int collect(void *ctx, const struct db_replica_change *c)
+{
+    struct seen *s = ctx;
+    s->seqs[s->n++] = c->seq;
+    return 0;
+}
+
+static int collect_rejected(void *ctx, const struct db_replica_rejected *x)
+{
+    struct seen *s = ctx;
+    assert_string_equal(x->code, "invalid_field");
+    assert_string_equal(x->field, "kind");
+    assert_string_equal(x->id, "v2");
+    s->seqs[s->n++] = x->seq;
+    return 0;
+}
+
+static void test_outbox_and_acks(void **state)
+{
+    struct db_replica *r = *state;
+    struct db_replica_change c;
+    for (int i = 1; i <= 4; i++) {
+        char id[8];
+        snprintf(id, sizeof id, "v%d", i);
+        assert_int_equal(db_replica_queue(r, "visits", id, 0, "{}", -1, 100 * i, &c), 0);
+        db_replica_change_clear(&c);
+    }
+    struct seen s = {0};
+    assert_int_equal(db_replica_outbox_list(r, 1, 2, collect, &s), 0);
+    assert_int_equal(s.n, 2);
+    assert_int_equal(s.seqs[0], 2);
+    assert_int_equal(s.seqs[1], 3);
+
+    struct db_replica_outcome o[2] = {
+        {1, 0, NULL, NULL, NULL},
+        {2, 1, "invalid_field", "kind", "kind must be one of home, phone"},
+    };
+    assert_int_equal(db_replica_acked(r, o, 2, 999), 0);
+    int64_t n = 0, oldest = 0;
+    assert_int_equal(db_replica_pending(r, &n, &oldest), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(oldest, 300);
+    struct seen rej = {0};
+    assert_int_equal(db_replica_rejected_list(r, collect_rejected, &rej), 0);
+    assert_int_equal(rej.n, 1);
+    assert_int_equal(rej.seqs[0], 2);
+    /* Acking an unknown seq (a duplicate of something long gone) is harmless. */
+    struct db_replica_outcome gone = {77, 0, NULL, NULL, NULL};
+    assert_int_equal(db_replica_acked(r, &gone, 1, 999), 0);
+}
+
+static int count_cb(void *ctx, const char *collection, int64_t live, int64_t deleted)
+{
+    int64_t *t = ctx;
+    if (strcmp(collection, "visits") == 0) {
+        t[0] = live;
+        t[1] = deleted;
+    }
+    return 0;
+}
+
+static void test_apply_pages(void **state)
+{
+    struct db_replica *r = *state;
+    struct db_replica_item page1[] = {
+        {"visits", "a", 1, 0, 0, "{\"k\":1}", 7},
+        {"visits", "b", 2, 1, 0, "{}", 2},
+        {"visits", "c", 1, 0, 0, "{}", 2},
+    };
+    struct db_replica_item page2[] = {
+        {"visits", "a", 3, 0, 0, "{\"k\":3}", 7},
+        {"visits", "c", 0, 0, 1, NULL, 0},
+    };
+    assert_int_equal(db_replica_apply(r, page1, 3, "10"), 0);
+    assert_int_equal(db_replica_apply(r, page2, 2, "12"), 0);
+    struct db_replica_record rec;
+    assert_int_equal(db_replica_get(r, "visits", "a", &rec), 0);
+    assert_int_equal(rec.rev, 3);
+    assert_string_equal(rec.body, "{\"k\":3}");
+    free(rec.body);
+    assert_int_equal(db_replica_get(r, "visits", "c", &rec), DB_ENOTFOUND);
+    int64_t t[2] = {-1, -1};
+    assert_int_equal(db_replica_counts(r, count_cb, t), 0);
+    assert_int_equal(t[0], 1);
+    assert_int_equal(t[1], 1);
+}
+
+static void test_config(void **state)
+{
+    struct db_replica *r = *state;
+    int64_t v = 0;
+    char *s = NULL;
+    assert_int_equal(db_replica_config_get(r, "url", &s), DB_ENOTFOUND);
+    assert_null(s);
+    assert_int_equal(db_replica_config_get_int(r, "n", 5, &v), 0);
+    assert_int_equal(v, 5);
+    assert_int_equal(db_replica_config_set_int(r, "n", -12), 0);
+    assert_int_equal(db_replica_config_get_int(r, "n", 5, &v), 0);
+    assert_int_equal(v, -12);
+    assert_int_equal(db_replica_config_set(r, "n", "abc"), 0);
+    assert_int_equal(db_replica_config_get_int(r, "n", 5, &v), DB_ECORRUPT);
+    assert_non_null(strstr(db_replica_errmsg(r), "n"));
+    assert_int_equal(db_replica_config_set(r, "n", NULL), 0);
+    assert_int_equal(db_replica_config_get(r, "n", &s), DB_ENOTFOUND);
+}
+
+static void test_file_persists(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/vs-replica-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    unlink(path);
+    struct db_replica *r = NULL;
+    char err[256];
+    /* Without create, a missing store is an error that says what to do. */
+    assert_int_equal(db_replica_open(path, 0, &r, err, sizeof err), DB_ENOTFOUND);
+    assert_non_null(strstr(err, "client init"));
+    assert_int_equal(db_replica_open(path, 1, &r, err, sizeof err), 0);
+    struct db_replica_change c;
+    assert_int_equal(db_replica_queue(r, "visits", "v1", -1, "{}", -1, 5, &c), 0);
+    db_replica_change_clear(&c);
+    db_replica_close(r);
+    assert_int_equal(db_replica_open(path, 0, &r, err, sizeof err), 0);
+    int64_t n = 0, oldest = 0;
+    assert_int_equal(db_replica_pending(r, &n, &oldest), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(db_replica_queue(r, "visits", "v2", -1, "{}", -1, 6, &c), 0);
+    assert_int_equal(c.seq, 2);
+    db_replica_change_clear(&c);
+    db_replica_close(r);
+    char wal[64], shm[64];
+    snprintf(wal, sizeof wal, "%s-wal", path);
+    snprintf(shm, sizeof shm, "%s-shm", path);
+    unlink(path);
+    unlink(wal);
+    unlink(shm);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_queue_stamps, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_base_from_replica, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_outbox_and_acks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_apply_pages, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_config, setup, teardown),
+        cmocka_unit_test(test_file_persists),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
