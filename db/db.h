@@ -55,6 +55,9 @@ enum db_open_flags {
  * foreign keys on and a busy timeout, and migrates the schema to the
  * current version unless DB_OPEN_READONLY. On failure returns a DB_E*
  * code and, when errbuf is not NULL, a sentence in it. The caller owns *out.
+ * Errors: DB_ENOTFOUND (no file and no DB_OPEN_CREATE, or READONLY),
+ * DB_ECORRUPT (not a SQLite file), DB_ETOONEW (a newer schema), DB_ETOOOLD
+ * (READONLY on a file that `visitsync init` must migrate first).
  */
 int db_open(const char *path, int flags, struct db **out, char *errbuf, size_t errsize);
 void db_close(struct db *db);
@@ -133,7 +136,11 @@ struct db_hello {
 };
 int db_device_hello(struct db *db, const char *device, const struct db_hello *h, int64_t now_ms);
 
-/* What a device did last, for the status page: a push or a pull, and its last error (NULL: none). */
+/*
+ * What a device did last, for the status page: a push or a pull, and its
+ * last error (NULL: none; this clears an error an earlier activity left).
+ * DB_ENOTFOUND when no such device.
+ */
 enum db_activity { DB_ACTIVITY_PUSH, DB_ACTIVITY_PULL };
 int db_device_note(struct db *db, const char *device, enum db_activity what, int64_t now_ms,
                    const char *last_error);
@@ -247,12 +254,22 @@ int db_cursor(struct db *db, int64_t *out);
  * (removed). Calls row(ctx, r, removed) for each; r is valid only during
  * the call. *next is the cursor to pull from next, *more whether there is
  * more. A read transaction keeps the page consistent.
+ * When a page is full and more follows, *next is the position of its last
+ * row; otherwise it is the store's cursor (db_cursor), so an idle device
+ * advances. A removed row is placed at the history id of the change that
+ * took the record out of the scope (r->seq stays the record's own), so
+ * paging with *next reports each removal exactly once; pulls from 0 carry
+ * no removals. A non-zero return of row stops the pull and is returned.
  */
 typedef int (*db_row_fn)(void *ctx, const struct db_record *r, int removed);
 int db_pull(struct db *db, int64_t since, const struct db_scope *scope, int64_t limit,
             db_row_fn row, void *ctx, int64_t *next, int *more);
 
-/* Every current record of a collection in id order (export). */
+/*
+ * Every current record of a collection in id order (export), deleted ones
+ * included (r->deleted set); row(ctx, r, 0) as for db_pull, in one read
+ * transaction. A non-zero return of row stops and is returned.
+ */
 int db_export(struct db *db, const char *collection, db_row_fn row, void *ctx);
 
 #endif
