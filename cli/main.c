@@ -69,6 +69,22 @@ static const struct cli_command commands[] = {
      "tablets, supervisors, subjects and visits of a demo township (蚬冈镇, 开平),\n"
      "written through the same merge path as tablets' pushes, and prints a table\n"
      "of the users, devices and tokens it made.\n"},
+    {"client", cli_cmd_client, "a tablet in a terminal: queue changes offline, sync them",
+     "usage: visitsync client init --url ws://HOST:PORT/sync --device ID --token TOKEN\n"
+     "       visitsync client add --collection C --id ID [--base N]\n"
+     "                            (--set FIELD=VALUE ... | --json OBJECT) [--delete|--restore]\n"
+     "       visitsync client sync [--ca FILE] [--insecure] [--timeout S] [--attempts N]\n"
+     "       visitsync client status\n"
+     "       visitsync client list [--collection C]\n"
+     "\n"
+     "Every client command takes --replica PATH, the tablet's local store (default:\n"
+     "$VISITSYNC_REPLICA, else ./visitsync-client.db). add queues a change offline; a\n"
+     "--set value is JSON when it parses as a JSON scalar or array, else a string.\n"
+     "sync pushes the queued changes, pulls what changed and prints one line:\n"
+     "  pushed N (applied a, conflict c, duplicate d, rejected r), pulled M, cursor X\n"
+     "status shows the device, server, pending changes, cursor, record counts and\n"
+     "the rejected changes with their errors; list prints the local records as JSON\n"
+     "lines.\n"},
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])

@@ -1,0 +1,261 @@
+#!/usr/bin/env python3
+"""`visitsync client` against the real `visitsync serve`, end to end.
+
+Usage: sync_test.py PATH/TO/visitsync
+
+Prepares a server database with `visitsync init`, `grid add`, `user add`
+and `device enroll`, starts `visitsync serve --listen 127.0.0.1:0` (the port
+comes from its startup line), and drives tablets through `visitsync client`:
+  - two tablets of the same grid add records offline, sync, and each sees
+    the other's records after its pull;
+  - an offline tablet with 1,200 queued changes catches up (more than one
+    push batch, more than one pull page);
+  - a lost ack (the local store restored to its state before a sync) gives
+    `duplicate` on the re-send, and nothing is applied twice;
+  - two tablets editing the same field from the same base: `conflict`;
+  - a bad enum is `rejected`, kept with its error, and does not block the
+    change queued with it;
+  - `client status` shows all that; failures exit 1 (bad token, no server)
+    or 2 (usage) with one line on stderr.
+Python 3 standard library only. Exits 77 (ctest: skipped) when the binary
+has no `serve` command yet.
+"""
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+VISITSYNC = None
+TMP = None
+FAILURES = []
+
+
+def run(*args, ok=True, code=None, env=None, timeout=120):
+    """Runs visitsync with args; returns (stdout, stderr, status)."""
+    p = subprocess.run([VISITSYNC, *args], capture_output=True, text=True, timeout=timeout,
+                       env=env)
+    if ok and p.returncode != 0:
+        raise AssertionError("visitsync %s -> %d\nstdout: %s\nstderr: %s"
+                             % (" ".join(args), p.returncode, p.stdout, p.stderr))
+    if code is not None and p.returncode != code:
+        raise AssertionError("visitsync %s -> %d, expected %d\nstderr: %s"
+                             % (" ".join(args), p.returncode, code, p.stderr))
+    return p.stdout, p.stderr, p.returncode
+
+
+def check(cond, what):
+    if not cond:
+        FAILURES.append(what)
+        print("FAIL: " + what, flush=True)
+    else:
+        print("ok: " + what, flush=True)
+
+
+class Tablet:
+    def __init__(self, name, url, token):
+        self.name = name
+        self.replica = os.path.join(TMP, name + ".db")
+        run("client", "init", "--replica", self.replica, "--url", url, "--device", name,
+            "--token", token)
+
+    def add(self, collection, rid, *sets, base=None, extra=()):
+        args = ["client", "add", "--replica", self.replica, "--collection", collection,
+                "--id", rid]
+        if base is not None:
+            args += ["--base", str(base)]
+        for s in sets:
+            args += ["--set", s]
+        return run(*args, *extra)[0]
+
+    def sync(self, ok=True, extra=()):
+        out, err, rc = run("client", "sync", "--replica", self.replica, "--timeout", "20",
+                           *extra, ok=ok)
+        return out.strip(), err.strip(), rc
+
+    def status(self):
+        return run("client", "status", "--replica", self.replica)[0]
+
+    def records(self, collection=None):
+        args = ["client", "list", "--replica", self.replica]
+        if collection:
+            args += ["--collection", collection]
+        return {(r.group(1), r.group(2)): int(r.group(3)) for r in re.finditer(
+            r'\{"collection":"([^"]*)","id":"([^"]*)","rev":(\d+)', run(*args)[0])}
+
+
+def summary(line):
+    m = re.match(r"pushed (\d+) \(applied (\d+), conflict (\d+), duplicate (\d+), "
+                 r"rejected (\d+)\), pulled (\d+), cursor (\S+)$", line)
+    if not m:
+        raise AssertionError("not a sync summary: %r" % line)
+    keys = ("pushed", "applied", "conflict", "duplicate", "rejected", "pulled")
+    d = dict(zip(keys, map(int, m.groups()[:6])))
+    d["cursor"] = m.group(7)
+    return d
+
+
+def subject(t, rid, name, *more, base=None):
+    return t.add("subjects", rid, "name=" + name, "grid=g01", *more, base=base)
+
+
+def start_server(db):
+    proc = subprocess.Popen([VISITSYNC, "serve", "--db", db, "--listen", "127.0.0.1:0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    line = proc.stdout.readline().strip()
+    m = re.match(r"visitsync listening on (\S+):(\d+)$", line)
+    if not m:
+        proc.kill()
+        raise AssertionError("no startup line from serve: %r %s" % (line, proc.stderr.read()))
+    return proc, "ws://%s:%s/sync" % (m.group(1), m.group(2))
+
+
+def scenario(url, tokens):
+    a = Tablet("tab-a", url, tokens["tab-a"])
+    b = Tablet("tab-b", url, tokens["tab-b"])
+
+    # Two tablets of one grid work offline, then sync and see each other.
+    subject(a, "s-a1", "Chen")
+    a.add("visits", "v-a1", "subject=s-a1", "grid=g01", "visited_at=2026-11-28T09:30:00+08:00",
+          "kind=home", 'assistance=["placement","training"]', "notes=first visit")
+    subject(b, "s-b1", "Li")
+    s = summary(a.sync()[0])
+    check(s["pushed"] == 2 and s["applied"] == 2, "tablet a pushes its 2 changes: %s" % s)
+    s = summary(b.sync()[0])
+    check(s["applied"] == 1 and s["pulled"] >= 3, "tablet b pushes 1 and pulls all 3: %s" % s)
+    summary(a.sync()[0])
+    ra, rb = a.records(), b.records()
+    check(("subjects", "s-b1") in ra, "tablet a sees tablet b's subject")
+    check(("subjects", "s-a1") in rb and ("visits", "v-a1") in rb,
+          "tablet b sees tablet a's subject and visit")
+    listing = run("client", "list", "--replica", b.replica, "--collection", "visits")[0]
+    check('"assistance":["placement","training"]' in listing and '"notes":"first visit"' in listing,
+          "--set values: JSON arrays stay arrays, other text becomes a string")
+
+    # Conflict: both edit the same field from the same base.
+    base = ra[("subjects", "s-a1")]
+    a.add("subjects", "s-a1", "employment=employed", "employer=旭峰农牧")
+    b.add("subjects", "s-a1", "employment=unemployed")
+    check(b.records()[("subjects", "s-a1")] == base, "both tablets edit from the same base")
+    summary(a.sync()[0])
+    s = summary(b.sync()[0])
+    check(s["conflict"] == 1 and s["pushed"] == 1, "the second edit of the field is a conflict: %s" % s)
+    summary(a.sync()[0])
+    body_a = run("client", "list", "--replica", a.replica, "--collection", "subjects")[0]
+    body_b = run("client", "list", "--replica", b.replica, "--collection", "subjects")[0]
+    line_a = [l for l in body_a.splitlines() if '"id":"s-a1"' in l]
+    line_b = [l for l in body_b.splitlines() if '"id":"s-a1"' in l]
+    check(line_a == line_b and len(line_a) == 1, "both tablets converge on one record after pulls")
+
+    # Rejected (bad enum) does not block the change queued with it.
+    subject(a, "s-bad", "Wang", "status=bogus")
+    subject(a, "s-good", "Zhao", "status=voluntary")
+    s = summary(a.sync()[0])
+    check(s["rejected"] == 1 and s["applied"] == 1, "bad enum rejected, the other applied: %s" % s)
+    st = a.status()
+    check(re.search(r"^pending: 0$", st, re.M) is not None, "status: nothing pending")
+    check(re.search(r"^rejected: 1$", st, re.M) is not None, "status: one rejected change")
+    check(re.search(r"seq \d+ subjects/s-bad: invalid_field status: ", st) is not None,
+          "status lists the rejected change with its error: %r" % st)
+    check(("subjects", "s-good") in a.records() and ("subjects", "s-bad") not in a.records(),
+          "the valid change reached the replica, the rejected one did not")
+
+    # Duplicate after a lost ack: restore the store as it was before the sync.
+    subject(a, "s-dup", "Sun")
+    saved = a.replica + ".before"
+    shutil.copyfile(a.replica, saved)
+    s = summary(a.sync()[0])
+    check(s["applied"] == 1, "the change is applied once")
+    shutil.copyfile(saved, a.replica)
+    for ext in ("-wal", "-shm"):
+        if os.path.exists(a.replica + ext):
+            os.unlink(a.replica + ext)
+    s = summary(a.sync()[0])
+    check(s["duplicate"] == 1 and s["applied"] == 0, "re-sent after a lost ack: duplicate: %s" % s)
+    check(a.records()[("subjects", "s-dup")] == 1, "the duplicate was not applied again (rev 1)")
+
+    # Status of tablet b: device, server, records.
+    st = b.status()
+    check("device: tab-b" in st and "server: " + url in st, "status names device and server")
+    check(re.search(r"^records: .*subjects \d+ \(0 deleted\)", st, re.M) is not None,
+          "status counts records per collection: %r" % st)
+
+    # Pending count while offline, then a tablet that holds 1,200 changes.
+    c = Tablet("tab-c", url, tokens["tab-c"])
+    started = time.time()
+    for i in range(1200):
+        c.add("subjects", "bulk-%04d" % i, "name=Bulk %d" % i, "grid=g01", "income=%d" % i)
+    print("queued 1200 changes in %.1f s" % (time.time() - started), flush=True)
+    st = c.status()
+    check(re.search(r"^pending: 1200 \(oldest \S+\)$", st, re.M) is not None,
+          "status shows 1200 pending with the oldest time")
+    out, err, _ = c.sync()
+    s = summary(out)
+    check(s["pushed"] == 1200 and s["applied"] == 1200, "1200 changes pushed in batches: %s" % s)
+    check(s["pulled"] == 1200 + 5, "more than one pull page (>1000 records): %s" % s)
+    check(len([k for k in c.records() if k[1].startswith("bulk-")]) == 1200,
+          "all 1200 records are in the replica")
+    check(re.search(r"^pending: 0$", c.status(), re.M) is not None, "outbox empty after catch-up")
+    s = summary(b.sync()[0])
+    check(s["pulled"] == 1200 + 2, "tablet b pulls the 1200 new records and s-good, s-dup: %s" % s)
+
+    # Failures: a bad token (exit 1, 4401), no server (exit 1), usage (exit 2).
+    bad = Tablet("tab-bad", url, "x" * 43)
+    out, err, rc = bad.sync(ok=False)
+    check(rc == 1 and len(err.splitlines()) == 1 and "4401" in err and "unauthorized" in err,
+          "bad token: exit 1 and one line naming 4401 unauthorized: %r" % err)
+    port = int(url.rsplit(":", 1)[1].split("/")[0])
+    gone = Tablet("tab-gone", "ws://127.0.0.1:%d/sync" % (1 if port != 1 else 2), tokens["tab-a"])
+    out, err, rc = gone.sync(ok=False, extra=("--attempts", "2"))
+    check(rc == 1 and "refused" in err.splitlines()[-1],
+          "no server: exit 1, the last line says the connection was refused: %r" % err)
+    _, err, rc = run("client", "add", "--replica", a.replica, "--collection", "subjects",
+                     ok=False)
+    check(rc == 2 and len(err.splitlines()) == 1 and "--id" in err, "usage error: exit 2: %r" % err)
+    _, err, rc = run("client", "sync", "--replica", os.path.join(TMP, "none.db"), ok=False)
+    check(rc == 1 and "client init" in err, "a missing store says to run client init: %r" % err)
+
+
+def main():
+    global VISITSYNC, TMP
+    if len(sys.argv) != 2:
+        print("usage: sync_test.py PATH/TO/visitsync", file=sys.stderr)
+        return 2
+    VISITSYNC = os.path.abspath(sys.argv[1])
+    if subprocess.run([VISITSYNC, "help", "serve"], capture_output=True).returncode != 0:
+        print("visitsync has no serve command yet: skipped")
+        return 77
+    TMP = tempfile.mkdtemp(prefix="vs-client-test-")
+    db = os.path.join(TMP, "server.db")
+    server = None
+    try:
+        run("init", "--db", db)
+        run("grid", "add", "g01", "Grid One", "--db", db)
+        tokens = {}
+        for user, device in (("c01", "tab-a"), ("c02", "tab-b"), ("c03", "tab-c")):
+            run("user", "add", "--id", user, "--name", "Cadre " + user, "--role", "cadre",
+                "--grids", "g01", "--db", db)
+            tokens[device] = run("device", "enroll", "--user", user, "--device", device,
+                                 "--db", db)[0].strip()
+        server, url = start_server(db)
+        scenario(url, tokens)
+    finally:
+        if server:
+            server.terminate()
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                server.kill()
+        if not FAILURES:
+            shutil.rmtree(TMP, ignore_errors=True)
+    if FAILURES:
+        print("%d check(s) failed; files kept in %s" % (len(FAILURES), TMP))
+        return 1
+    print("all checks passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
