@@ -1,0 +1,161 @@
+#!/bin/bash
+# bench/run.sh — the visitsync benchmarks, start to finish, in a few minutes.
+#
+# Builds Release in its own build directory, then runs, each on a fresh
+# database on the real disk (never tmpfs: fsync is part of what we measure):
+#   1. limit   — the same records into SQLite from one process (WAL, FULL);
+#   2. ingest  — `visitsync serve` + loadgen: D devices push V visits in
+#                pushes of B with K in flight, then each pulls its grid;
+#   3. conn    — `visitsync serve` + 10,000 idle authenticated connections;
+#   4. peer    — pouchdb-server + bench/peer/load.js with the same docs.
+# Every server is started here on 127.0.0.1 and stopped here; every client
+# has a timeout. The last eight lines are the summary, one figure each.
+#
+# Knobs (environment): BENCH_DEVICES (200), BENCH_VISITS (500), BENCH_BATCH
+# (50), BENCH_INFLIGHT (4), BENCH_CONN (10000), BENCH_PEER_VISITS (100),
+# BENCH_SKIP_PEER=1, BENCH_SKIP_CONN=1, BENCH_BUILD, BENCH_WORK.
+set -u
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=${BENCH_BUILD:-$top/build-bench-release}
+work=${BENCH_WORK:-$build/run}
+D=${BENCH_DEVICES:-200}
+V=${BENCH_VISITS:-500}
+B=${BENCH_BATCH:-50}
+K=${BENCH_INFLIGHT:-4}
+NCONN=${BENCH_CONN:-10000}
+PV=${BENCH_PEER_VISITS:-100}
+t_start=$(date +%s)
+
+say() { echo "== $*" >&2; }
+# Reads "name: value" from a log; prints not_measured when absent.
+val() { local v; v=$(sed -n "s/^$2: \([^ ]*\).*/\1/p" "$1" 2>/dev/null | tail -1); echo "${v:-not_measured}"; }
+
+# ---- build ------------------------------------------------------------------
+say "building Release in $build"
+cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE=Release >"$build.cmake.log" 2>&1 ||
+  { cat "$build.cmake.log" >&2; echo "run.sh: cmake configure failed" >&2; exit 1; }
+cmake --build "$build" -j2 --target visitsync bench_loadgen bench_conn bench_setup bench_limit \
+  >"$build.build.log" 2>&1 ||
+  { tail -30 "$build.build.log" >&2; echo "run.sh: build failed" >&2; exit 1; }
+vs=$build/cli/visitsync
+bin=$build/bench
+rm -rf "$work" && mkdir -p "$work"
+
+# 10,000 connections need more descriptors than the default, for this shell
+# and so for the server it starts (root may raise the hard limit).
+ulimit -Hn 65536 2>/dev/null || true
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+say "open files limit: $(ulimit -n)"
+
+# ---- the server ------------------------------------------------------------------
+srv_pid=
+start_server() { # db log -> sets srv_pid, srv_port
+  "$vs" serve --db "$1" --listen 127.0.0.1:0 >"$2.out" 2>"$2.err" &
+  srv_pid=$!
+  local i=0
+  while [ $i -lt 100 ]; do
+    srv_port=$(sed -n 's/^visitsync listening on 127\.0\.0\.1:\([0-9][0-9]*\)$/\1/p' "$2.out")
+    [ -n "$srv_port" ] && return 0
+    kill -0 "$srv_pid" 2>/dev/null || break
+    sleep 0.1; i=$((i + 1))
+  done
+  echo "run.sh: visitsync serve did not start (see $2.err)" >&2
+  tail -5 "$2.err" >&2
+  stop_server
+  return 1
+}
+stop_server() { # SIGTERM, then SIGKILL after 15 s
+  [ -n "$srv_pid" ] || return 0
+  kill -TERM "$srv_pid" 2>/dev/null
+  local i=0
+  while kill -0 "$srv_pid" 2>/dev/null && [ $i -lt 150 ]; do sleep 0.1; i=$((i + 1)); done
+  if kill -0 "$srv_pid" 2>/dev/null; then
+    echo "run.sh: visitsync serve ignored SIGTERM for 15 s; killed" >&2
+    kill -KILL "$srv_pid" 2>/dev/null
+  fi
+  wait "$srv_pid" 2>/dev/null
+  srv_rc=$?
+  [ "$srv_rc" = 0 ] || echo "run.sh: visitsync serve exited with status $srv_rc" >&2
+  srv_pid=
+}
+cleanup() { stop_server; [ -n "${peer_pid:-}" ] && kill "$peer_pid" 2>/dev/null; }
+trap cleanup EXIT
+
+# ---- 1. the SQLite limit ------------------------------------------------------------
+say "limit: $((D * V)) records into SQLite"
+timeout 120 "$bin/limit" --db "$work/limit.db" --records $((D * V)) --batched 20000 --batch "$B" \
+  | tee "$work/limit.log" >&2
+timeout 60 "$bin/limit" --db "$work/limit1.db" --records $((D * V)) --batched 20000 --batch "$B" \
+  --rows 1 >"$work/limit1.log" 2>&1
+rm -f "$work"/limit*.db*
+
+# ---- 2. ingest and pull -----------------------------------------------------------------
+say "ingest: $D devices x $V visits, batch $B, $K in flight"
+"$bin/setup" --db "$work/ingest.db" --devices "$D" --out "$work/creds" >&2 &&
+  start_server "$work/ingest.db" "$work/serve-ingest" &&
+  { timeout 150 "$bin/loadgen" --port "$srv_port" --creds "$work/creds" --devices "$D" \
+      --visits "$V" --batch "$B" --inflight "$K" --timeout 120 --server-pid "$srv_pid" \
+      --db "$work/ingest.db" | tee "$work/loadgen.log" >&2
+    stop_server; }
+
+# ---- 3. idle connections ----------------------------------------------------------------------
+if [ "${BENCH_SKIP_CONN:-0}" != 1 ]; then
+  say "conn: $NCONN idle authenticated connections"
+  "$bin/setup" --db "$work/conn.db" --devices "$NCONN" --out "$work/creds-conn" >&2 &&
+    start_server "$work/conn.db" "$work/serve-conn" &&
+    { timeout 120 "$bin/conn" --port "$srv_port" --creds "$work/creds-conn" --count "$NCONN" \
+        --hold 5 --timeout 90 --server-pid "$srv_pid" | tee "$work/conn.log" >&2
+      stop_server; }
+fi
+
+# ---- 4. the peer: pouchdb-server ------------------------------------------------------------------
+if [ "${BENCH_SKIP_PEER:-0}" != 1 ]; then
+  say "peer: pouchdb-server, $D clients x $PV docs"
+  peer=$top/bench/peer
+  if [ ! -x "$peer/node_modules/.bin/pouchdb-server" ]; then
+    (cd "$peer" && timeout 300 npm install --no-audit --no-fund >"$work/npm.log" 2>&1) ||
+      echo "run.sh: npm install of pouchdb-server failed (see $work/npm.log): peer not measured" >&2
+  fi
+  if [ -x "$peer/node_modules/.bin/pouchdb-server" ]; then
+    "$bin/loadgen" --emit-docs "$work/peer-docs.jsonl" --devices "$D" --visits "$PV"
+    pport=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+    mkdir -p "$work/peer"
+    # Logging at info costs the peer CPU per request: keep only errors, to a known file.
+    printf '{"log":{"file":"%s/peer/log.txt","level":"error"}}\n' "$work" >"$work/peer/config.json"
+    (cd "$work/peer" && exec node "$peer/node_modules/pouchdb-server/bin/pouchdb-server" \
+       --host 127.0.0.1 --port "$pport" --dir "$work/peer" --config "$work/peer/config.json" \
+       --no-stdout-logs >"$work/peer.out" 2>&1) &
+    peer_pid=$!
+    i=0
+    until curl -sf "http://127.0.0.1:$pport/" >/dev/null 2>&1 || [ $i -ge 100 ]; do
+      sleep 0.1; i=$((i + 1))
+    done
+    pcpu0=$(awk '{print $14 + $15}' "/proc/$peer_pid/stat" 2>/dev/null || echo 0)
+    timeout 150 node "$peer/load.js" --port "$pport" --docs "$work/peer-docs.jsonl" --devices "$D" \
+      --visits "$PV" --batch "$B" --inflight "$K" --timeout 120 | tee "$work/peer.log" >&2
+    pcpu1=$(awk '{print $14 + $15}' "/proc/$peer_pid/stat" 2>/dev/null || echo 0)
+    echo "peer_server_cpu_s: $(awk -v a="$pcpu0" -v b="$pcpu1" -v t="$(getconf CLK_TCK)" 'BEGIN{printf "%.2f", (b-a)/t}')" \
+      | tee -a "$work/peer.log" >&2
+    echo "peer_server_peak_rss_mib: $(awk '/VmHWM/{printf "%.1f", $2/1024}' "/proc/$peer_pid/status" 2>/dev/null)" \
+      | tee -a "$work/peer.log" >&2
+    kill "$peer_pid" 2>/dev/null
+    wait "$peer_pid" 2>/dev/null
+    peer_pid=
+    rm -rf "$work/peer"
+  fi
+fi
+
+# ---- summary ------------------------------------------------------------------------------------------
+ingest=$(val "$work/loadgen.log" ingest_records_per_s)
+limit=$(val "$work/limit.log" limit_single_txn_records_per_s)
+peer_rate=$(val "$work/peer.log" peer_records_per_s)
+ratio() { case "$1$2" in *not_measured*) echo not_measured ;; *) awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.2f", a/b; else print "not_measured" }' ;; esac; }
+say "done in $(( $(date +%s) - t_start )) s; logs in $work"
+echo "ingest_records_per_s: $ingest"
+echo "limit_single_txn_records_per_s: $limit"
+echo "ratio_vs_limit: $(ratio "$ingest" "$limit")"
+echo "peer_records_per_s: $peer_rate"
+echo "ratio_vs_peer: $(ratio "$ingest" "$peer_rate")"
+echo "ack_p99_ms: $(val "$work/loadgen.log" ack_p99_ms)"
+echo "pull_records_per_s: $(val "$work/loadgen.log" pull_records_per_s)"
+echo "idle_10k_rss_mib: $(val "$work/conn.log" idle_rss_mib)"
