@@ -26,7 +26,7 @@ struct scan {
 static int scan_fail(struct scan *sc, const char *what)
 {
     return proto_fault_set(sc->fault, PROTO_CODE_BAD_JSON, "",
-                           "the message is not valid JSON: %s at byte %zu", what, sc->pos);
+                           "invalid JSON: %s at byte %zu", what, sc->pos);
 }
 
 static void skip_ws(struct scan *sc)

@@ -50,22 +50,35 @@ __attribute__((format(printf, 3, 4))) static int bad(struct proto_fault *f, cons
     va_start(ap, fmt);
     vsnprintf(rule, sizeof(rule), fmt, ap);
     va_end(ap);
+    if (!path[0])
+        return proto_fault_set(f, PROTO_CODE_INVALID_FIELD, "", "%s", rule);
     return proto_fault_set(f, PROTO_CODE_INVALID_FIELD, path, "%s: %s", path, rule);
 }
 
-/* Refuses members of obj that are not in allowed (NULL-terminated) and duplicates. */
+/*
+ * Refuses members of obj that are not in allowed (NULL-terminated), and
+ * duplicates; the fault names the member itself ("….fields.grid.requried").
+ */
 static int only_members(const cJSON *obj, const char *path, const char *const *allowed,
                         struct proto_fault *f)
 {
+    char sub[256];
     for (const cJSON *c = obj->child; c; c = c->next) {
         size_t i = 0;
         while (allowed[i] && strcmp(allowed[i], c->string) != 0)
             i++;
-        if (!allowed[i])
-            return bad(f, path, "unknown member \"%.64s\"", c->string);
+        snprintf(sub, sizeof(sub), "%s%s%.64s", path, path[0] ? "." : "", c->string);
+        if (!allowed[i]) {
+            char list[160] = "";
+            size_t len = 0;
+            for (size_t k = 0; allowed[k] && len < sizeof(list); k++)
+                len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s", k ? ", " : "",
+                                        allowed[k]);
+            return bad(f, sub, "unknown member; allowed here: %s", list);
+        }
         for (const cJSON *d = c->next; d; d = d->next) {
             if (strcmp(c->string, d->string) == 0)
-                return bad(f, path, "member \"%s\" appears more than once", c->string);
+                return bad(f, sub, "appears more than once");
         }
     }
     return 0;
@@ -90,7 +103,9 @@ static int parse_spec(struct proto_arena *a, const cJSON *obj, const char *path,
     static const char *const field_members[] = {"type",      "required", "values", "min",
                                                 "items",     "max_items", "label",
                                                 "description", NULL};
-    static const char *const item_members[] = {"type", "values", "min", NULL};
+    /* items and max_items are listed so that an array of arrays gets the clearer fault. */
+    static const char *const item_members[] = {"type", "values", "min", "items", "max_items",
+                                               NULL};
     char sub[256];
     if (!cJSON_IsObject(obj))
         return bad(f, path, "a field type must be an object like {\"type\":\"string\"}");
@@ -310,7 +325,7 @@ int proto_schema_parse(const char *json, size_t len, struct proto_schema **out,
         err = bad(fault, "", "a schema must be a JSON object with \"collections\"");
         goto out;
     }
-    err = only_members(root, "(top)", members, fault);
+    err = only_members(root, "", members, fault);
     if (err)
         goto out;
     const cJSON *desc = cJSON_GetObjectItemCaseSensitive(root, "description");
