@@ -187,6 +187,13 @@ struct proto_welcome {
  * read is rejected whole). When fault.code != PROTO_CODE_NONE the change
  * was malformed and only seq, id (possibly NULL) and raw are meaningful:
  * the server answers it "rejected" with that fault and applies nothing.
+ * Such a fault names the member inside the change ("hlc", "id", or the
+ * field's name), as the ack's error.field does. Codes: UNKNOWN_COLLECTION
+ * (collection not a name), BAD_ID, INVALID_FIELD (base, hlc, fields,
+ * _deleted not a bool, duplicate field, invalid UTF-8, a value nested
+ * deeper than 8 levels or a non-finite number), UNKNOWN_FIELD (a name that
+ * is not 1..64 of A-Z a-z 0-9 _). Whether the collection and fields exist
+ * in the schema is checked by sync/, not here.
  */
 struct proto_change {
     int64_t seq;
@@ -352,10 +359,20 @@ void proto_buf_free(struct proto_buf *b);
 static inline char *proto_buf_data(const struct proto_buf *b) { return b->mem ? b->mem + b->head : NULL; }
 /* Appends bytes; PROTO_ETOOBIG past max, PROTO_ENOMEM. */
 int proto_buf_append(struct proto_buf *b, const void *p, size_t n);
-/* Appends s as a JSON string literal with quotes. */
+/*
+ * Appends s (n bytes, UTF-8 passed through) as a JSON string literal with
+ * quotes: " and \ escaped, \b \f \n \r \t short, other control bytes as
+ * \u00XX (as cJSON writes them). All or nothing, like proto_buf_append.
+ */
 int proto_buf_append_json_string(struct proto_buf *b, const char *s, size_t n);
 
-/* ---- serializers: each appends one complete message to b ---------------- */
+/*
+ * ---- serializers: each appends one complete message to b ----------------
+ * Compact JSON written by hand (no cJSON). Each returns 0, PROTO_ETOOBIG
+ * or PROTO_ENOMEM; on failure b is left exactly as it was, so a changes
+ * reply can stop at the first item that does not fit. NULL strings are
+ * written as "". Run on any thread; b belongs to the caller.
+ */
 
 int proto_write_hello(struct proto_buf *b, const char *req, const struct proto_hello *h);
 int proto_write_welcome(struct proto_buf *b, const char *req, const struct proto_welcome *w);
@@ -394,18 +411,27 @@ struct proto_record {
     struct proto_arena *arena;
 };
 
-/* Decodes body + meta (either may be NULL for a new record). */
+/*
+ * Decodes body + meta (either may be NULL for a new record; a body without
+ * meta gets stamps with device "" and zeros). Stored text that breaks the
+ * format fails with PROTO_EINVALID and an INTERNAL fault. Free the result
+ * with proto_record_free.
+ */
 int proto_record_decode(const char *body, size_t body_len, const char *meta, size_t meta_len,
                         struct proto_record **out, struct proto_fault *fault);
 /*
  * Encodes fields/stamps (n, sorted by name) into body and meta. "_deleted"
- * goes only into meta. Appends to the two buffers.
+ * goes only into meta, as [ms,counter,"device",rev,true|false]. Appends to
+ * the two buffers; the same input always gives the same bytes. Returns
+ * PROTO_EINVALID (nothing written) for unsorted or duplicate names, a NULL
+ * device or a "_deleted" that is not a bool; PROTO_ETOOBIG/ENOMEM (both
+ * buffers left as they were).
  */
 int proto_record_encode(const struct proto_field *fields, const struct proto_stamp *stamps,
                         size_t n, struct proto_buf *body, struct proto_buf *meta);
 void proto_record_free(struct proto_record *r);
 
-/* Decodes a body (the fields only) for export and clients. */
+/* Decodes a body (the fields only, stamps NULL) for export and clients. */
 int proto_fields_decode(const char *body, size_t body_len, struct proto_record **out,
                         struct proto_fault *fault);
 
