@@ -281,8 +281,9 @@ int cli_change_build(struct cli_arena *a, struct proto_change *c, int64_t seq,
         proto_buf_append(&b, ",\"id\":", 6) != 0 ||
         proto_buf_append_json_string(&b, id, strlen(id)) != 0)
         goto out;
-    snprintf(num, sizeof num, ",\"base\":%" PRId64 ",\"hlc\":[%" PRId64 ",%" PRId64 "],\"fields\":{",
-             base, hlc_ms, counter);
+    snprintf(num, sizeof num,
+             ",\"base\":%" PRId64 ",\"hlc\":[%" PRId64 ",%" PRId64 "],\"fields\":{", base,
+             hlc_ms, counter);
     if (proto_buf_append(&b, num, strlen(num)) != 0)
         goto out;
     for (size_t i = 0; i < f->n; i++) {

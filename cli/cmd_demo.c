@@ -78,7 +78,8 @@ static int apply_push(struct db *db, void *arg)
             /* The demo's data must be valid: anything else is a bug worth reporting. */
             const struct proto_result *res = &results[i];
             int rejected = res->status == PROTO_REJECTED;
-            snprintf(job->why, sizeof job->why, "change %.64s/%.64s of %.64s came back %s%s%.40s %.*s",
+            snprintf(job->why, sizeof job->why,
+                     "change %.64s/%.64s of %.64s came back %s%s%.40s %.*s",
                      job->changes[i].collection, job->changes[i].id, job->who->device,
                      proto_status_name(res->status), rejected ? ": " : "",
                      rejected ? proto_code_name(res->error.code) : "", rejected ? 60 : 0,
@@ -195,7 +196,8 @@ static int commit_jobs(struct db *db, struct push_job *jobs, size_t n, struct pr
                 fputc('\n', stderr);
             return cli_fail("demo: a push of %s failed: %s (the people are in the database, some "
                             "records may be missing: start again with a new database)",
-                            jobs[i].who->device, jobs[i].why[0] ? jobs[i].why : sync_strerror(job_rc[i]));
+                            jobs[i].who->device,
+                            jobs[i].why[0] ? jobs[i].why : sync_strerror(job_rc[i]));
         }
     if (rc != 0) {
         if (pr->tty)

@@ -285,7 +285,9 @@ static int64_t at(const struct gen *g, int day, int minutes)
 /* Working hours for a visit in person: mornings and afternoons. */
 static int visit_minutes(struct rng *r)
 {
-    return rng_pct(r, 50) ? rng_range(r, 9 * 60, 11 * 60 + 30) : rng_range(r, 14 * 60 + 30, 17 * 60 + 30);
+    if (rng_pct(r, 50))
+        return rng_range(r, 9 * 60, 11 * 60 + 30);
+    return rng_range(r, 14 * 60 + 30, 17 * 60 + 30);
 }
 
 struct contact {
@@ -369,8 +371,9 @@ static int schedule_subject(struct gen *g, int i, const int group_days[DEMO_GRID
             minutes = visit_minutes(r);
         it.ms = at(g, c[k].day, minutes) + rng_range(r, 0, 59) * 1000;
         /* The subject's own cadre mostly; now and then a colleague of the grid covers. */
-        it.device = rng_pct(r, 85) ? s->cadre
-                                   : cadre_of_grid(s->grid, rng_range(r, 0, cadres_in_grid(s->grid) - 1));
+        it.device = s->cadre;
+        if (!rng_pct(r, 85))
+            it.device = cadre_of_grid(s->grid, rng_range(r, 0, cadres_in_grid(s->grid) - 1));
         it.follow_day = c[k].day - rng_range(r, 14, 28);
         for (int m = k + 1; m < n; m++) {
             if (c[m].kind != K_PHONE && c[m].kind != K_GROUP) {
@@ -676,9 +679,14 @@ static int materialize(struct gen *g, const struct item *it, int64_t seq, struct
         expand(g, s, it->day, pick(&g->rng, &demo_p_living), buf, sizeof buf);
         cli_fields_str(&f, a, "living", buf);
         if (rng_pct(&g->rng, 25)) {
-            const char *need = employment == EM_UNEMPLOYED ? demo_p_needs.items[rng_pct(&g->rng, 50) ? 0 : 4]
-                               : s->disability && !rng_pct(&g->rng, 50) ? demo_p_needs.items[1]
-                                                                       : pick(&g->rng, &demo_p_needs);
+            /* Needs follow the situation: work, a disability card, or anything. */
+            const char *need;
+            if (employment == EM_UNEMPLOYED)
+                need = demo_p_needs.items[rng_pct(&g->rng, 50) ? 0 : 4];
+            else if (s->disability && !rng_pct(&g->rng, 50))
+                need = demo_p_needs.items[1];
+            else
+                need = pick(&g->rng, &demo_p_needs);
             cli_fields_str(&f, a, "needs", need);
         }
     }
