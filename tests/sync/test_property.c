@@ -130,7 +130,7 @@ struct gcase {
     const char *devs[MAX_DEV];
     int nrec;
     int coll[MAX_REC];
-    char ids[MAX_REC][8];
+    char ids[MAX_REC][16];
     int nchg;
     struct gchange chg[MAX_CHG];
     int nq[MAX_DEV];
@@ -176,10 +176,12 @@ static void add_change(struct gcase *gc, int dev, int rec, int base, struct gclo
     c->base = base;
     c->ms = k->ms;
     c->counter = k->counter;
+    char id[sizeof gc->ids[0]];
+    memcpy(id, gc->ids[rec], sizeof id); /* not an argument that aliases c->json */
     snprintf(c->json, sizeof c->json,
              "{\"seq\":%" PRId64 ",\"collection\":\"%s\",\"id\":\"%s\",\"base\":%d,"
              "\"hlc\":[%" PRId64 ",%" PRId64 "],\"fields\":{%s}}",
-             c->seq, colls[gc->coll[rec]].name, gc->ids[rec], base, c->ms, c->counter, fields);
+             c->seq, colls[gc->coll[rec]].name, id, base, c->ms, c->counter, fields);
     gc->q[dev][gc->nq[dev]++] = gc->nchg;
     gc->nchg++;
     clock_tick(k);
@@ -595,11 +597,12 @@ static void run_case(const struct gcase *gc, int check_conflicts)
             memcpy(expect, gc->expect, sizeof expect);
             qsort(expect, (size_t)gc->nexpect, sizeof expect[0],
                   (int (*)(const void *, const void *))strcmp);
-            char got[1024] = "", want[1024] = "";
+            /* 64 pairs of at most 47 characters and a space each fit. */
+            char got[64 * 48 + 1] = "", want[64 * 48 + 1] = "";
             for (int i = 0; i < nreported; i++)
-                snprintf(got + strlen(got), sizeof got - strlen(got), "%s ", reported[i]);
+                strcat(strcat(got, reported[i]), " ");
             for (int i = 0; i < gc->nexpect; i++)
-                snprintf(want + strlen(want), sizeof want - strlen(want), "%s ", expect[i]);
+                strcat(strcat(want, expect[i]), " ");
             CHECK(strcmp(got, want) == 0, "conflicts reported [%s], expected [%s]", got, want);
             /* Re-sending every change adds no conflict and changes nothing. */
             for (int i = 0; i < gc->nchg; i++)
