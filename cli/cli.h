@@ -80,4 +80,7 @@ int cli_cmd_demo(struct cli_ctx *ctx, int argc, char **argv);
 /* ---- added by the client engineer: `visitsync client` (cmd_client.c) ---- */
 int cli_cmd_client(struct cli_ctx *ctx, int argc, char **argv);
 
+/* ---- added by the server engineer: `visitsync serve` (cmd_serve.c) ---- */
+int cli_cmd_serve(struct cli_ctx *ctx, int argc, char **argv);
+
 #endif

@@ -205,8 +205,11 @@ static void phase_step(struct srv *srv)
         srv->phase = SRV_CLOSING;
         srv->phase_deadline = now + SRV_CLOSE_MS;
     }
-    if (srv->phase == SRV_CLOSING && (srv->n_sessions == 0 || now >= srv->phase_deadline))
+    if (srv->phase == SRV_CLOSING && (srv->n_sessions == 0 || now >= srv->phase_deadline)) {
         srv->phase = SRV_DONE;
+        /* A sul callback runs before lws polls: make that poll return at once. */
+        lws_cancel_service(srv->ctx);
+    }
 }
 
 static void on_tick(lws_sorted_usec_list_t *sul)

@@ -1,0 +1,271 @@
+"""Helpers for the server's integration tests.
+
+Every test makes its own temporary database with the real command line
+(`visitsync init`, `grid add`, `user add`, `device enroll`), starts the real
+`visitsync serve` on port 0, reads the port from the startup line, and talks
+to it with Python's `websockets` (Debian's python3-websockets 10.4), an
+implementation independent of ours. Every wait is bounded.
+"""
+import asyncio
+import json
+import os
+import re
+import select
+import shutil
+import signal
+import sqlite3
+import subprocess
+import tempfile
+import time
+
+import websockets
+
+BIN = None  # the visitsync binary, set by run.py
+WAIT = 5.0  # seconds: the longest any single reply may take
+SUBPROTOCOL = "visitsync.v1"
+LISTEN_RE = re.compile(r"^visitsync listening on (\S+):(\d+)$")
+
+
+def now_ms():
+    return int(time.time() * 1000)
+
+
+class Env:
+    """A temporary directory with a database filled through the CLI."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="vs-server-test-")
+        self.db = os.path.join(self.dir, "visitsync.db")
+        self.tokens = {}
+        self.cli("init")
+
+    def close(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def cli(self, *args, check=True):
+        p = subprocess.run([BIN, "--db", self.db, *args], capture_output=True, text=True,
+                           timeout=30)
+        if check and p.returncode != 0:
+            raise AssertionError("visitsync %s failed (%d): %s" % (" ".join(args), p.returncode,
+                                                                    p.stderr.strip()))
+        return p
+
+    def grid(self, gid, name=None):
+        self.cli("grid", "add", gid, name or ("Grid " + gid))
+
+    def user(self, uid, role, grids=None):
+        args = ["user", "add", "--id", uid, "--name", "User " + uid, "--role", role]
+        if grids:
+            args += ["--grids", ",".join(grids)]
+        self.cli(*args)
+
+    def device(self, dev, user):
+        out = self.cli("device", "enroll", "--user", user, "--device", dev).stdout.strip()
+        assert len(out.splitlines()) == 1, "enroll printed more than the token: %r" % out
+        self.tokens[dev] = out
+        return out
+
+    def standard(self):
+        """Two grids; cadres c1, c3 in g01 and c2 in g02; a supervisor of all grids."""
+        self.grid("g01")
+        self.grid("g02")
+        self.user("c1", "cadre", ["g01"])
+        self.user("c3", "cadre", ["g01"])
+        self.user("c2", "cadre", ["g02"])
+        self.user("sup", "supervisor")
+        self.device("tabA", "c1")
+        self.device("tabB", "c3")
+        self.device("tabC", "c2")
+        self.device("tabS", "sup")
+        return self
+
+    def sql(self, query, *params):
+        con = sqlite3.connect(self.db, timeout=10)
+        try:
+            return con.execute(query, params).fetchall()
+        finally:
+            con.close()
+
+
+class Server:
+    """`visitsync serve` on port 0 (or as given)."""
+
+    def __init__(self, env, *extra, listen="127.0.0.1:0", expect_start=True):
+        self.env = env
+        self.stderr_path = os.path.join(env.dir, "server-%d.err" % int(time.time() * 1e6))
+        self.errf = open(self.stderr_path, "w")
+        args = [BIN, "--db", env.db, "serve"]
+        if listen is not None:
+            args += ["--listen", listen]
+        args += list(extra)
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.errf)
+        self.line = None
+        self.host = None
+        self.port = None
+        if expect_start:
+            self.line = self.read_line(WAIT)
+            m = LISTEN_RE.match(self.line or "")
+            if not m:
+                self.kill()
+                raise AssertionError("no startup line, got %r; stderr: %s" %
+                                     (self.line, self.stderr()))
+            self.host, self.port = m.group(1), int(m.group(2))
+
+    def read_line(self, timeout):
+        fd = self.proc.stdout.fileno()
+        buf = b""
+        deadline = time.monotonic() + timeout
+        while not buf.endswith(b"\n"):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            r, _, _ = select.select([fd], [], [], left)
+            if not r:
+                return None
+            chunk = os.read(fd, 1)
+            if not chunk:
+                break
+            buf += chunk
+        return buf.decode().rstrip("\n")
+
+    def stderr(self):
+        if not self.errf.closed:
+            self.errf.flush()
+        with open(self.stderr_path) as f:
+            return f.read()
+
+    @property
+    def url(self):
+        return "ws://127.0.0.1:%d/sync" % self.port
+
+    def wait(self, timeout):
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def stop(self, timeout=5.0):
+        """SIGTERM; returns (exit status, seconds taken)."""
+        t0 = time.monotonic()
+        self.proc.send_signal(signal.SIGTERM)
+        rc = self.wait(timeout)
+        took = time.monotonic() - t0
+        if rc is None:
+            self.kill()
+        self.errf.close()
+        return rc, took
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        if not self.errf.closed:
+            self.errf.close()
+
+
+async def connect(server_or_url, **kw):
+    url = server_or_url if isinstance(server_or_url, str) else server_or_url.url
+    kw.setdefault("subprotocols", [SUBPROTOCOL])
+    kw.setdefault("open_timeout", WAIT)
+    kw.setdefault("max_size", None)
+    kw.setdefault("ping_interval", None)
+    return await websockets.connect(url, **kw)
+
+
+async def recv(ws, timeout=WAIT):
+    """The next message as a dict; fails after timeout."""
+    raw = await asyncio.wait_for(ws.recv(), timeout)
+    return json.loads(raw)
+
+
+async def recv_type(ws, mtype, timeout=WAIT):
+    """Skips pokes until a message of mtype arrives."""
+    deadline = time.monotonic() + timeout
+    while True:
+        m = await recv(ws, max(0.01, deadline - time.monotonic()))
+        if m["type"] == mtype or m["type"] == "error":
+            return m
+        assert m["type"] == "poke", "unexpected %r while waiting for %s" % (m, mtype)
+
+
+async def send(ws, msg):
+    await ws.send(json.dumps(msg))
+
+
+async def expect_close(ws, timeout=WAIT):
+    """Reads until the server closes; returns (close code, messages seen before)."""
+    seen = []
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError("the server did not close within %.1fs (saw %r)" %
+                                     (timeout, seen[-3:]))
+            raw = await asyncio.wait_for(ws.recv(), left)
+            seen.append(json.loads(raw) if isinstance(raw, str) else raw)
+    except websockets.ConnectionClosed as e:
+        return e.code, seen
+
+
+async def hello(ws, env, device, **extra):
+    msg = {"type": "hello", "device": device, "token": env.tokens[device]}
+    msg.update(extra)
+    await send(ws, msg)
+    m = await recv(ws)
+    assert m["type"] == "welcome", "hello of %s answered %r" % (device, m)
+    return m
+
+
+async def session(server, env, device, **kw):
+    ws = await connect(server, **kw)
+    welcome = await hello(ws, env, device)
+    return ws, welcome
+
+
+def subject(seq, rid, grid, base=0, ms=None, **fields):
+    f = {"name": "Subject " + rid, "grid": grid}
+    f.update(fields)
+    return {"seq": seq, "collection": "subjects", "id": rid, "base": base,
+            "hlc": [ms or now_ms(), 0], "fields": f}
+
+
+def change(seq, collection, rid, base, fields, ms=None, counter=0):
+    return {"seq": seq, "collection": collection, "id": rid, "base": base,
+            "hlc": [ms or now_ms(), counter], "fields": fields}
+
+
+async def push(ws, req, changes, timeout=WAIT):
+    await send(ws, {"type": "push", "req": req, "changes": changes})
+    m = await recv_type(ws, "ack", timeout)
+    assert m.get("req") == req, "reply to push %s: %r" % (req, m)
+    return m
+
+
+async def pull_all(ws, since="0", limit=None):
+    """Pages through pull until more is false; returns (items, cursor, pages)."""
+    items, pages, n = [], 0, 0
+    while True:
+        n += 1
+        msg = {"type": "pull", "req": "p%d" % n, "since": since}
+        if limit:
+            msg["limit"] = limit
+        await send(ws, msg)
+        m = await recv_type(ws, "changes")
+        assert m["type"] == "changes", "pull answered %r" % m
+        assert m["req"] == msg["req"]
+        items += m["changes"]
+        pages += 1
+        since = m["cursor"]
+        if not m["more"]:
+            return items, since, pages
+        assert pages < 1000
+
+
+async def no_message(ws, seconds):
+    """True when nothing arrives within seconds."""
+    try:
+        m = await asyncio.wait_for(ws.recv(), seconds)
+        return m
+    except asyncio.TimeoutError:
+        return None
