@@ -9,7 +9,8 @@
  * db_commit_group.
  *
  * Errors: 0 or a negative SYNC_E* code (sync_strerror), or a DB_E* code
- * passed up from db/ (db_strerror; the ranges do not overlap).
+ * passed up from db/, or a PROTO_E* code when a merged record cannot be
+ * encoded (the ranges do not overlap; sync_strerror names all three).
  */
 #ifndef VS_SYNC_H
 #define VS_SYNC_H
@@ -32,12 +33,15 @@ enum sync_errno {
 #undef SYNC_ERRNO_ENUM
 };
 
-/* A sentence for a SYNC_E* or DB_E* code. */
+/* A static sentence for a SYNC_E*, DB_E* or PROTO_E* code; any thread. */
 const char *sync_strerror(int err);
 
 #define SYNC_DEFAULT_MAX_SKEW_MS (10 * 60 * 1000)
 
-/* The rules in force: the schema and the clock-skew limit. Borrowed, read-only. */
+/*
+ * The rules in force: the schema and the clock-skew limit (max_skew_ms <= 0
+ * means SYNC_DEFAULT_MAX_SKEW_MS). Borrowed, read-only.
+ */
 struct sync_rules {
     const struct proto_schema *schema;
     int64_t max_skew_ms;
