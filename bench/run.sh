@@ -24,9 +24,13 @@ B=${BENCH_BATCH:-50}
 K=${BENCH_INFLIGHT:-4}
 NCONN=${BENCH_CONN:-10000}
 PV=${BENCH_PEER_VISITS:-100}
-# Optimised (-O2) with symbols, so perf can name functions. (Release, -O3,
-# is not used: it trips -Werror=maybe-uninitialized in protocol/read.c.)
+# Optimised (-O2) with symbols, so perf can name functions. GCC 12 at -O2/-O3
+# raises format-truncation and maybe-uninitialized warnings that the Debug
+# builds do not see; they stay warnings here (not errors) so that a warning
+# in someone's module cannot stop the measurement. The strict builds
+# (Debug, ASan) still fail on them.
 btype=${BENCH_BUILD_TYPE:-RelWithDebInfo}
+bflags=${BENCH_CFLAGS:--Wno-error=format-truncation -Wno-error=maybe-uninitialized}
 t_start=$(date +%s)
 
 say() { echo "== $*" >&2; }
@@ -35,7 +39,8 @@ val() { local v; v=$(sed -n "s/^$2: \([^ ]*\).*/\1/p" "$1" 2>/dev/null | tail -1
 
 # ---- build ------------------------------------------------------------------
 say "building $btype in $build"
-cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE="$btype" >"$build.cmake.log" 2>&1 ||
+cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE="$btype" \
+  -DCMAKE_C_FLAGS="$bflags" >"$build.cmake.log" 2>&1 ||
   { cat "$build.cmake.log" >&2; echo "run.sh: cmake configure failed" >&2; exit 1; }
 cmake --build "$build" -j2 --target visitsync bench_loadgen bench_conn bench_setup bench_limit \
   >"$build.build.log" 2>&1 ||
