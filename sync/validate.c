@@ -343,6 +343,6 @@ int sync_validate(const struct sync_rules *rules, const struct db_principal *who
     bad = 0;
 out:
     if (bad)
-        *fault = f;
+        *fault = f; /* proto_fault_set cuts what it quotes at a UTF-8 boundary */
     return bad;
 }

@@ -106,6 +106,23 @@ static void test_unknown_field(void **state)
            "subjects");
 }
 
+/* True when s is well-formed UTF-8 (no cut sequences). */
+static int utf8_ok(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p) {
+        size_t n = *p < 0x80 ? 1 : *p >= 0xF0 ? 4 : *p >= 0xE0 ? 3 : *p >= 0xC0 ? 2 : 0;
+        if (n == 0)
+            return 0;
+        for (size_t i = 1; i < n; i++) {
+            if ((p[i] & 0xC0) != 0x80)
+                return 0;
+        }
+        p += n;
+    }
+    return 1;
+}
+
 static char *repeat(const char *unit, size_t times, const char *pre, const char *post)
 {
     size_t n = strlen(pre) + strlen(unit) * times + strlen(post) + 1;
@@ -129,6 +146,39 @@ static char *subj_with(int seq, const char *extra)
              "\"hlc\":[1764409000000,0],\"fields\":{\"name\":\"Zhang\",\"grid\":\"g1\"%s}}]",
              seq, seq, extra);
     return s;
+}
+
+/*
+ * A long non-ASCII field name (protocol/ would refuse it; sync_validate may
+ * be called by others) is cut to the fault's size at a character boundary.
+ */
+static void test_fault_stays_utf8(void **state)
+{
+    struct fx *f = *state;
+    struct proto_msg *msg = fx_parse_push(SUBJ(1, "s-1", ",\"phone\":\"1\""));
+    struct proto_change c = msg->u.push.changes[0];
+    struct proto_field fields[8];
+    struct proto_fault fault = {0};
+    struct db_principal who;
+    char *name = repeat("字", 50, "", ""); /* 150 bytes: more than field[96] */
+
+    assert_true(c.n_fields <= 8);
+    memcpy(fields, c.fields, c.n_fields * sizeof fields[0]);
+    for (size_t i = 0; i < c.n_fields; i++) {
+        if (strcmp(fields[i].name, "phone") == 0)
+            fields[i].name = name;
+    }
+    c.fields = fields;
+    fx_principal(f, "dA", &who);
+    assert_int_equal(sync_validate(&f->rules, &who, &c, NULL, f->now, &fault), 1);
+    assert_int_equal(fault.code, PROTO_CODE_UNKNOWN_FIELD);
+    assert_true(utf8_ok(fault.field));
+    assert_true(utf8_ok(fault.message));
+    assert_int_equal(strlen(fault.field), 93); /* 31 whole characters of 3 bytes */
+    assert_memory_equal(fault.field, name, 93);
+    db_principal_clear(&who);
+    proto_msg_free(msg);
+    free(name);
 }
 
 static void test_invalid_string_and_text(void **state)
@@ -436,6 +486,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bad_id, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_collection, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unknown_field, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fault_stays_utf8, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invalid_string_and_text, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invalid_number_bool_enum, setup, teardown),
         cmocka_unit_test_setup_teardown(test_invalid_date_datetime_id, setup, teardown),
