@@ -232,3 +232,23 @@ async def test_hello_pipelined_with_a_push(env):
         await ws.close()
     finally:
         srv.kill()
+
+
+async def test_web_dir_is_served_at_root_beside_healthz_and_sync(env):
+    env.standard()
+    web = os.path.join(env.dir, "web")
+    os.mkdir(web)
+    with open(os.path.join(web, "index.html"), "w") as f:
+        f.write("<!doctype html><title>visitsync</title>dashboard")
+    srv = Server(env, "--web", web)
+    try:
+        status, body = http_get(srv.port, "/")
+        assert status == 200 and "dashboard" in body, (status, body)
+        status, body = http_get(srv.port, "/healthz")
+        assert status == 200 and json.loads(body) == {"status": "ok"}, (status, body)
+        status, _ = http_get(srv.port, "/missing.js")
+        assert status == 404, status
+        ws, _ = await session(srv, env, "tabA")
+        await ws.close()
+    finally:
+        srv.kill()

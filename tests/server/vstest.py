@@ -15,6 +15,7 @@ import shutil
 import signal
 import sqlite3
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -90,7 +91,7 @@ class Env:
 class Server:
     """`visitsync serve` on port 0 (or as given)."""
 
-    def __init__(self, env, *extra, listen="127.0.0.1:0", expect_start=True):
+    def __init__(self, env, *extra, listen="127.0.0.1:0", expect_start=True, environ=None):
         self.env = env
         self.stderr_path = os.path.join(env.dir, "server-%d.err" % int(time.time() * 1e6))
         self.errf = open(self.stderr_path, "w")
@@ -98,7 +99,9 @@ class Server:
         if listen is not None:
             args += ["--listen", listen]
         args += list(extra)
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.errf)
+        penv = dict(os.environ)
+        penv.update(environ or {})
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.errf, env=penv)
         self.line = None
         self.host = None
         self.port = None
@@ -151,16 +154,32 @@ class Server:
         rc = self.wait(timeout)
         took = time.monotonic() - t0
         if rc is None:
-            self.kill()
-        self.errf.close()
-        return rc, took
-
-    def kill(self):
-        if self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait(timeout=10)
         if not self.errf.closed:
             self.errf.close()
+        return rc, took
+
+    def kill(self):
+        """Ends the server at the end of a test. A server still running is stopped with
+        SIGTERM and must exit 0 (under ASan this also proves there was no leak or memory
+        error); only one that does not stop in time is killed."""
+        failure = None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            rc = self.wait(8)
+            if rc is None:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+                failure = "the server did not stop within 8 s of SIGTERM"
+            elif rc != 0:
+                failure = "the server exited %d on SIGTERM" % rc
+        elif self.proc.returncode not in (0, -signal.SIGKILL):
+            failure = "the server had exited %d" % self.proc.returncode
+        if not self.errf.closed:
+            self.errf.close()
+        if failure and sys.exc_info()[0] is None:
+            raise AssertionError("%s; stderr:\n%s" % (failure, self.stderr()[-4000:]))
 
 
 async def connect(server_or_url, **kw):
