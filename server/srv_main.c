@@ -270,9 +270,14 @@ static void *signal_main(void *arg)
 
 /* ---- lws setup ------------------------------------------------------------ */
 
+/*
+ * rx_buffer_size is not a message limit (messages are assembled in the
+ * session): it is the per-connection receive buffer lws allocates, so it is
+ * kept small for the many idle tablets a township has connected.
+ */
 static const struct lws_protocols srv_protocols[] = {
     {"http", srv_http_callback, sizeof(struct srv_http_pss), 0, 0, NULL, 0},
-    {SRV_SUBPROTOCOL, srv_ws_callback, sizeof(struct srv_session), 65536, 0, NULL, 0},
+    {SRV_SUBPROTOCOL, srv_ws_callback, sizeof(struct srv_session), 4096, 0, NULL, 0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
