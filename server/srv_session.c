@@ -363,8 +363,11 @@ static void on_message(struct srv_session *s)
     if (proto_parse_client(s->rx ? s->rx : "", s->rx_len, &msg, &fault, req) != 0) {
         if (fault.code == PROTO_CODE_NONE)
             fault.code = PROTO_CODE_BAD_MESSAGE;
-        reply_error(s, req[0] ? req : NULL, fault.code, "%s%s%s", fault.field,
-                    fault.field[0] ? ": " : "", fault.message);
+        /* Name the member once: protocol/'s sentences often start with it already. */
+        int named = fault.field[0] == '\0' ||
+                    strncmp(fault.message, fault.field, strlen(fault.field)) == 0;
+        reply_error(s, req[0] ? req : NULL, fault.code, "%s%s%s", named ? "" : fault.field,
+                    named ? "" : ": ", fault.message);
         session_bad(s);
         return;
     }
