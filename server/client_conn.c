@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -84,11 +85,12 @@ static const char *vsc__close_meaning(int code)
 
 void vsc__describe_close(const struct vsc *v, char *buf, size_t size)
 {
-    if (v->close_reason[0])
-        snprintf(buf, size, "code %d (%s: %s)", v->close_code,
-                 vsc__close_meaning(v->close_code), v->close_reason);
+    const char *meaning = vsc__close_meaning(v->close_code);
+    /* A reason that only repeats the code's meaning is not worth saying twice. */
+    if (v->close_reason[0] && strcasecmp(v->close_reason, meaning) != 0)
+        snprintf(buf, size, "code %d (%s: %s)", v->close_code, meaning, v->close_reason);
     else
-        snprintf(buf, size, "code %d (%s)", v->close_code, vsc__close_meaning(v->close_code));
+        snprintf(buf, size, "code %d (%s)", v->close_code, meaning);
 }
 
 /* ---- outgoing ----------------------------------------------------------- */
