@@ -199,3 +199,26 @@ async def test_poke_reaches_other_devices_of_the_grid_once(env):
             await ws.close()
     finally:
         srv.kill()
+
+
+async def test_max_skew_option(env):
+    env.standard()
+    srv = Server(env, "--max-skew", "5")
+    try:
+        ws, _ = await session(srv, env, "tabA")
+        t = now_ms()
+        ack = await push(ws, "k", [subject(1, "s1", "g01", ms=t + 60 * 1000),
+                                   subject(2, "s2", "g01", ms=t + 1000)])
+        got = [(r["status"], r.get("error", {}).get("code")) for r in ack["results"]]
+        assert got == [("rejected", "clock_skew"), ("applied", None)], got
+        await ws.close()
+    finally:
+        srv.kill()
+    srv = Server(env)  # the default allows 10 minutes ahead
+    try:
+        ws, _ = await session(srv, env, "tabA")
+        ack = await push(ws, "k2", [subject(3, "s3", "g01", ms=now_ms() + 60 * 1000)])
+        assert ack["results"][0]["status"] == "applied", ack
+        await ws.close()
+    finally:
+        srv.kill()
