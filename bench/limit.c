@@ -105,6 +105,8 @@ static double run(struct lim *l, int n, int txn, uint64_t seed)
     return (double)(bench_now_ns() - t0) / 1e9;
 }
 
+static int cache_mib; /* 0: SQLite's default page cache (2 MiB), as the server has */
+
 static int open_fresh(struct lim *l, const char *path)
 {
     char p[4200];
@@ -117,6 +119,12 @@ static int open_fresh(struct lim *l, const char *path)
         return check(l, SQLITE_ERROR, "open");
     if (check(l, sqlite3_exec(l->db, schema_sql, 0, 0, 0), "schema"))
         return -1;
+    if (cache_mib > 0) {
+        char pragma[64];
+        snprintf(pragma, sizeof(pragma), "PRAGMA cache_size=-%d", cache_mib * 1024);
+        if (check(l, sqlite3_exec(l->db, pragma, 0, 0, 0), "cache_size"))
+            return -1;
+    }
     if (check(l, sqlite3_prepare_v2(l->db,
                                     "INSERT INTO history(device,seq,received_ms,collection,"
                                     "record_id,change,outcome,rev) VALUES(?,?,?,?,?,?,0,1)",
@@ -145,7 +153,8 @@ int main(int argc, char **argv)
     int n = 100000, n_batched = 20000, batch = 50, rows = 2;
     static const struct option lo[] = {{"db", 1, 0, 'd'},      {"records", 1, 0, 'n'},
                                        {"batched", 1, 0, 'm'}, {"batch", 1, 0, 'b'},
-                                       {"rows", 1, 0, 'r'},    {0, 0, 0, 0}};
+                                       {"rows", 1, 0, 'r'},    {"cache-mib", 1, 0, 'c'},
+                                       {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
         switch (c) {
@@ -154,11 +163,12 @@ int main(int argc, char **argv)
         case 'm': n_batched = atoi(optarg); break;
         case 'b': batch = atoi(optarg); break;
         case 'r': rows = atoi(optarg); break;
+        case 'c': cache_mib = atoi(optarg); break;
         default: goto usage;
         }
     }
     if (!path || n < 1 || n > 10000000 || n_batched < 1 || n_batched > 10000000 || batch < 1 ||
-        (rows != 1 && rows != 2))
+        (rows != 1 && rows != 2) || cache_mib < 0 || cache_mib > 4096)
         goto usage;
 
     struct lim l = {.rows = rows};
@@ -174,8 +184,9 @@ int main(int argc, char **argv)
     close_db(&l);
     if (tb < 0)
         return 1;
-    printf("limit: %d insert%s per record (%s), WAL, synchronous=FULL, file %s\n", rows,
-           rows == 2 ? "s" : "", rows == 2 ? "history + records" : "history only", path);
+    printf("limit: %d insert%s per record (%s), WAL, synchronous=FULL, page cache %s, file %s\n",
+           rows, rows == 2 ? "s" : "", rows == 2 ? "history + records" : "history only",
+           cache_mib ? "set by --cache-mib" : "SQLite's default", path);
     printf("limit_txn_per_%d_records: %d records in %.3f s\n", batch, n_batched, ta);
     printf("limit_batched_records_per_s: %.0f\n", (double)n_batched / ta);
     printf("limit_single_txn: %d records in %.3f s\n", n, tb);
@@ -183,6 +194,6 @@ int main(int argc, char **argv)
     return 0;
 usage:
     fprintf(stderr, "usage: limit --db PATH [--records 100000] [--batched 20000] [--batch 50] "
-                    "[--rows 2|1]\n");
+                    "[--rows 2|1] [--cache-mib N]\n");
     return 2;
 }

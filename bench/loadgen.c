@@ -36,6 +36,7 @@ struct dev {
     int64_t next_seq;
     int64_t hlc_ms, hlc_counter;
     int pushes_total, pushes_sent, pushes_acked;
+    uint64_t last_send_ns; /* for --pace-ms */
     int records_left;
     uint64_t sent_ns[MAX_K]; /* ring of send times of pushes in flight */
     int ring_head;
@@ -49,6 +50,7 @@ struct run {
     struct dev *devs;
     int n_devs;
     int visits, batch, inflight, pull_limit;
+    uint64_t pace_ns; /* least time between two pushes of a device; 0 = as fast as acks allow */
     int64_t seq_start;
     int n_welcomed, n_pushed, n_pulled, n_failed;
     int64_t res_applied, res_conflict, res_duplicate, res_rejected, errors;
@@ -70,6 +72,7 @@ static void die_usage(const char *why)
             "loadgen: %s\nusage: loadgen --port P --creds FILE [--host 127.0.0.1] [--devices 200]\n"
             "  [--visits 500] [--batch 50] [--inflight 4] [--timeout 120] [--server-pid PID]\n"
             "  [--db PATH] [--pull-limit 1000] [--no-pull] [--seq-start 1] [--seed S]\n"
+            "  [--pace-ms MS: at most one push per device every MS ms, an open-loop load]\n"
             "  or: loadgen --emit-docs FILE [--devices D] [--visits V] [--seed S]\n",
             why);
     exit(2);
@@ -125,6 +128,10 @@ static void fill_pushes(struct dev *d)
 {
     while (d->state == D_PUSHING && d->records_left > 0 &&
            d->pushes_sent - d->pushes_acked < R.inflight) {
+        uint64_t now = bench_now_ns();
+        if (R.pace_ns && d->pushes_sent > 0 && now - d->last_send_ns < R.pace_ns)
+            return;
+        d->last_send_ns = now;
         if (send_push(d) != 0) {
             fprintf(stderr, "loadgen: %s: could not send a push\n", d->cred->device);
             d->state = D_FAILED;
@@ -364,6 +371,7 @@ int main(int argc, char **argv)
         {"inflight", 1, 0, 'k'},   {"timeout", 1, 0, 't'},    {"server-pid", 1, 0, 'P'},
         {"db", 1, 0, 'D'},         {"pull-limit", 1, 0, 'l'}, {"no-pull", 0, 0, 'n'},
         {"seq-start", 1, 0, 's'},  {"seed", 1, 0, 'S'},       {"emit-docs", 1, 0, 'E'},
+        {"pace-ms", 1, 0, 'm'},
         {0, 0, 0, 0}};
     int c;
     while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -383,6 +391,7 @@ int main(int argc, char **argv)
         case 's': R.seq_start = atoll(optarg); break;
         case 'S': seed = strtoull(optarg, NULL, 10); break;
         case 'E': emit = optarg; break;
+        case 'm': R.pace_ns = (uint64_t)atoi(optarg) * 1000000u; break;
         default: die_usage("unknown option");
         }
     }
@@ -472,7 +481,9 @@ int main(int argc, char **argv)
             timed_out = 1;
             break;
         }
-        bench_loop_run_once(loop, 50);
+        bench_loop_run_once(loop, R.pace_ns ? 1 : 50);
+        for (int i = 0; R.pace_ns && i < R.n_devs; i++)
+            fill_pushes(&R.devs[i]);
     }
     double cpu1 = self_cpu();
     if (server_pid)
@@ -539,8 +550,9 @@ int main(int argc, char **argv)
     double tp = secs(R.t_pull0, R.t_pull1);
     printf("devices: %d welcomed: %d failed: %d timed_out: %s\n", R.n_devs, connected,
            R.n_failed, timed_out ? "yes" : "no");
-    printf("workload: visits_per_device %d batch %d inflight %d (%lld changes sent)\n", R.visits,
-           R.batch, R.inflight, (long long)R.changes_sent);
+    printf("workload: visits_per_device %d batch %d inflight %d pace_ms %llu (%lld changes sent)\n",
+           R.visits, R.batch, R.inflight, (unsigned long long)(R.pace_ns / 1000000u),
+           (long long)R.changes_sent);
     printf("results: applied %lld conflict %lld duplicate %lld rejected %lld; other errors %lld\n",
            (long long)R.res_applied, (long long)R.res_conflict, (long long)R.res_duplicate,
            (long long)R.res_rejected, (long long)R.errors);

@@ -6,6 +6,8 @@
 #   1. limit   — the same records into SQLite from one process (WAL, FULL);
 #   2. ingest  — `visitsync serve` + loadgen: D devices push V visits in
 #                pushes of B with K in flight, then each pulls its grid;
+#   2b. paced  — the same devices pushing once every 2 s each (ack latency
+#                at half load, not behind a saturated queue);
 #   3. conn    — `visitsync serve` + 10,000 idle authenticated connections;
 #   4. peer    — pouchdb-server + bench/peer/load.js with the same docs.
 # Every server is started here on 127.0.0.1 and stopped here; every client
@@ -106,6 +108,19 @@ say "ingest: $D devices x $V visits, batch $B, $K in flight"
       --db "$work/ingest.db" | tee "$work/loadgen.log" >&2
     stop_server; }
 
+# ---- 2b. ack latency at half load -------------------------------------------------------
+# The closed loop above keeps D*K pushes queued, so its ack latency is the
+# queue (Little's law), not the commit path. Here each device pushes once
+# every PACE ms (200 devices, 2000 ms, 50 changes: 5,000 changes/s offered).
+PACE=${BENCH_PACE_MS:-2000}
+say "paced: $D devices, one push of $B every $PACE ms each"
+"$bin/setup" --db "$work/paced.db" --devices "$D" --out "$work/creds-paced" >&2 &&
+  start_server "$work/paced.db" "$work/serve-paced" &&
+  { timeout 90 "$bin/loadgen" --port "$srv_port" --creds "$work/creds-paced" --devices "$D" \
+      --visits $((B * 5)) --batch "$B" --inflight "$K" --pace-ms "$PACE" --no-pull --timeout 60 \
+      --server-pid "$srv_pid" | tee "$work/paced.log" >&2
+    stop_server; }
+
 # ---- 3. idle connections ----------------------------------------------------------------------
 if [ "${BENCH_SKIP_CONN:-0}" != 1 ]; then
   say "conn: $NCONN idle authenticated connections"
@@ -158,6 +173,7 @@ ingest=$(val "$work/loadgen.log" ingest_records_per_s)
 limit=$(val "$work/limit.log" limit_single_txn_records_per_s)
 peer_rate=$(val "$work/peer.log" peer_records_per_s)
 ratio() { case "$1$2" in *not_measured*) echo not_measured ;; *) awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.2f", a/b; else print "not_measured" }' ;; esac; }
+echo "paced_ack_p50_ms: $(val "$work/paced.log" ack_p50_ms) paced_ack_p99_ms: $(val "$work/paced.log" ack_p99_ms) (one push per device every $PACE ms)" >&2
 say "done in $(( $(date +%s) - t_start )) s; logs in $work"
 echo "ingest_records_per_s: $ingest"
 echo "limit_single_txn_records_per_s: $limit"
