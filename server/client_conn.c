@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <libwebsockets.h>
 #include <netdb.h>
+#include <openssl/x509.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -289,7 +290,6 @@ static int vsc__callback(struct lws *wsi, enum lws_callback_reasons reason, void
                          size_t len)
 {
     struct vsc *v = lws_context_user(lws_get_context(wsi));
-    (void)user;
 
     if (!v)
         return 0;
@@ -303,10 +303,25 @@ static int vsc__callback(struct lws *wsi, enum lws_callback_reasons reason, void
             if (why[0])
                 v->dead = vsc__fail(v, VSC_ECONNECT, "cannot connect to %s:%d: %s", v->host,
                                     v->port, why);
+            else if (v->tls_error[0])
+                v->dead = vsc__fail(v, VSC_ECONNECT,
+                                    "cannot connect to %s:%d: the server's TLS certificate is "
+                                    "not trusted (%s); pass the CA that signed it (--ca FILE) "
+                                    "or accept it (--insecure)",
+                                    v->host, v->port, v->tls_error);
             else
-                v->dead = vsc__fail(v, VSC_ECONNECT, "cannot connect to %s:%d: %.*s", v->host,
+                v->dead = vsc__fail(v, VSC_ECONNECT, "cannot connect to %s:%d: %.*s%s", v->host,
                                     v->port, in ? (int)len : 14,
-                                    in ? (const char *)in : "unknown reason");
+                                    in ? (const char *)in : "unknown reason",
+                                    v->tls ? "" : " (if the server uses TLS, the url must "
+                                                  "start with wss://)");
+        }
+        break;
+    case LWS_CALLBACK_OPENSSL_PERFORM_SERVER_CERT_VERIFICATION:
+        /* Only noted, to say why a handshake failed; 0 keeps OpenSSL's verdict. */
+        if (!len && user) {
+            int e = X509_STORE_CTX_get_error((X509_STORE_CTX *)user);
+            snprintf(v->tls_error, sizeof v->tls_error, "%s", X509_verify_cert_error_string(e));
         }
         break;
     case LWS_CALLBACK_CLIENT_ESTABLISHED:
@@ -500,6 +515,11 @@ int vsc_connect(const char *url, const struct vsc_opts *opts, struct vsc **out, 
     v->max_message = PROTO_MAX_MESSAGE;
     if ((rc = vsc__parse_url(v, url)) != 0)
         goto out;
+    if (opts->ca_file && access(opts->ca_file, R_OK) != 0) {
+        rc = vsc__fail(v, VSC_EUSAGE, "cannot read the CA file %s: %s", opts->ca_file,
+                       strerror(errno));
+        goto out;
+    }
 
     lws_set_log_level(opts->lws_log_level, NULL);
     memset(&info, 0, sizeof info);

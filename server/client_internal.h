@@ -37,6 +37,7 @@ struct vsc {
     int closing;             /* vsc_close asked for a close frame */
     int close_code;          /* from the server's close frame */
     char close_reason[124];
+    char tls_error[120];     /* why OpenSSL did not trust the server's certificate */
     char errmsg[600];
 
     /* outgoing: queued messages, and the last one written (kept for deflate) */

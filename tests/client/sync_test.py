@@ -16,7 +16,9 @@ comes from its startup line), and drives tablets through `visitsync client`:
   - a bad enum is `rejected`, kept with its error, and does not block the
     change queued with it;
   - `client status` shows all that; failures exit 1 (bad token, no server)
-    or 2 (usage) with one line on stderr.
+    or 2 (usage) with one line on stderr;
+  - wss:// with a self-signed certificate: refused with the reason, then
+    accepted with --insecure or trusted with --ca.
 Python 3 standard library only. Exits 77 (ctest: skipped) when the binary
 has no `serve` command yet.
 """
@@ -101,15 +103,50 @@ def subject(t, rid, name, *more, base=None):
     return t.add("subjects", rid, "name=" + name, "grid=g01", *more, base=base)
 
 
-def start_server(db):
-    proc = subprocess.Popen([VISITSYNC, "serve", "--db", db, "--listen", "127.0.0.1:0"],
+def start_server(db, *extra, scheme="ws"):
+    proc = subprocess.Popen([VISITSYNC, "serve", "--db", db, "--listen", "127.0.0.1:0", *extra],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     line = proc.stdout.readline().strip()
     m = re.match(r"visitsync listening on (\S+):(\d+)$", line)
     if not m:
         proc.kill()
         raise AssertionError("no startup line from serve: %r %s" % (line, proc.stderr.read()))
-    return proc, "ws://%s:%s/sync" % (m.group(1), m.group(2))
+    return proc, "%s://%s:%s/sync" % (scheme, m.group(1), m.group(2))
+
+
+def stop_server(proc):
+    proc.terminate()
+    try:
+        return proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.wait()
+
+
+def tls_scenario(db, token):
+    """wss://: a self-signed certificate is refused with a reason, unless
+    trusted with --ca or accepted with --insecure."""
+    cert, key = os.path.join(TMP, "cert.pem"), os.path.join(TMP, "key.pem")
+    gen = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes",
+                          "-keyout", key, "-out", cert, "-subj", "/CN=127.0.0.1",
+                          "-addext", "subjectAltName=IP:127.0.0.1", "-days", "2"],
+                         capture_output=True)
+    if gen.returncode != 0:
+        print("openssl cannot make a certificate: TLS checks skipped", flush=True)
+        return
+    server, url = start_server(db, "--tls-cert", cert, "--tls-key", key, scheme="wss")
+    try:
+        t = Tablet("tab-tls", url, token)
+        out, err, rc = t.sync(ok=False, extra=("--attempts", "1"))
+        check(rc == 1 and "not trusted" in err and "self-signed" in err,
+              "wss with an untrusted certificate: exit 1 and the reason: %r" % err)
+        subject(t, "s-tls", "Tls")
+        s = summary(t.sync(extra=("--insecure",))[0])
+        check(s["applied"] == 1, "wss --insecure syncs: %s" % s)
+        s = summary(t.sync(extra=("--ca", cert))[0])
+        check(s["pushed"] == 0 and s["pulled"] == 0, "wss --ca CERT syncs: %s" % s)
+    finally:
+        stop_server(server)
 
 
 def scenario(url, tokens):
@@ -241,13 +278,14 @@ def main():
                                  "--db", db)[0].strip()
         server, url = start_server(db)
         scenario(url, tokens)
+        check(stop_server(server) == 0, "the server stops cleanly")
+        server = None
+        tokens["tab-tls"] = run("device", "enroll", "--user", "c01", "--device", "tab-tls",
+                                "--db", db)[0].strip()
+        tls_scenario(db, tokens["tab-tls"])
     finally:
         if server:
-            server.terminate()
-            try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                server.kill()
+            stop_server(server)
         if not FAILURES:
             shutil.rmtree(TMP, ignore_errors=True)
     if FAILURES:
