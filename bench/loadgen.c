@@ -129,9 +129,9 @@ static void fill_pushes(struct dev *d)
     while (d->state == D_PUSHING && d->records_left > 0 &&
            d->pushes_sent - d->pushes_acked < R.inflight) {
         uint64_t now = bench_now_ns();
-        if (R.pace_ns && d->pushes_sent > 0 && now - d->last_send_ns < R.pace_ns)
+        if (R.pace_ns && now < d->last_send_ns + R.pace_ns)
             return;
-        d->last_send_ns = now;
+        d->last_send_ns = R.pace_ns ? (d->last_send_ns ? d->last_send_ns + R.pace_ns : now) : now;
         if (send_push(d) != 0) {
             fprintf(stderr, "loadgen: %s: could not send a push\n", d->cred->device);
             d->state = D_FAILED;
@@ -469,8 +469,13 @@ int main(int argc, char **argv)
     /* Phase 2: push. */
     R.phase = 2;
     double cpu0 = self_cpu();
+    /* Paced devices start staggered over one period, so the offered load is
+     * even rather than D pushes at the same instant every period. */
+    uint64_t t_start = bench_now_ns();
     for (int i = 0; i < R.n_devs && !timed_out; i++) {
         struct dev *d = &R.devs[i];
+        if (R.pace_ns)
+            d->last_send_ns = t_start + R.pace_ns * (uint64_t)i / (uint64_t)R.n_devs - R.pace_ns;
         if (d->state == D_READY) {
             d->state = D_PUSHING;
             fill_pushes(d);
