@@ -267,7 +267,10 @@ static void writer_group(struct writer_ctx *w, struct srv_job **jobs, size_t n)
                 push_work_free(&slot->work, 0);
         }
     }
+    int64_t t0 = srv_mono_ms();
     rc = db_commit_group(srv->wdb, apply_one, ptrs, n, rcs);
+    srv_log(SRV_LOG_DEBUG, "group of %zu jobs: %s in %lld ms", n, rc == 0 ? "committed" : "failed",
+            (long long)(srv_mono_ms() - t0));
     if (rc == 0) {
         atomic_store(&srv->db_ok, 1);
         if (db_cursor(srv->wdb, &cursor) != 0)
