@@ -199,6 +199,21 @@ def scenario(url, tokens):
     check(("subjects", "s-good") in a.records() and ("subjects", "s-bad") not in a.records(),
           "the valid change reached the replica, the rejected one did not")
 
+    # Delete (a tombstone) and restore, the latter with --json fields.
+    a.add("subjects", "s-good", extra=("--delete",))
+    summary(a.sync()[0])
+    line = [l for l in run("client", "list", "--replica", a.replica)[0].splitlines()
+            if '"id":"s-good"' in l]
+    check(len(line) == 1 and '"deleted":true' in line[0], "--delete leaves a tombstone: %s" % line)
+    check(re.search(r"subjects \d+ \(1 deleted\)", a.status()) is not None,
+          "status counts the deleted record")
+    a.add("subjects", "s-good", extra=("--restore", "--json", '{"phone":"13800138000"}'))
+    summary(a.sync()[0])
+    line = [l for l in run("client", "list", "--replica", a.replica)[0].splitlines()
+            if '"id":"s-good"' in l]
+    check(len(line) == 1 and '"deleted":false' in line[0] and '"phone":"13800138000"' in line[0],
+          "--restore with --json brings it back with the new field: %s" % line)
+
     # Duplicate after a lost ack: restore the store as it was before the sync.
     subject(a, "s-dup", "Sun")
     saved = a.replica + ".before"
