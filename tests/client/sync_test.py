@@ -17,6 +17,8 @@ comes from its startup line), and drives tablets through `visitsync client`:
     change queued with it;
   - `client status` shows all that; failures exit 1 (bad token, no server)
     or 2 (usage) with one line on stderr;
+  - a sync started while the server is down retries with backoff and
+    completes once it is up;
   - wss:// with a self-signed certificate: refused with the reason, then
     accepted with --insecure or trusted with --ca.
 Python 3 standard library only. Exits 77 (ctest: skipped) when the binary
@@ -25,6 +27,7 @@ has no `serve` command yet.
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -104,7 +107,8 @@ def subject(t, rid, name, *more, base=None):
 
 
 def start_server(db, *extra, scheme="ws"):
-    proc = subprocess.Popen([VISITSYNC, "serve", "--db", db, "--listen", "127.0.0.1:0", *extra],
+    listen = [] if "--listen" in extra else ["--listen", "127.0.0.1:0"]
+    proc = subprocess.Popen([VISITSYNC, "serve", "--db", db, *listen, *extra],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     line = proc.stdout.readline().strip()
     m = re.match(r"visitsync listening on (\S+):(\d+)$", line)
@@ -121,6 +125,31 @@ def stop_server(proc):
     except subprocess.TimeoutExpired:
         proc.kill()
         return proc.wait()
+
+
+def retry_scenario(db, token):
+    """The server is down when the sync starts and comes up a moment later:
+    the client retries with backoff and then pushes everything."""
+    probe = socket.socket()
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
+    t = Tablet("tab-retry", "ws://127.0.0.1:%d/sync" % port, token)
+    for i in range(3):
+        subject(t, "s-retry-%d" % i, "Retry %d" % i)
+    sync = subprocess.Popen([VISITSYNC, "client", "sync", "--replica", t.replica,
+                             "--attempts", "8", "--timeout", "10"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.2)
+    server, _ = start_server(db, "--listen", "127.0.0.1:%d" % port)
+    try:
+        out, err = sync.communicate(timeout=120)
+        check(sync.returncode == 0 and "retrying" in err,
+              "sync retries until the server is up: rc %d, %r" % (sync.returncode, err))
+        s = summary(out.strip())
+        check(s["applied"] == 3, "then every queued change is acked: %s" % s)
+    finally:
+        stop_server(server)
 
 
 def tls_scenario(db, token):
@@ -295,6 +324,9 @@ def main():
         scenario(url, tokens)
         check(stop_server(server) == 0, "the server stops cleanly")
         server = None
+        tokens["tab-retry"] = run("device", "enroll", "--user", "c01", "--device", "tab-retry",
+                                  "--db", db)[0].strip()
+        retry_scenario(db, tokens["tab-retry"])
         tokens["tab-tls"] = run("device", "enroll", "--user", "c01", "--device", "tab-tls",
                                 "--db", db)[0].strip()
         tls_scenario(db, tokens["tab-tls"])
