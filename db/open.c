@@ -12,6 +12,8 @@
 #include "db_internal.h"
 
 #define DB__BUSY_TIMEOUT_MS 5000
+/* The writer's page cache in KiB (negative: a size, not a page count): 64 MiB. */
+#define DB__WRITER_CACHE "-65536"
 
 static int db__is_memory(const char *path)
 {
@@ -90,6 +92,16 @@ static int db__setup(struct db *db, const char *path, int flags)
         return err;
     if (flags & DB_OPEN_READONLY)
         return 0;
+    /*
+     * The writer applies thousands of records per transaction; with
+     * SQLite's default 2 MiB page cache a group spills dirty pages to the
+     * WAL mid-transaction and reads them back (docs/performance.md,
+     * "speed pass"). Temporary b-trees stay in memory too.
+     */
+    err = db__exec(db, "PRAGMA cache_size=" DB__WRITER_CACHE "; PRAGMA temp_store=MEMORY;",
+                   "sizing the writer's page cache");
+    if (err)
+        return err;
     return db__migrate(db);
 }
 
