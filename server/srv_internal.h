@@ -25,7 +25,8 @@
 /* ---- limits ------------------------------------------------------------- */
 
 #define SRV_SUBPROTOCOL "visitsync.v1"
-#define SRV_HELLO_TIMEOUT_US (10 * LWS_USEC_PER_SEC) /* §2.1 */
+#define SRV_HELLO_TIMEOUT_MS 10000 /* §2.1 */
+#define SRV_HELLO_TICK_US (200 * LWS_US_PER_MS)
 #define SRV_BAD_IN_A_ROW 10                          /* §2.8 */
 #define SRV_MAX_IN_FLIGHT 8              /* requests per session before rx pauses */
 #define SRV_MAX_QUEUED ((size_t)4 << 20) /* reply bytes per session before rx pauses */
@@ -162,12 +163,21 @@ struct srv {
 
     /* Service thread only. */
     struct srv_session *buckets[SRV_BUCKETS];
+    struct srv_session *devices[SRV_BUCKETS]; /* authenticated sessions by device id */
     struct srv_session *all; /* every registered session */
     size_t n_sessions;
     uint64_t next_session;
     enum srv_phase phase;
     int64_t phase_deadline; /* srv_mono_ms */
     lws_sorted_usec_list_t tick;
+    /*
+     * Sessions that owe a hello, oldest first. Every deadline is "connected +
+     * 10 s", so the list is sorted by construction and one periodic check of
+     * its head replaces a timer per connection (lws keeps timers in a sorted
+     * list: thousands of them make every insert slow).
+     */
+    struct srv_session *hello_head, *hello_tail;
+    lws_sorted_usec_list_t hello_tick;
 };
 
 /* ---- sessions (srv_session.c, service thread) ---------------------------- */
@@ -188,9 +198,14 @@ struct srv_session {
     uint64_t id;
     struct srv_session *next, *prev, *hnext;
     int registered;
+    struct srv_session *dnext; /* the device table's chain */
+    int in_devices;
 
     struct srv_principal *who; /* NULL until welcome */
     int hello_pending;
+    int64_t hello_deadline; /* srv_mono_ms; meaningful while on the hello list */
+    int on_hello_list;
+    struct srv_session *hello_next, *hello_prev;
 
     char *rx; /* the message being assembled */
     size_t rx_len, rx_cap;
@@ -220,6 +235,8 @@ void srv_sessions_flow(struct srv *srv);
 int srv_sessions_idle(struct srv *srv);
 /* Closes every session with code, dropping what is queued. Service thread. */
 void srv_sessions_close_all(struct srv *srv, int code, const char *why);
+/* Closes (4408) the sessions whose hello is overdue; reschedules itself. Service thread. */
+void srv_hello_tick(lws_sorted_usec_list_t *sul);
 
 /* Drains the completion queue and advances a graceful stop (srv_main.c). Service thread. */
 void srv_on_wakeup(struct srv *srv);

@@ -182,8 +182,11 @@ static int load_schema(const struct srv_config *c, struct proto_schema **out)
         goto out;
     }
     if (proto_schema_parse(text, len, out, &fault) != 0) {
-        fprintf(stderr, "visitsync: --schema %s: %s%s%s\n", c->schema_path, fault.field,
-                fault.field[0] ? ": " : "", fault.message);
+        /* Name the member once: protocol/'s sentences often start with it already. */
+        int named = fault.field[0] == '\0' ||
+                    strncmp(fault.message, fault.field, strlen(fault.field)) == 0;
+        fprintf(stderr, "visitsync: --schema %s: %s%s%s\n", c->schema_path,
+                named ? "" : fault.field, named ? "" : ": ", fault.message);
         goto out;
     }
     rc = SRV_EXIT_OK;
@@ -203,6 +206,7 @@ static void phase_step(struct srv *srv)
     if (srv->phase == SRV_DRAINING && (srv_sessions_idle(srv) || now >= srv->phase_deadline)) {
         srv_sessions_close_all(srv, SRV_CLOSE_GOING_AWAY, "server stopping");
         srv->phase = SRV_CLOSING;
+        now = srv_mono_ms(); /* closing thousands of sessions takes a while */
         srv->phase_deadline = now + SRV_CLOSE_MS;
     }
     if (srv->phase == SRV_CLOSING && (srv->n_sessions == 0 || now >= srv->phase_deadline)) {
@@ -449,6 +453,7 @@ int srv_run(const struct srv_config *c)
     }
     sig_started = 1;
 
+    lws_sul_schedule(srv->ctx, 0, &srv->hello_tick, srv_hello_tick, SRV_HELLO_TICK_US);
     srv_log(SRV_LOG_NOTICE, "serving %s (schema %.12s…)", c->db_path, srv->schema->version);
     while (srv->phase != SRV_DONE)
         if (lws_service(srv->ctx, 0) < 0)
@@ -470,6 +475,7 @@ out:
     srv_queue_stop(&srv->done);
     if (srv->ctx != NULL) {
         lws_sul_cancel(&srv->tick);
+        lws_sul_cancel(&srv->hello_tick);
         lws_context_destroy(srv->ctx);
     }
     srv_queue_destroy(&srv->writes);

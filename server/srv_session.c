@@ -17,6 +17,8 @@
  *   SRV_MAX_IN_FLIGHT requests wait, or more than SRV_MAX_QUEUED reply bytes
  *   wait to be written, the connection is not read (lws_rx_flow_control), so
  *   a client that never reads cannot make the server buffer without bound.
+ * - The 10 s hello deadline is a FIFO of sessions checked by one periodic
+ *   timer (srv_hello_tick), not a timer per connection.
  * - Closing: close_code is set, what must not be sent is dropped, the
  *   remaining ready replies are written, then the writeable callback sets
  *   the close reason and returns -1.
@@ -74,6 +76,103 @@ static struct srv_session *session_find(struct srv *srv, uint64_t id)
     while (s != NULL && s->id != id)
         s = s->hnext;
     return s;
+}
+
+/* ---- the device table: the one live connection of each device ------------- */
+
+static size_t device_bucket(const char *device)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)device; *p; p++)
+        h = (h ^ *p) * 1099511628211ULL;
+    return (size_t)(h % SRV_BUCKETS);
+}
+
+/* The authenticated session of device, or NULL. */
+static struct srv_session *device_find(struct srv *srv, const char *device)
+{
+    struct srv_session *s = srv->devices[device_bucket(device)];
+    while (s != NULL && strcmp(s->who->p.device, device) != 0)
+        s = s->dnext;
+    return s;
+}
+
+static void device_remove(struct srv_session *s)
+{
+    struct srv_session **pp;
+
+    if (!s->in_devices)
+        return;
+    pp = &s->srv->devices[device_bucket(s->who->p.device)];
+    while (*pp != NULL && *pp != s)
+        pp = &(*pp)->dnext;
+    if (*pp == s)
+        *pp = s->dnext;
+    s->dnext = NULL;
+    s->in_devices = 0;
+}
+
+/* Enters s (authenticated) as its device's live connection. */
+static void device_add(struct srv_session *s)
+{
+    size_t b = device_bucket(s->who->p.device);
+
+    s->dnext = s->srv->devices[b];
+    s->srv->devices[b] = s;
+    s->in_devices = 1;
+}
+
+/* ---- the hello deadline (§2.1) -------------------------------------------- */
+
+/* Puts s at the tail of the hello list with a deadline of now + 10 s. */
+static void hello_wait(struct srv_session *s)
+{
+    struct srv *srv = s->srv;
+
+    if (s->on_hello_list)
+        return;
+    s->hello_deadline = srv_mono_ms() + SRV_HELLO_TIMEOUT_MS;
+    s->hello_next = NULL;
+    s->hello_prev = srv->hello_tail;
+    if (srv->hello_tail != NULL)
+        srv->hello_tail->hello_next = s;
+    else
+        srv->hello_head = s;
+    srv->hello_tail = s;
+    s->on_hello_list = 1;
+}
+
+/* Takes s off the hello list (its hello arrived, or it is closing). */
+static void hello_unwait(struct srv_session *s)
+{
+    struct srv *srv = s->srv;
+
+    if (!s->on_hello_list)
+        return;
+    if (s->hello_prev != NULL)
+        s->hello_prev->hello_next = s->hello_next;
+    else
+        srv->hello_head = s->hello_next;
+    if (s->hello_next != NULL)
+        s->hello_next->hello_prev = s->hello_prev;
+    else
+        srv->hello_tail = s->hello_prev;
+    s->hello_next = s->hello_prev = NULL;
+    s->on_hello_list = 0;
+}
+
+static void session_close(struct srv_session *s, int code, const char *why, int keep_ready);
+
+/* Service thread (a context sul): closes overdue sessions, then looks again soon. */
+void srv_hello_tick(lws_sorted_usec_list_t *sul)
+{
+    struct srv *srv = lws_container_of(sul, struct srv, hello_tick);
+    int64_t now = srv_mono_ms();
+
+    while (srv->hello_head != NULL && srv->hello_head->hello_deadline <= now)
+        session_close(srv->hello_head, SRV_CLOSE_HELLO_TIMEOUT, "no hello within 10 s", 0);
+    if (srv->phase != SRV_DONE)
+        lws_sul_schedule(srv->ctx, 0, &srv->hello_tick, srv_hello_tick, SRV_HELLO_TICK_US);
 }
 
 /* ---- flow control -------------------------------------------------------- */
@@ -209,9 +308,14 @@ static void session_close(struct srv_session *s, int code, const char *why, int 
     free(s->rx);
     s->rx = NULL;
     s->rx_len = s->rx_cap = 0;
-    lws_set_timer_usecs(s->wsi, LWS_SET_TIMER_USEC_CANCEL);
-    /* A peer that never lets us write is dropped without the close frame. */
-    lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, 5);
+    hello_unwait(s);
+    /*
+     * A peer that never lets us write is dropped without the close frame.
+     * Not while stopping: the stop has its own deadline, and lws keeps
+     * timeouts in a sorted list, so arming thousands at once is quadratic.
+     */
+    if (s->srv->phase == SRV_RUNNING)
+        lws_set_timeout(s->wsi, PENDING_TIMEOUT_USER_OK, 5);
     session_flow(s);
     lws_callback_on_writable(s->wsi);
     srv_log(SRV_LOG_INFO, "session %llu (%s): closing with %d: %s", (unsigned long long)s->id,
@@ -276,6 +380,7 @@ static void on_hello(struct srv_session *s, struct proto_msg *msg)
     }
     job->msg = msg;
     s->hello_pending = 1;
+    hello_unwait(s); /* the writer answers it; a failure puts it back */
     submit(s, &s->srv->writes, job, msg->req);
 }
 
@@ -454,6 +559,32 @@ static void on_receive(struct srv_session *s, const void *in, size_t len)
     }
 }
 
+/*
+ * While stopping: sends the close frame itself and drops the connection
+ * without waiting for the peer's echo. lws's close handshake arms two
+ * timeouts per connection in its sorted timer list, which is quadratic when
+ * thousands of connections close at once; the stop has its own deadline.
+ * Returns -1 for the callback to return.
+ */
+/*
+ * lws 4.1.6 writes close frames with lws_write(..., LWS_WRITE_CLOSE), a value
+ * its public header leaves out ("handled by lws_close_reason()"); it is 4 in
+ * lib/roles/ws/private-lib-roles-ws.h.
+ */
+#define SRV_LWS_WRITE_CLOSE ((enum lws_write_protocol)4)
+
+static int close_now(struct srv_session *s)
+{
+    unsigned char frame[LWS_PRE + 2 + sizeof s->close_why];
+    size_t n = strlen(s->close_why);
+
+    frame[LWS_PRE] = (unsigned char)(s->close_code >> 8);
+    frame[LWS_PRE + 1] = (unsigned char)(s->close_code & 0xff);
+    memcpy(frame + LWS_PRE + 2, s->close_why, n);
+    lws_write(s->wsi, frame + LWS_PRE, 2 + n, SRV_LWS_WRITE_CLOSE);
+    return -1;
+}
+
 /* Writes the head reply, or closes once nothing is left to write. */
 static int on_writable(struct srv_session *s)
 {
@@ -479,6 +610,8 @@ static int on_writable(struct srv_session *s)
         return 0;
     }
     if (s->close_code && r == NULL) {
+        if (s->srv->phase != SRV_RUNNING && !lws_partial_buffered(s->wsi))
+            return close_now(s);
         lws_close_reason(s->wsi, (enum lws_close_status)s->close_code,
                          (unsigned char *)s->close_why, strlen(s->close_why));
         return -1;
@@ -488,6 +621,8 @@ static int on_writable(struct srv_session *s)
 
 static void session_cleanup(struct srv_session *s)
 {
+    hello_unwait(s);
+    device_remove(s);
     if (s->registered)
         session_unregister(s);
     replies_drop(s, 0);
@@ -526,22 +661,26 @@ static void hello_done(struct srv *srv, struct srv_session *s, struct srv_job *j
 {
     s->hello_pending = 0;
     if (job->who != NULL) {
-        for (struct srv_session *o = srv->all; o != NULL; o = o->next)
-            if (o != s && o->who != NULL && strcmp(o->who->p.device, job->who->p.device) == 0)
-                session_close(o, SRV_CLOSE_REPLACED, "replaced by a newer connection", 0);
+        struct srv_session *older = device_find(srv, job->who->p.device);
+        if (older != NULL && older != s) {
+            device_remove(older);
+            session_close(older, SRV_CLOSE_REPLACED, "replaced by a newer connection", 0);
+        }
         s->who = job->who;
         job->who = NULL;
-        lws_set_timer_usecs(s->wsi, LWS_SET_TIMER_USEC_CANCEL);
+        device_add(s);
         srv_log(SRV_LOG_INFO, "session %llu: device %s (user %s) connected",
                 (unsigned long long)s->id, s->who->p.device, s->who->p.user);
         fill_reply(s, job);
         return;
     }
     fill_reply(s, job);
-    if (job->refused != PROTO_CODE_NONE)
+    if (job->refused != PROTO_CODE_NONE) {
         session_close(s, SRV_CLOSE_UNAUTHORIZED, "unauthorized", 1);
-    else
+    } else {
+        hello_wait(s); /* the store failed: the client may say hello again */
         session_flow(s);
+    }
 }
 
 /* Pokes (§2.5) every other device whose scope has one of the changed grids. */
@@ -576,14 +715,13 @@ static void poke_others(struct srv *srv, const struct srv_job *job)
 static void close_revoked(struct srv *srv, const struct srv_job *job)
 {
     for (size_t i = 0; i < job->n_names; i++) {
-        for (struct srv_session *s = srv->all; s != NULL; s = s->next) {
-            if (s->who == NULL || s->close_code || strcmp(s->who->p.device, job->names[i]) != 0)
-                continue;
-            replies_drop(s, 0);
-            reply_error(s, NULL, PROTO_CODE_UNAUTHORIZED, "device \"%s\" was revoked",
-                        job->names[i]);
-            session_close(s, SRV_CLOSE_UNAUTHORIZED, "device revoked", 1);
-        }
+        struct srv_session *s = device_find(srv, job->names[i]);
+        if (s == NULL || s->close_code)
+            continue;
+        replies_drop(s, 0);
+        reply_error(s, NULL, PROTO_CODE_UNAUTHORIZED, "device \"%s\" was revoked",
+                    job->names[i]);
+        session_close(s, SRV_CLOSE_UNAUTHORIZED, "device revoked", 1);
     }
 }
 
@@ -633,7 +771,7 @@ int srv_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         srv = lws_context_user(lws_get_context(wsi));
         memset(s, 0, sizeof *s);
         session_register(srv, s, wsi);
-        lws_set_timer_usecs(wsi, SRV_HELLO_TIMEOUT_US);
+        hello_wait(s);
         srv_log(SRV_LOG_DEBUG, "session %llu: connected", (unsigned long long)s->id);
         return 0;
     case LWS_CALLBACK_RECEIVE:
@@ -644,12 +782,6 @@ int srv_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         if (s == NULL || !s->registered)
             return 0;
         return on_writable(s);
-    case LWS_CALLBACK_TIMER:
-        if (s != NULL && s->registered && s->who == NULL && !s->hello_pending)
-            session_close(s, SRV_CLOSE_HELLO_TIMEOUT, "no hello within 10 s", 0);
-        else if (s != NULL && s->registered && s->hello_pending)
-            lws_set_timer_usecs(wsi, LWS_USEC_PER_SEC); /* the writer is slow: look again */
-        return 0;
     case LWS_CALLBACK_CLOSED:
         if (s != NULL && s->registered) {
             srv_log(SRV_LOG_DEBUG, "session %llu: closed", (unsigned long long)s->id);
