@@ -136,7 +136,7 @@ struct gen {
 
 void demo_grid_id(int g, char *buf, size_t size)
 {
-    snprintf(buf, size, "g%02d", g + 1);
+    snprintf(buf, size, "g%02u", (unsigned)(g + 1) % 100u); /* g < DEMO_GRIDS <= 99 */
 }
 
 /* A Chinese name not used before in the township. */

@@ -66,7 +66,7 @@ int proto__get_string(struct proto_arena *a, const cJSON *obj, const char *name,
                       size_t min_chars, size_t max_chars, const char **out,
                       const struct proto__where *w)
 {
-    const cJSON *it;
+    const cJSON *it = NULL;
     int err = lookup(obj, name, required, &it, w);
     if (err || !it)
         return err;
@@ -94,7 +94,7 @@ int proto__get_string(struct proto_arena *a, const cJSON *obj, const char *name,
 int proto__get_int(const cJSON *obj, const char *name, int required, int64_t lo, int64_t hi,
                    int64_t *out, int *present, const struct proto__where *w)
 {
-    const cJSON *it;
+    const cJSON *it = NULL;
     int err = lookup(obj, name, required, &it, w);
     if (err)
         return err;
@@ -116,7 +116,7 @@ int proto__get_int(const cJSON *obj, const char *name, int required, int64_t lo,
 int proto__get_bool(const cJSON *obj, const char *name, int required, int *out,
                     const struct proto__where *w)
 {
-    const cJSON *it;
+    const cJSON *it = NULL;
     int err = lookup(obj, name, required, &it, w);
     if (err || !it)
         return err;
@@ -132,7 +132,7 @@ int proto__get_bool(const cJSON *obj, const char *name, int required, int *out,
 int proto__get_item(const cJSON *obj, const char *name, int required, int type,
                     const cJSON **out, const struct proto__where *w)
 {
-    const cJSON *it;
+    const cJSON *it = NULL;
     int err = lookup(obj, name, required, &it, w);
     if (err)
         return err;

@@ -259,7 +259,7 @@ static void vsc__probe(const char *host, int port, char *buf, size_t size)
     snprintf(service, sizeof service, "%d", port);
     int gai = getaddrinfo(host, service, &hints, &ai);
     if (gai != 0) {
-        snprintf(buf, size, "cannot resolve host %s: %s", host, gai_strerror(gai));
+        snprintf(buf, size, "cannot resolve host %.100s: %s", host, gai_strerror(gai));
         return;
     }
     fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);

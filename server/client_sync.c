@@ -134,7 +134,7 @@ static int sync_change(struct sync_item *it, struct proto_change *ch, char *why,
     struct proto_fault fault;
 
     if (!it->rec && proto_fields_decode(it->c.fields, strlen(it->c.fields), &it->rec, &fault)) {
-        snprintf(why, size, "the queued fields are not a JSON object of fields: %s %s",
+        snprintf(why, size, "the queued fields are not a JSON object of fields: %.60s %.120s",
                  fault.field, fault.message);
         return -1;
     }
