@@ -182,7 +182,7 @@ fail:
 /* Commits jobs[0..n); 0 or CLI_EXIT_FAIL after printing why. */
 static int commit_jobs(struct db *db, struct push_job *jobs, size_t n, struct progress *pr)
 {
-    void *ptrs[GROUP_JOBS_MAX];
+    void *ptrs[GROUP_JOBS_MAX] = {0};
     int job_rc[GROUP_JOBS_MAX];
     size_t changes = 0;
     for (size_t i = 0; i < n; i++) {
