@@ -44,6 +44,7 @@ static int parse_welcome(struct proto_msg *m, const cJSON *r, const struct proto
     struct proto_arena *a = m->arena;
     x->max_batch = PROTO_MAX_BATCH;
     x->max_message = PROTO_MAX_MESSAGE;
+    x->seq = -1; /* absent: the server does not say (older than the member) */
     int err = proto__get_string(a, r, "user", 1, 1, PROTO_ID_MAX, &x->user, w);
     if (!err)
         err = proto__get_string(a, r, "role", 1, 1, 32, &x->role, w);
@@ -61,6 +62,8 @@ static int parse_welcome(struct proto_msg *m, const cJSON *r, const struct proto
         err = proto__get_int(r, "protocol", 1, 1, 1000000, &x->protocol, NULL, w);
     if (!err)
         err = proto__get_string(a, r, "schema_version", 0, 1, 128, &x->schema_version, w);
+    if (!err)
+        err = proto__get_int(r, "seq", 0, 0, PROTO_SEQ_MAX, &x->seq, NULL, w);
     return err;
 }
 

@@ -168,7 +168,12 @@ struct proto_hello {
     int has_clock;
 };
 
-/* max_batch and max_message default to PROTO_MAX_* when a welcome lacks them. */
+/*
+ * max_batch and max_message default to PROTO_MAX_* when a welcome lacks them.
+ * seq is the highest seq the server has committed for this device (0: none
+ * yet); a welcome without it (a server older than the member) reads as -1,
+ * and proto_write_welcome leaves it out when it is negative.
+ */
 struct proto_welcome {
     const char *user;
     const char *role;
@@ -180,6 +185,7 @@ struct proto_welcome {
     const char *cursor;
     int64_t protocol;
     const char *schema_version;
+    int64_t seq;
 };
 
 /*
