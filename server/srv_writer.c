@@ -192,6 +192,13 @@ static void finish_hello(struct srv *srv, struct srv_job *job, int64_t now_ms)
     wl.cursor = cursor;
     wl.protocol = 1;
     wl.schema_version = srv->schema->version;
+    /*
+     * Read inside the group that committed this hello, so it counts every
+     * push of the device committed before it: a client whose store is new
+     * numbers its changes after it instead of having them taken as
+     * duplicates.
+     */
+    wl.seq = job->who->p.max_seq;
     proto_buf_reset(&job->out);
     if (proto_write_welcome(&job->out, req, &wl) != 0) {
         srv_principal_unref(job->who);
