@@ -33,6 +33,9 @@
     X(OUTBOX_LIST, "SELECT seq, collection, id, base, hlc_ms, hlc_counter, fields, "         \
                    "created_ms, deleted FROM outbox WHERE seq > ?1 ORDER BY seq LIMIT ?2")   \
     X(OUTBOX_DEL, "DELETE FROM outbox WHERE seq = ?1")                                       \
+    X(OUTBOX_RANGE, "SELECT min(seq), max(seq) FROM outbox")                                 \
+    X(OUTBOX_SHIFT, "UPDATE outbox SET seq = -(seq + ?1)")                                   \
+    X(OUTBOX_UNFLIP, "UPDATE outbox SET seq = -seq WHERE seq < 0")                           \
     X(REJECT_ADD, "INSERT OR REPLACE INTO rejected(seq, collection, id, fields, code, "      \
                   "field, message, created_ms, rejected_ms) SELECT seq, collection, id, "    \
                   "fields, ?2, ?3, ?4, created_ms, ?5 FROM outbox WHERE seq = ?1")           \
@@ -329,6 +332,109 @@ int db_replica_clock_merge(struct db_replica *r, int64_t server_ms)
             rc = db_replica_config_set_int(r, "hlc_counter", 0);
     }
     return rs_end(r, rc);
+}
+
+/* ---- welcome ------------------------------------------------------------ */
+
+#define RS_SEQ_MAX 9007199254740991LL /* 2^53 - 1, the protocol's largest seq */
+
+/* Whether this store ever had a welcome (see db_replica_welcome). */
+static int rs_welcomed(struct db_replica *r, int *out)
+{
+    char *v = NULL;
+    int rc = db_replica_config_get(r, "welcomed", &v);
+
+    if (rc == DB_ENOTFOUND)
+        rc = db_replica_config_get(r, "user", &v);
+    if (rc == 0 || rc == DB_ENOTFOUND) {
+        *out = rc == 0;
+        rc = 0;
+    }
+    free(v);
+    return rc;
+}
+
+/* The lowest and highest queued seq; *n_out 0 when the outbox is empty. */
+static int rs_outbox_range(struct db_replica *r, int64_t *lo, int64_t *hi, int *n_out)
+{
+    sqlite3_stmt *st = rs_stmt(r, RS_OUTBOX_RANGE);
+    int rc;
+
+    if (!st)
+        return DB_EIO;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *n_out = sqlite3_column_type(st, 0) != SQLITE_NULL;
+        *lo = sqlite3_column_int64(st, 0);
+        *hi = sqlite3_column_int64(st, 1);
+        rc = 0;
+    } else {
+        rc = rs_sqlfail(r, rc, "reading the outbox's seqs");
+    }
+    rs_done(st);
+    return rc;
+}
+
+/* Runs one of the renumbering statements, binding offset when it takes one. */
+static int rs_renumber_step(struct db_replica *r, enum rs_stmt s, int64_t offset)
+{
+    sqlite3_stmt *st = rs_stmt(r, s);
+    int rc;
+
+    if (!st)
+        return DB_EIO;
+    if (s == RS_OUTBOX_SHIFT)
+        sqlite3_bind_int64(st, 1, offset);
+    rc = sqlite3_step(st);
+    rc = rc == SQLITE_DONE ? 0 : rs_sqlfail(r, rc, "renumbering the outbox");
+    rs_done(st);
+    return rc;
+}
+
+int db_replica_welcome(struct db_replica *r, int64_t server_seq, int64_t *renumbered)
+{
+    int64_t lo = 0, hi = 0, next = 1, offset = 0, moved = 0;
+    int welcomed = 0, queued = 0;
+    int rc = rs_begin(r);
+
+    if (rc != 0)
+        return rc;
+    if ((rc = rs_welcomed(r, &welcomed)) != 0 ||
+        (rc = db_replica_config_get_int(r, "next_seq", 1, &next)) != 0 ||
+        (rc = rs_outbox_range(r, &lo, &hi, &queued)) != 0)
+        goto out;
+    if (!welcomed && server_seq >= 0 && queued && server_seq >= lo) {
+        offset = server_seq + 1 - lo;
+        if (hi > RS_SEQ_MAX - offset || next > RS_SEQ_MAX - offset) {
+            rc = rs_fail(r, DB_EMISUSE,
+                         "local store: the server has committed seqs up to %" PRId64
+                         " for this device; the queued changes cannot be numbered after it",
+                         server_seq);
+            goto out;
+        }
+        /*
+         * Two steps because seq is the primary key and SQLite checks it row
+         * by row: shifted rows go negative first (no queued seq is), so no
+         * row ever lands on one not yet moved; then they flip back.
+         */
+        if ((rc = rs_renumber_step(r, RS_OUTBOX_SHIFT, offset)) != 0 ||
+            (rc = rs_renumber_step(r, RS_OUTBOX_UNFLIP, 0)) != 0)
+            goto out;
+        moved = sqlite3_changes(r->sql);
+        next += offset;
+    }
+    if (server_seq >= 0 && next <= server_seq)
+        next = server_seq + 1;
+    if ((rc = db_replica_config_set_int(r, "next_seq", next)) != 0 ||
+        (rc = db_replica_config_set(r, "welcomed", "1")) != 0)
+        goto out;
+    if (server_seq >= 0)
+        rc = db_replica_config_set_int(r, "server_seq", server_seq);
+out:
+    rc = rs_end(r, rc);
+    if (rc == 0 && renumbered)
+        *renumbered = moved;
+    return rc;
 }
 
 /* ---- outbox ------------------------------------------------------------- */

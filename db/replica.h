@@ -5,7 +5,9 @@
  * keeps three things here, all in one file so that a crash leaves them
  * consistent with each other:
  *   - config: key/value settings (server url, device, token, the next seq,
- *     the hybrid logical clock, the pull cursor, the last sync summary);
+ *     the hybrid logical clock, the pull cursor, the last sync summary,
+ *     whether the server ever welcomed this store and the seq it last
+ *     reported as committed);
  *   - outbox: changes made offline and not yet acknowledged by the server,
  *     in seq order, plus the ones the server rejected with their error;
  *   - replica: the records pulled from the server at their newest state.
@@ -57,6 +59,33 @@ int db_replica_config_set_int(struct db_replica *r, const char *key, int64_t val
  * already seen.
  */
 int db_replica_clock_merge(struct db_replica *r, int64_t server_ms);
+
+/*
+ * Records a welcome of the server (§2.1), in one transaction; the client
+ * calls it on the sync's thread after every welcome and before its first
+ * push. server_seq is welcome.seq, the highest seq the server has committed
+ * for this device, or -1 when the server did not say (an older server: then
+ * only the welcome itself is noted).
+ *
+ * Why: seqs are counted in this store, so a store that is new for a device
+ * the server already knows (a reinstalled app, a replaced tablet keeping its
+ * device id) starts again at 1, and every change at or below server_seq
+ * would be answered `duplicate` and dropped from the outbox unapplied. So on
+ * the store's FIRST welcome — nothing can have been pushed from it yet, a
+ * push is only sent after a welcome — when server_seq >= the lowest queued
+ * seq, every queued change is renumbered by the same offset to start at
+ * server_seq + 1, in order. After the first welcome nothing is renumbered
+ * again: a change re-sent after a lost ack must stay a duplicate. A store
+ * with a "user" setting counts as welcomed (clients before this function
+ * wrote it at every welcome). On every welcome with server_seq >= 0 the
+ * next seq moves past server_seq (changes not queued yet cannot have been
+ * sent) and server_seq is kept as the setting "server_seq".
+ *
+ * *renumbered (may be NULL) is set to how many queued changes were
+ * renumbered. Returns 0 or a DB_E* code (DB_EMISUSE when renumbering would
+ * pass 2^53 - 1, the largest seq a JSON reader keeps exact).
+ */
+int db_replica_welcome(struct db_replica *r, int64_t server_seq, int64_t *renumbered);
 
 /* ---- outbox ------------------------------------------------------------- */
 

@@ -1,7 +1,8 @@
 /*
  * test_replica.c — the client's local store (db/replica.h) on :memory: and
  * on a file: seq and hybrid-clock stamping, the default base, the outbox
- * and its acks, the rejected list, pulled pages with their cursor.
+ * and its acks, the rejected list, the first welcome's renumbering of the
+ * outbox, pulled pages with their cursor.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -150,6 +151,180 @@ static void test_outbox_and_acks(void **state)
     assert_int_equal(db_replica_acked(r, &gone, 1, 999), 0);
 }
 
+/* The outbox as "seq:id" entries in seq order, for the renumbering tests. */
+struct outbox_text {
+    char text[512];
+};
+
+static int outbox_append(void *ctx, const struct db_replica_change *c)
+{
+    struct outbox_text *o = ctx;
+    size_t len = strlen(o->text);
+    snprintf(o->text + len, sizeof o->text - len, "%s%lld:%s", len ? " " : "", (long long)c->seq,
+             c->id);
+    return 0;
+}
+
+static const char *outbox_of(struct db_replica *r, struct outbox_text *o)
+{
+    o->text[0] = '\0';
+    assert_int_equal(db_replica_outbox_list(r, INT64_MIN, 1000, outbox_append, o), 0);
+    return o->text;
+}
+
+static void queue_ids(struct db_replica *r, const char *const *ids, int64_t first_seq)
+{
+    struct db_replica_change c;
+    for (int64_t i = 0; ids[i]; i++) {
+        assert_int_equal(db_replica_queue(r, "visits", ids[i], 0, "{}", -1, 1000 + i, &c), 0);
+        assert_int_equal(c.seq, first_seq + i);
+        db_replica_change_clear(&c);
+    }
+}
+
+static int64_t next_seq_of(struct db_replica *r)
+{
+    int64_t next = 0;
+    assert_int_equal(db_replica_config_get_int(r, "next_seq", 1, &next), 0);
+    return next;
+}
+
+/*
+ * A new store for a device the server knows (committed up to 36): its
+ * first welcome renumbers the queue after 36, in order; a later welcome
+ * never renumbers again (a re-send after a lost ack stays a duplicate),
+ * but changes queued afterwards still start past what the server has.
+ */
+static void test_first_welcome_renumbers(void **state)
+{
+    static const char *const ids[] = {"v1", "v2", "v3", NULL};
+    struct db_replica *r = *state;
+    struct outbox_text o;
+    struct db_replica_change c;
+    int64_t moved = -1, server = 0;
+
+    queue_ids(r, ids, 1);
+    assert_int_equal(db_replica_welcome(r, 36, &moved), 0);
+    assert_int_equal(moved, 3);
+    assert_string_equal(outbox_of(r, &o), "37:v1 38:v2 39:v3");
+    assert_int_equal(next_seq_of(r), 40);
+    assert_int_equal(db_replica_config_get_int(r, "server_seq", -1, &server), 0);
+    assert_int_equal(server, 36);
+    assert_int_equal(db_replica_queue(r, "visits", "v4", 0, "{}", -1, 2000, &c), 0);
+    assert_int_equal(c.seq, 40);
+    db_replica_change_clear(&c);
+
+    /* The next welcome says 38 were committed (the ack of 37-38 was lost). */
+    assert_int_equal(db_replica_welcome(r, 38, &moved), 0);
+    assert_int_equal(moved, 0);
+    assert_string_equal(outbox_of(r, &o), "37:v1 38:v2 39:v3 40:v4");
+    assert_int_equal(next_seq_of(r), 41);
+
+    /* Another store of the device went further: only new changes move past it. */
+    assert_int_equal(db_replica_welcome(r, 100, &moved), 0);
+    assert_int_equal(moved, 0);
+    assert_string_equal(outbox_of(r, &o), "37:v1 38:v2 39:v3 40:v4");
+    assert_int_equal(db_replica_queue(r, "visits", "v5", 0, "{}", -1, 3000, &c), 0);
+    assert_int_equal(c.seq, 101);
+    db_replica_change_clear(&c);
+    assert_int_equal(db_replica_config_get_int(r, "server_seq", -1, &server), 0);
+    assert_int_equal(server, 100);
+}
+
+/* A shift smaller than the queue's span: rows move onto seqs still in use. */
+static void test_first_welcome_overlapping_shift(void **state)
+{
+    static const char *const ids[] = {"a", "b", "c", "d", "e", NULL};
+    struct db_replica *r = *state;
+    struct outbox_text o;
+    int64_t moved = -1;
+
+    queue_ids(r, ids, 1);
+    assert_int_equal(db_replica_welcome(r, 2, &moved), 0);
+    assert_int_equal(moved, 5);
+    assert_string_equal(outbox_of(r, &o), "3:a 4:b 5:c 6:d 7:e");
+    assert_int_equal(next_seq_of(r), 8);
+}
+
+/* Nothing to renumber: the server is behind the queue, or the outbox is empty. */
+static void test_first_welcome_without_overlap(void **state)
+{
+    static const char *const ids[] = {"x", "y", NULL};
+    struct db_replica *r = *state;
+    struct outbox_text o;
+    int64_t moved = -1;
+    struct db_replica_change c;
+
+    assert_int_equal(db_replica_welcome(r, 0, &moved), 0);
+    assert_int_equal(moved, 0);
+    assert_int_equal(next_seq_of(r), 1);
+    queue_ids(r, ids, 1);
+    assert_int_equal(db_replica_welcome(r, 0, &moved), 0);
+    assert_string_equal(outbox_of(r, &o), "1:x 2:y");
+
+    /* An empty store welcomed by a server that has 9: the first change is 10. */
+    struct db_replica *e = NULL;
+    assert_int_equal(db_replica_open(":memory:", 1, &e, NULL, 0), 0);
+    assert_int_equal(db_replica_welcome(e, 9, &moved), 0);
+    assert_int_equal(moved, 0);
+    assert_int_equal(db_replica_queue(e, "visits", "z", 0, "{}", -1, 1, &c), 0);
+    assert_int_equal(c.seq, 10);
+    db_replica_change_clear(&c);
+    db_replica_close(e);
+}
+
+/*
+ * A server that does not send seq (-1): nothing moves, but the store counts
+ * as welcomed, so a later server that does send it cannot renumber changes
+ * that may have been pushed meanwhile. Likewise a store from a client that
+ * predates the setting (it has "user").
+ */
+static void test_welcome_without_seq_and_legacy_store(void **state)
+{
+    static const char *const ids[] = {"p", "q", NULL};
+    struct db_replica *r = *state;
+    struct outbox_text o;
+    int64_t moved = -1, server = 0;
+
+    queue_ids(r, ids, 1);
+    assert_int_equal(db_replica_welcome(r, -1, &moved), 0);
+    assert_int_equal(moved, 0);
+    assert_string_equal(outbox_of(r, &o), "1:p 2:q");
+    assert_int_equal(next_seq_of(r), 3);
+    assert_int_equal(db_replica_config_get_int(r, "server_seq", -1, &server), 0);
+    assert_int_equal(server, -1);
+    assert_int_equal(db_replica_welcome(r, 5, &moved), 0);
+    assert_int_equal(moved, 0);
+    assert_string_equal(outbox_of(r, &o), "1:p 2:q");
+    assert_int_equal(next_seq_of(r), 6);
+
+    struct db_replica *old = NULL;
+    assert_int_equal(db_replica_open(":memory:", 1, &old, NULL, 0), 0);
+    assert_int_equal(db_replica_config_set(old, "user", "c001"), 0);
+    queue_ids(old, ids, 1);
+    assert_int_equal(db_replica_welcome(old, 5, &moved), 0);
+    assert_int_equal(moved, 0);
+    assert_string_equal(outbox_of(old, &o), "1:p 2:q");
+    db_replica_close(old);
+}
+
+/* Renumbering past 2^53 - 1 fails and leaves the store as it was. */
+static void test_first_welcome_seq_ceiling(void **state)
+{
+    static const char *const ids[] = {"m", "n", NULL};
+    struct db_replica *r = *state;
+    struct outbox_text o;
+    int64_t moved = -1, next = 0;
+
+    queue_ids(r, ids, 1);
+    assert_int_equal(db_replica_welcome(r, 9007199254740990LL, &moved), DB_EMISUSE);
+    assert_int_equal(moved, -1);
+    assert_non_null(strstr(db_replica_errmsg(r), "9007199254740990"));
+    assert_string_equal(outbox_of(r, &o), "1:m 2:n");
+    assert_int_equal(db_replica_config_get_int(r, "welcomed", 0, &next), 0);
+    assert_int_equal(next, 0);
+}
+
 static int count_cb(void *ctx, const char *collection, int64_t live, int64_t deleted)
 {
     int64_t *t = ctx;
@@ -245,6 +420,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_queue_stamps, setup, teardown),
         cmocka_unit_test_setup_teardown(test_base_from_replica, setup, teardown),
         cmocka_unit_test_setup_teardown(test_outbox_and_acks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_first_welcome_renumbers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_first_welcome_overlapping_shift, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_first_welcome_without_overlap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_welcome_without_seq_and_legacy_store, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_first_welcome_seq_ceiling, setup, teardown),
         cmocka_unit_test_setup_teardown(test_apply_pages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config, setup, teardown),
         cmocka_unit_test(test_file_persists),
