@@ -304,16 +304,80 @@ int proto__json_int(const cJSON *item, int64_t lo, int64_t hi, int64_t *out)
     return 1;
 }
 
+int proto__json_int_text(double d, char out[PROTO__I64_MAX], size_t *len)
+{
+    /*
+     * cJSON prints numbers with "%1.15g", which writes an integer below 1e15
+     * as its plain digits; -0 keeps its sign there, so it is left to cJSON.
+     */
+    if (!(fabs(d) < 1e15) || d != (double)(int64_t)d || (d == 0 && signbit(d)))
+        return 0;
+    *len = proto__i64_format((int64_t)d, out);
+    return 1;
+}
+
+/* Appends the compact text of item to b, byte for byte as cJSON_PrintUnformatted writes it. */
+static int print_item(struct proto_buf *b, const cJSON *item)
+{
+    char num[PROTO__I64_MAX];
+    size_t n;
+    int err;
+
+    if (cJSON_IsNull(item))
+        return proto_buf_append(b, "null", 4);
+    if (cJSON_IsFalse(item))
+        return proto_buf_append(b, "false", 5);
+    if (cJSON_IsTrue(item))
+        return proto_buf_append(b, "true", 4);
+    if (cJSON_IsString(item))
+        return proto_buf_append_json_string(b, item->valuestring, strlen(item->valuestring));
+    if (cJSON_IsNumber(item)) {
+        if (proto__json_int_text(item->valuedouble, num, &n))
+            return proto_buf_append(b, num, n);
+        /* Fractions and large numbers: cJSON's own "%1.15g"/"%1.17g" choice. */
+        char *text = cJSON_PrintUnformatted(item);
+        if (!text)
+            return PROTO_ENOMEM;
+        err = proto_buf_append(b, text, strlen(text));
+        cJSON_free(text);
+        return err;
+    }
+    if (cJSON_IsArray(item) || cJSON_IsObject(item)) {
+        int object = cJSON_IsObject(item);
+        err = proto_buf_append(b, object ? "{" : "[", 1);
+        /* The scanner bounds nesting (PROTO__MAX_DEPTH), so this recursion is shallow. */
+        for (const cJSON *c = item->child; !err && c; c = c->next) {
+            if (c != item->child)
+                err = proto_buf_append(b, ",", 1);
+            if (!err && object)
+                err = proto_buf_append_json_string(b, c->string, strlen(c->string));
+            if (!err && object)
+                err = proto_buf_append(b, ":", 1);
+            if (!err)
+                err = print_item(b, c);
+        }
+        return err ? err : proto_buf_append(b, object ? "}" : "]", 1);
+    }
+    return PROTO_EINVALID;
+}
+
 char *proto__json_print(struct proto_arena *a, const cJSON *item, size_t *len)
 {
-    char *text = cJSON_PrintUnformatted(item);
-    if (!text)
-        return NULL;
-    size_t n = strlen(text);
-    char *copy = proto__strndup(a, text, n);
-    cJSON_free(text);
-    if (copy && len)
-        *len = n;
+    /*
+     * Our own printer instead of cJSON_PrintUnformatted: the same bytes
+     * without printf and sscanf for every integer and a realloc per value
+     * (each change of a push is printed whole for the history).
+     */
+    struct proto_buf b;
+    char *copy = NULL;
+    /* Printing may lengthen numbers ("1e9"), so the ceiling is the arena's, not the text's. */
+    proto_buf_init(&b, 0, PROTO__ARENA_MAX);
+    if (print_item(&b, item) == 0 && b.mem) {
+        copy = proto__strndup(a, b.mem, b.len);
+        if (copy && len)
+            *len = b.len;
+    }
+    proto_buf_free(&b);
     return copy;
 }
 

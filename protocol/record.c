@@ -9,8 +9,6 @@
  * replicate by their text. "_deleted" is a field like the others for the
  * merge; its value lives in its stamp so that body stays what clients see.
  */
-#include <inttypes.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,9 +23,8 @@ static int put(struct proto_buf *b, const char *s)
 
 static int put_int(struct proto_buf *b, int64_t v)
 {
-    char num[24];
-    int n = snprintf(num, sizeof(num), "%" PRId64, v);
-    return proto_buf_append(b, num, (size_t)n);
+    char num[PROTO__I64_MAX];
+    return proto_buf_append(b, num, proto__i64_format(v, num));
 }
 
 static int put_stamp(struct proto_buf *m, const struct proto_field *f, const struct proto_stamp *s)

@@ -91,3 +91,20 @@ int proto__hex_valid(const char *s, size_t len, size_t n)
     }
     return 1;
 }
+
+size_t proto__i64_format(int64_t v, char out[PROTO__I64_MAX])
+{
+    char tmp[PROTO__I64_MAX];
+    /* Through unsigned, so that INT64_MIN has a magnitude. */
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    size_t n = 0, len = 0;
+    do {
+        tmp[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        out[len++] = '-';
+    while (n)
+        out[len++] = tmp[--n];
+    return len;
+}

@@ -12,6 +12,122 @@
 
 #include "internal.h"
 
+/*
+ * The canonical text of a string: quoted and escaped exactly as
+ * cJSON_PrintUnformatted writes it (" and backslash, \b \f \n \r \t, other
+ * control characters as \u00xx, everything else as it is).
+ */
+static char *quote(struct proto_arena *a, const char *s, size_t n, size_t *len)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t out = 2;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' || c == '\r' ||
+            c == '\t')
+            out += 2;
+        else if (c < 0x20)
+            out += 6;
+        else
+            out++;
+    }
+    char *text = proto__alloc(a, out + 1);
+    if (!text)
+        return NULL;
+    char *p = text;
+    *p++ = '"';
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        char e = 0;
+        switch (c) {
+        case '"': e = '"'; break;
+        case '\\': e = '\\'; break;
+        case '\b': e = 'b'; break;
+        case '\f': e = 'f'; break;
+        case '\n': e = 'n'; break;
+        case '\r': e = 'r'; break;
+        case '\t': e = 't'; break;
+        default: break;
+        }
+        if (e) {
+            *p++ = '\\';
+            *p++ = e;
+        } else if (c < 0x20) {
+            memcpy(p, "\\u00", 4);
+            p[4] = hex[c >> 4];
+            p[5] = hex[c & 15];
+            p += 6;
+        } else {
+            *p++ = (char)c;
+        }
+    }
+    *p++ = '"';
+    *p = '\0';
+    *len = out;
+    return text;
+}
+
+/* An array's text from its items' texts: cJSON joins them with "," and no space. */
+static char *join(struct proto_arena *a, const struct proto_value *items, size_t n, size_t *len)
+{
+    size_t out = 2 + (n ? n - 1 : 0);
+    for (size_t i = 0; i < n; i++)
+        out += items[i].json_len;
+    char *text = proto__alloc(a, out + 1);
+    if (!text)
+        return NULL;
+    char *p = text;
+    *p++ = '[';
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            *p++ = ',';
+        memcpy(p, items[i].json, items[i].json_len);
+        p += items[i].json_len;
+    }
+    *p++ = ']';
+    *p = '\0';
+    *len = out;
+    return text;
+}
+
+/*
+ * Sets v->json, the canonical text of item, whose other members value_convert
+ * has filled. Strings, literals, integers and arrays are written here, byte
+ * for byte as cJSON_PrintUnformatted would (the writer and the service thread
+ * did that for every value of every change); other numbers and objects still
+ * go through cJSON.
+ */
+static int value_json(struct proto_arena *a, const cJSON *item, struct proto_value *v)
+{
+    char num[PROTO__I64_MAX];
+    switch (v->type) {
+    case PROTO_NULL:
+        v->json = "null";
+        v->json_len = 4;
+        return 0;
+    case PROTO_BOOL:
+        v->json = v->boolean ? "true" : "false";
+        v->json_len = v->boolean ? 4 : 5;
+        return 0;
+    case PROTO_STRING:
+        v->json = quote(a, v->str, v->len, &v->json_len);
+        break;
+    case PROTO_ARRAY:
+        v->json = join(a, v->items, v->n_items, &v->json_len);
+        break;
+    case PROTO_NUMBER:
+        if (proto__json_int_text(v->number, num, &v->json_len)) {
+            v->json = proto__strndup(a, num, v->json_len);
+            break;
+        }
+        /* fall through */
+    default:
+        v->json = proto__json_print(a, item, &v->json_len);
+        break;
+    }
+    return v->json ? 0 : PROTO_ENOMEM;
+}
+
 static int value_convert(struct proto_arena *a, const cJSON *item, struct proto_value *v,
                          int depth, const char **why)
 {
@@ -78,10 +194,7 @@ static int value_convert(struct proto_arena *a, const cJSON *item, struct proto_
         *why = "the value has no JSON type";
         return PROTO_EINVALID;
     }
-    v->json = proto__json_print(a, item, &v->json_len);
-    if (!v->json)
-        return PROTO_ENOMEM;
-    return 0;
+    return value_json(a, item, v);
 }
 
 int proto__value_from_json(struct proto_arena *a, const cJSON *item, struct proto_value *v,

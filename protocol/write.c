@@ -7,11 +7,9 @@
  * (PROTO_ETOOBIG, PROTO_ENOMEM) leaves the buffer as it found it, so a
  * caller filling a changes reply can stop at the item that did not fit.
  */
-#include <inttypes.h>
-#include <stdio.h>
 #include <string.h>
 
-#include "proto.h"
+#include "internal.h"
 
 static int put(struct proto_buf *b, const char *s)
 {
@@ -27,9 +25,8 @@ static int put_str(struct proto_buf *b, const char *s)
 
 static int put_int(struct proto_buf *b, int64_t v)
 {
-    char num[24];
-    int n = snprintf(num, sizeof(num), "%" PRId64, v);
-    return proto_buf_append(b, num, (size_t)n);
+    char num[PROTO__I64_MAX];
+    return proto_buf_append(b, num, proto__i64_format(v, num));
 }
 
 /* `,"key":` then a string, an integer or a literal; keys are our own literals. */
