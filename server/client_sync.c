@@ -1,8 +1,9 @@
 /*
  * client_sync.c — one sync of a local store with the server (client_sync.h).
  *
- * Design: a session is connect → hello → push the whole outbox → pull to the
- * end → close. vsc_sync runs sessions until one completes, retrying only
+ * Design: a session is connect → hello → (the store notes the welcome, and
+ * on its first one numbers its queue after the server's seq) → push the
+ * whole outbox → pull to the end → close. vsc_sync runs sessions until one completes, retrying only
  * failures a new connection can cure (refused or lost connection, timeout,
  * a server going away); an unauthorized device, a protocol violation or a
  * local store failure ends the sync at once. Each ack is written to the
@@ -398,6 +399,15 @@ static int sync_hello(struct sync_state *s, struct vsc *v)
     }
     if ((rc = vsc_hello(v, &h, &w)) != 0)
         return sync_vscfail(s, v, rc);
+    /*
+     * Before any push: a store new to a device the server knows numbers its
+     * queue after the server's seq, or its changes would be duplicates.
+     */
+    int64_t moved = 0;
+    if ((rc = db_replica_welcome(s->r, w->seq, &moved)) != 0)
+        return sync_dbfail(s, rc);
+    s->rep->renumbered += moved;
+    s->rep->server_seq = w->seq;
     /* The batch is capped by the server's limit as well as ours. */
     if (w->max_batch > 0 && s->batch_size > w->max_batch)
         s->batch_size = w->max_batch;
@@ -454,6 +464,7 @@ int vsc_sync(struct db_replica *r, const struct vsc_sync_opts *opts,
     int64_t oldest;
 
     memset(report, 0, sizeof *report);
+    report->server_seq = -1;
     attempts = s.o->attempts > 0 ? s.o->attempts : SYNC_DEFAULT_ATTEMPTS;
     backoff = s.o->backoff_ms > 0 ? s.o->backoff_ms : SYNC_DEFAULT_BACKOFF_MS;
     if ((rc = sync_load_config(&s)) != 0)

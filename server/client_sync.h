@@ -8,7 +8,10 @@
  * until the server has nothing more, applying each page to the replica
  * together with its cursor. A lost connection is retried with backoff; the
  * outbox is re-sent from its start, which is safe because a seq the server
- * already committed is answered `duplicate` (§2.2).
+ * already committed is answered `duplicate` (§2.2). That same rule would
+ * drop the changes of a store that is new for a device the server knows, so
+ * the store's first welcome renumbers its queue after welcome.seq
+ * (db_replica_welcome, docs/protocol.md §2).
  */
 #ifndef VS_CLIENT_SYNC_H
 #define VS_CLIENT_SYNC_H
@@ -38,6 +41,13 @@ struct vsc_sync_report {
     int64_t pending; /* changes still queued at the end */
     int attempts;    /* connections made */
     char cursor[128];
+    /*
+     * The seq the server last reported as committed for the device (-1:
+     * unknown), and how many queued changes the store's first welcome
+     * renumbered to follow it (db_replica_welcome).
+     */
+    int64_t server_seq;
+    int64_t renumbered;
 };
 
 /*
