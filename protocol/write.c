@@ -144,6 +144,9 @@ int proto_write_welcome(struct proto_buf *b, const char *req, const struct proto
         err = kv_int(b, "protocol", w->protocol);
     if (!err && w->schema_version)
         err = kv_str(b, "schema_version", w->schema_version);
+    /* Last, as an addition to protocol 1; negative means "do not say". */
+    if (!err && w->seq >= 0)
+        err = kv_int(b, "seq", w->seq);
     return finish(b, start, err, 1);
 }
 
