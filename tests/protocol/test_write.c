@@ -1,7 +1,8 @@
 /*
  * test_write.c — the serializers. Every server message is written, read
  * back with proto_parse_server, and compared member by member; string
- * escaping is checked byte for byte; proto_buf's ceiling, headroom and the
+ * escaping is checked byte for byte; welcome.seq (optional) is read as
+ * strictly as the other members; proto_buf's ceiling, headroom and the
  * writers' all-or-nothing behaviour are checked at the edge.
  */
 #include <stdarg.h>
@@ -9,6 +10,7 @@
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "proto.h"
@@ -138,7 +140,8 @@ static void small_messages_round_trip(void **state)
     static const char *const grids[] = {"g03", "g04"};
     struct proto_welcome w = {.user = "c017", .role = "cadre", .grids = grids, .n_grids = 2,
                               .time = 1764410000000, .max_batch = 500, .max_message = 1048576,
-                              .cursor = "1234", .protocol = 1, .schema_version = "9f2c"};
+                              .cursor = "1234", .protocol = 1, .schema_version = "9f2c",
+                              .seq = 3333};
     struct proto_buf b;
     proto_buf_init(&b, 0, PROTO_MAX_MESSAGE);
     assert_int_equal(proto_write_welcome(&b, NULL, &w), 0);
@@ -146,7 +149,7 @@ static void small_messages_round_trip(void **state)
                         "{\"type\":\"welcome\",\"user\":\"c017\",\"role\":\"cadre\",\"grids\":["
                         "\"g03\",\"g04\"],\"time\":1764410000000,\"max_batch\":500,"
                         "\"max_message\":1048576,\"cursor\":\"1234\",\"protocol\":1,"
-                        "\"schema_version\":\"9f2c\"}");
+                        "\"schema_version\":\"9f2c\",\"seq\":3333}");
     struct proto_msg *m = reparse(&b);
     assert_string_equal(m->u.welcome.user, "c017");
     assert_int_equal(m->u.welcome.n_grids, 2);
@@ -154,6 +157,23 @@ static void small_messages_round_trip(void **state)
     assert_int_equal(m->u.welcome.time, 1764410000000);
     assert_int_equal(m->u.welcome.max_message, 1048576);
     assert_string_equal(m->u.welcome.schema_version, "9f2c");
+    assert_int_equal(m->u.welcome.seq, 3333);
+    proto_msg_free(m);
+
+    /* seq 0 (nothing committed yet) is said; a negative seq is left out. */
+    w.seq = 0;
+    proto_buf_reset(&b);
+    assert_int_equal(proto_write_welcome(&b, NULL, &w), 0);
+    assert_non_null(strstr(proto_buf_data(&b), ",\"seq\":0}"));
+    m = reparse(&b);
+    assert_int_equal(m->u.welcome.seq, 0);
+    proto_msg_free(m);
+    w.seq = -1;
+    proto_buf_reset(&b);
+    assert_int_equal(proto_write_welcome(&b, NULL, &w), 0);
+    assert_null(strstr(proto_buf_data(&b), "seq"));
+    m = reparse(&b);
+    assert_int_equal(m->u.welcome.seq, -1);
     proto_msg_free(m);
 
     proto_buf_reset(&b);
@@ -287,6 +307,50 @@ static void buf_ceiling(void **state)
     proto_buf_free(&b);
 }
 
+/* Parses a welcome; returns the parse result, *seq set on success. */
+static int welcome_seq(const char *extra, int64_t *seq, struct proto_fault *f)
+{
+    char json[400];
+    struct proto_msg *m = NULL;
+    snprintf(json, sizeof json,
+             "{\"type\":\"welcome\",\"user\":\"c001\",\"role\":\"cadre\",\"grids\":[\"g01\"],"
+             "\"time\":1,\"cursor\":\"0\",\"protocol\":1%s}",
+             extra);
+    int err = proto_parse_server(json, strlen(json), &m, f);
+    if (!err) {
+        *seq = m->u.welcome.seq;
+        proto_msg_free(m);
+    }
+    return err;
+}
+
+/*
+ * welcome.seq is optional (a server from before it sends none: -1,
+ * "unknown"; null counts as absent) and, when sent, an integer 0..2^53-1.
+ */
+static void welcome_seq_member(void **state)
+{
+    (void)state;
+    struct proto_fault f;
+    int64_t seq = 0;
+    assert_int_equal(welcome_seq("", &seq, &f), 0);
+    assert_int_equal(seq, -1);
+    assert_int_equal(welcome_seq(",\"seq\":null", &seq, &f), 0);
+    assert_int_equal(seq, -1);
+    assert_int_equal(welcome_seq(",\"seq\":0", &seq, &f), 0);
+    assert_int_equal(seq, 0);
+    assert_int_equal(welcome_seq(",\"seq\":9007199254740991", &seq, &f), 0);
+    assert_int_equal(seq, PROTO_SEQ_MAX);
+    static const char *const bad[] = {",\"seq\":-1", ",\"seq\":\"36\"", ",\"seq\":1.5",
+                                      ",\"seq\":9007199254740992", ",\"seq\":1,\"seq\":2"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        memset(&f, 0, sizeof f);
+        assert_int_equal(welcome_seq(bad[i], &seq, &f), PROTO_EINVALID);
+        assert_int_equal(f.code, PROTO_CODE_BAD_MESSAGE);
+        assert_string_equal(f.field, "seq");
+    }
+}
+
 static void names(void **state)
 {
     (void)state;
@@ -314,6 +378,7 @@ int main(void)
         cmocka_unit_test(ack_round_trip),     cmocka_unit_test(changes_round_trip),
         cmocka_unit_test(small_messages_round_trip), cmocka_unit_test(string_escaping),
         cmocka_unit_test(buf_ceiling),        cmocka_unit_test(names),
+        cmocka_unit_test(welcome_seq_member),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
