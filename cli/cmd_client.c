@@ -351,9 +351,10 @@ static int client_sync(struct cli_ctx *ctx, int argc, char **argv)
     rc = vsc_sync(r, &so, &rep, err, sizeof err);
     if (rep.renumbered > 0)
         cli_note("client sync: the server had already committed seqs up to %" PRId64
-                 " for this device, so the %" PRId64
-                 " changes queued in this new store were renumbered to follow them",
-                 rep.server_seq, rep.renumbered);
+                 " for this device, so the %" PRId64 " change%s queued in this new store %s"
+                 " renumbered to follow them",
+                 rep.server_seq, rep.renumbered, rep.renumbered == 1 ? "" : "s",
+                 rep.renumbered == 1 ? "was" : "were");
     if (db_replica_config_get(r, "cursor", &cursor) != 0)
         cursor = NULL;
     if (rc != 0) {
@@ -446,7 +447,7 @@ static int client_status(struct cli_ctx *ctx, int argc, char **argv)
         printf("pending: 0\n");
     }
     client_print_setting(r, "cursor", "cursor");
-    /* What the server said it had committed for this device, at the last welcome. */
+    /* The highest seq the server is known to have committed for this device. */
     client_print_setting(r, "server seq", "server_seq");
     if (last > 0) {
         char *summary = NULL;

@@ -617,10 +617,18 @@ static int rs_ack_one(struct db_replica *r, const struct db_replica_outcome *o, 
 int db_replica_acked(struct db_replica *r, const struct db_replica_outcome *o, size_t n,
                      int64_t now_ms)
 {
+    int64_t top = -1, known = -1;
     int rc = rs_begin(r);
 
-    for (size_t i = 0; rc == 0 && i < n; i++)
+    for (size_t i = 0; rc == 0 && i < n; i++) {
         rc = rs_ack_one(r, &o[i], now_ms);
+        top = o[i].seq > top ? o[i].seq : top;
+    }
+    /* Every seq an ack names is committed: keep server_seq current, once known. */
+    if (rc == 0 && top >= 0)
+        rc = db_replica_config_get_int(r, "server_seq", -1, &known);
+    if (rc == 0 && known >= 0 && top > known)
+        rc = db_replica_config_set_int(r, "server_seq", top);
     return rs_end(r, rc);
 }
 

@@ -140,6 +140,8 @@ struct db_replica_outcome {
 /*
  * Records one ack in one transaction: every change it names leaves the
  * outbox; rejected ones are kept in the rejected list with their error.
+ * The setting "server_seq", once a welcome set it, rises to the highest seq
+ * the ack names (every one of them is committed on the server).
  */
 int db_replica_acked(struct db_replica *r, const struct db_replica_outcome *o, size_t n,
                      int64_t now_ms);

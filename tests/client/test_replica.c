@@ -214,16 +214,25 @@ static void test_first_welcome_renumbers(void **state)
     assert_int_equal(c.seq, 40);
     db_replica_change_clear(&c);
 
-    /* The next welcome says 38 were committed (the ack of 37-38 was lost). */
+    /* An ack of 37 raises the known server seq; the change leaves the queue. */
+    struct db_replica_outcome acked = {37, 0, NULL, NULL, NULL};
+    assert_int_equal(db_replica_acked(r, &acked, 1, 2500), 0);
+    assert_int_equal(db_replica_config_get_int(r, "server_seq", -1, &server), 0);
+    assert_int_equal(server, 37);
+    assert_int_equal(db_replica_queue(r, "visits", "v1", 0, "{}", -1, 2600, &c), 0);
+    assert_int_equal(c.seq, 41);
+    db_replica_change_clear(&c);
+
+    /* The next welcome says 38 were committed (the ack of 38 was lost). */
     assert_int_equal(db_replica_welcome(r, 38, &moved), 0);
     assert_int_equal(moved, 0);
-    assert_string_equal(outbox_of(r, &o), "37:v1 38:v2 39:v3 40:v4");
-    assert_int_equal(next_seq_of(r), 41);
+    assert_string_equal(outbox_of(r, &o), "38:v2 39:v3 40:v4 41:v1");
+    assert_int_equal(next_seq_of(r), 42);
 
     /* Another store of the device went further: only new changes move past it. */
     assert_int_equal(db_replica_welcome(r, 100, &moved), 0);
     assert_int_equal(moved, 0);
-    assert_string_equal(outbox_of(r, &o), "37:v1 38:v2 39:v3 40:v4");
+    assert_string_equal(outbox_of(r, &o), "38:v2 39:v3 40:v4 41:v1");
     assert_int_equal(db_replica_queue(r, "visits", "v5", 0, "{}", -1, 3000, &c), 0);
     assert_int_equal(c.seq, 101);
     db_replica_change_clear(&c);
@@ -293,9 +302,14 @@ static void test_welcome_without_seq_and_legacy_store(void **state)
     assert_int_equal(next_seq_of(r), 3);
     assert_int_equal(db_replica_config_get_int(r, "server_seq", -1, &server), 0);
     assert_int_equal(server, -1);
+    /* An ack does not make the server's seq known either. */
+    struct db_replica_outcome acked = {1, 0, NULL, NULL, NULL};
+    assert_int_equal(db_replica_acked(r, &acked, 1, 2000), 0);
+    assert_int_equal(db_replica_config_get_int(r, "server_seq", -1, &server), 0);
+    assert_int_equal(server, -1);
     assert_int_equal(db_replica_welcome(r, 5, &moved), 0);
     assert_int_equal(moved, 0);
-    assert_string_equal(outbox_of(r, &o), "1:p 2:q");
+    assert_string_equal(outbox_of(r, &o), "2:q");
     assert_int_equal(next_seq_of(r), 6);
 
     struct db_replica *old = NULL;
