@@ -12,6 +12,10 @@ comes from its startup line), and drives tablets through `visitsync client`:
     push batch, more than one pull page);
   - a lost ack (the local store restored to its state before a sync) gives
     `duplicate` on the re-send, and nothing is applied twice;
+  - a new store for a device the server already has seqs of (a replaced
+    tablet; the README tour's tab-c001 after `visitsync demo`): its first
+    welcome renumbers the queue after welcome.seq, so the changes are
+    applied and exported, and a lost ack afterwards is still a duplicate;
   - two tablets editing the same field from the same base: `conflict`;
   - a bad enum is `rejected`, kept with its error, and does not block the
     change queued with it;
@@ -28,6 +32,7 @@ import os
 import re
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -60,11 +65,12 @@ def check(cond, what):
 
 
 class Tablet:
-    def __init__(self, name, url, token):
+    def __init__(self, name, url, token, device=None):
+        """A store TMP/name.db for device (default: name)."""
         self.name = name
         self.replica = os.path.join(TMP, name + ".db")
-        run("client", "init", "--replica", self.replica, "--url", url, "--device", name,
-            "--token", token)
+        run("client", "init", "--replica", self.replica, "--url", url, "--device",
+            device or name, "--token", token)
 
     def add(self, collection, rid, *sets, base=None, extra=()):
         args = ["client", "add", "--replica", self.replica, "--collection", collection,
@@ -79,6 +85,19 @@ class Tablet:
         out, err, rc = run("client", "sync", "--replica", self.replica, "--timeout", "20",
                            *extra, ok=ok)
         return out.strip(), err.strip(), rc
+
+    def lose_next_ack(self):
+        """Returns a function that puts the store back as it is now, as if the
+        acks of a sync made in between had been lost."""
+        saved = self.replica + ".before"
+        shutil.copyfile(self.replica, saved)
+
+        def restore():
+            shutil.copyfile(saved, self.replica)
+            for ext in ("-wal", "-shm"):
+                if os.path.exists(self.replica + ext):
+                    os.unlink(self.replica + ext)
+        return restore
 
     def status(self):
         return run("client", "status", "--replica", self.replica)[0]
@@ -125,6 +144,93 @@ def stop_server(proc):
     except subprocess.TimeoutExpired:
         proc.kill()
         return proc.wait()
+
+
+def exported(db, collection):
+    """The ids of a collection in the server's store, by `visitsync export`."""
+    out = run("export", "--db", db, "--collection", collection)[0]
+    return {re.match(r'\{"id":"([^"]*)"', l).group(1) for l in out.splitlines() if l}
+
+
+def demo_tour_scenario():
+    """The README tour: `visitsync demo` pushed thousands of changes as
+    tab-c001, then a new store is made for tab-c001. Its first change
+    (seq 1 locally, far below what the server committed) must be applied,
+    not answered `duplicate` and dropped."""
+    db = os.path.join(TMP, "demo.db")
+    run("init", "--db", db)
+    listing = run("demo", "--db", db)[0]
+    m = re.search(r"\btab-c001\s+(\S+)\s*$", listing, re.M)
+    check(m is not None, "demo prints a token for tab-c001")
+    with sqlite3.connect(db) as con:
+        committed = con.execute("SELECT max_seq FROM devices WHERE id='tab-c001'").fetchone()[0]
+    con.close()
+    check(committed > 1, "demo committed seqs up to %d for tab-c001" % committed)
+    subjects = run("export", "--db", db, "--collection", "subjects")[0]
+    s01 = re.search(r'\{"id":"([^"]*)".*"grid":"g01"', subjects).group(1)
+    server, url = start_server(db)
+    try:
+        t = Tablet("tour-c001", url, m.group(1), device="tab-c001")
+        t.add("visits", "v-tour-1", "subject=" + s01, "grid=g01",
+              "visited_at=2026-11-29T10:00:00+08:00")
+        out, err, _ = t.sync()
+        s = summary(out)
+        check(s["applied"] == 1 and s["duplicate"] == 0,
+              "tour: the new store's first visit is applied, not a duplicate: %s" % s)
+        check("renumbered" in err, "tour: the sync says the queue was renumbered: %r" % err)
+        check("v-tour-1" in exported(db, "visits"), "tour: the visit is on the server (export)")
+        st = t.status()
+        check(re.search(r"^server seq: %d$" % (committed + 1), st, re.M) is not None,
+              "tour: status shows the server's committed seq %d: %r" % (committed + 1, st))
+    finally:
+        check(stop_server(server) == 0, "tour: the server stops cleanly")
+
+
+def reused_device_scenario(url, db, token):
+    """A tablet replaced (or its app reinstalled) keeps its device id: the
+    new store starts at seq 1 while the server has committed seqs of the
+    old one. Its queued changes are renumbered once, at its first welcome;
+    a re-send after a lost ack is still a duplicate afterwards."""
+    old = Tablet("tab-re-old", url, token, device="tab-re")
+    for i in range(5):
+        subject(old, "s-re-%d" % i, "Old %d" % i)
+    s = summary(old.sync()[0])
+    check(s["applied"] == 5, "the old store of tab-re pushes 5: %s" % s)
+
+    new = Tablet("tab-re-new", url, token, device="tab-re")
+    subject(new, "s-re-new-1", "New 1")
+    subject(new, "s-re-new-2", "New 2")
+    out, err, _ = new.sync()
+    s = summary(out)
+    check(s["applied"] == 2 and s["duplicate"] == 0,
+          "a new store of a known device: its 2 queued changes are applied: %s" % s)
+    check("renumbered" in err and "up to 5" in err, "the sync names the renumbering: %r" % err)
+    ids = exported(db, "subjects")
+    check({"s-re-new-1", "s-re-new-2"} <= ids, "both are on the server (export)")
+    check(re.search(r"^server seq: 7$", new.status(), re.M) is not None,
+          "status shows the server's committed seq (5 at the welcome, 7 after the acks)")
+
+    # The ack is lost after the first welcome: the re-send stays a duplicate.
+    subject(new, "s-re-new-3", "New 3")
+    restore = new.lose_next_ack()
+    s = summary(new.sync()[0])
+    check(s["applied"] == 1, "the next change is applied once: %s" % s)
+    restore()
+    out, err, _ = new.sync()
+    s = summary(out)
+    check(s["duplicate"] == 1 and s["applied"] == 0 and "renumbered" not in err,
+          "re-sent after a lost ack, the store is not renumbered again: duplicate: %s" % s)
+    check(new.records().get(("subjects", "s-re-new-3")) == 1, "and nothing was applied twice (rev 1)")
+
+    # A new store that syncs before it queues anything: its first change
+    # is numbered after the server's seq too.
+    empty = Tablet("tab-re-empty", url, token, device="tab-re")
+    summary(empty.sync()[0])
+    subject(empty, "s-re-empty", "Empty")
+    s = summary(empty.sync()[0])
+    check(s["applied"] == 1, "a change queued after an empty store's first sync is applied: %s"
+          % s)
+    check("s-re-empty" in exported(db, "subjects"), "and it is on the server (export)")
 
 
 def retry_scenario(db, token):
@@ -245,14 +351,10 @@ def scenario(url, tokens):
 
     # Duplicate after a lost ack: restore the store as it was before the sync.
     subject(a, "s-dup", "Sun")
-    saved = a.replica + ".before"
-    shutil.copyfile(a.replica, saved)
+    restore = a.lose_next_ack()
     s = summary(a.sync()[0])
     check(s["applied"] == 1, "the change is applied once")
-    shutil.copyfile(saved, a.replica)
-    for ext in ("-wal", "-shm"):
-        if os.path.exists(a.replica + ext):
-            os.unlink(a.replica + ext)
+    restore()
     s = summary(a.sync()[0])
     check(s["duplicate"] == 1 and s["applied"] == 0, "re-sent after a lost ack: duplicate: %s" % s)
     check(a.records()[("subjects", "s-dup")] == 1, "the duplicate was not applied again (rev 1)")
@@ -320,8 +422,11 @@ def main():
                 "--grids", "g01", "--db", db)
             tokens[device] = run("device", "enroll", "--user", user, "--device", device,
                                  "--db", db)[0].strip()
+        tokens["tab-re"] = run("device", "enroll", "--user", "c01", "--device", "tab-re",
+                               "--db", db)[0].strip()
         server, url = start_server(db)
         scenario(url, tokens)
+        reused_device_scenario(url, db, tokens["tab-re"])
         check(stop_server(server) == 0, "the server stops cleanly")
         server = None
         tokens["tab-retry"] = run("device", "enroll", "--user", "c01", "--device", "tab-retry",
@@ -330,6 +435,7 @@ def main():
         tokens["tab-tls"] = run("device", "enroll", "--user", "c01", "--device", "tab-tls",
                                 "--db", db)[0].strip()
         tls_scenario(db, tokens["tab-tls"])
+        demo_tour_scenario()
     finally:
         if server:
             stop_server(server)

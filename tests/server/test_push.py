@@ -1,4 +1,4 @@
-"""push/ack (§2.2), merge outcomes, scope (§3), pull (§2.4) and poke (§2.5)."""
+"""push/ack (§2.2), welcome.seq, merge outcomes, scope (§3), pull (§2.4) and poke (§2.5)."""
 import asyncio
 
 from vstest import (change, no_message, now_ms, pull_all, push, recv, send, session,
@@ -22,6 +22,43 @@ async def test_push_ack_and_duplicate_resend(env):
         assert [r["rev"] for r in again["results"]] == [1, 1], again
         rows = env.sql("SELECT seq, outcome FROM history WHERE device='tabA' ORDER BY id")
         assert rows == [(1, "applied"), (2, "applied"), (1, "duplicate"), (2, "duplicate")], rows
+        await ws.close()
+    finally:
+        srv.kill()
+
+
+async def test_welcome_seq_is_the_committed_max(env):
+    """welcome.seq is the highest seq committed for the device: what a new
+    store of that device must number its changes after. Rejected seqs count
+    (they are used), duplicates do not move it, it is per device, and it
+    survives a restart."""
+    env.standard()
+    srv = Server(env)
+    try:
+        ws, w = await session(srv, env, "tabA")
+        assert w["seq"] == 0, w
+        ack = await push(ws, "b1", [subject(1, "s1", "g01"), subject(2, "s2", "g01"),
+                                    subject(5, "s5", "g01")])
+        assert [r["status"] for r in ack["results"]] == ["applied"] * 3, ack
+        await ws.close()
+        ws, w = await session(srv, env, "tabA")
+        assert w["seq"] == 5, w
+        ack = await push(ws, "b2", [subject(3, "s3", "g01"), subject(8, "s8", "g02")])
+        assert [r["status"] for r in ack["results"]] == ["duplicate", "rejected"], ack
+        await ws.close()
+        ws, w = await session(srv, env, "tabA")
+        assert w["seq"] == 8, w
+        assert env.sql("SELECT max_seq FROM devices WHERE id = 'tabA'") == [(8,)]
+        await ws.close()
+        ws, w = await session(srv, env, "tabB")
+        assert w["seq"] == 0, w
+        await ws.close()
+    finally:
+        srv.kill()
+    srv = Server(env)
+    try:
+        ws, w = await session(srv, env, "tabA")
+        assert w["seq"] == 8, w
         await ws.close()
     finally:
         srv.kill()
