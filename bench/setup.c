@@ -3,18 +3,17 @@
  * (one grid each, round robin) and one device per cadre with a random
  * token, written as "device token grid" lines for loadgen and conn.
  *
- * Tokens follow the CLI's scheme (cli/token.c): 32 random bytes in
- * base64url without padding; the store keeps the SHA-256 of the token
- * string as the tablet sends it. All rows go in through one
+ * Tokens are made by protocol/token.c, as the CLI makes them: 32 random
+ * bytes in base64url without padding; the store keeps the SHA-256 of the
+ * token string as the tablet sends it. All rows go in through one
  * db_commit_group, so enrolling 10,000 devices costs one fsync, not 20,000.
  */
 #include "bench.h"
 #include "db.h"
+#include "proto.h"
 
 #include <errno.h>
 #include <getopt.h>
-#include <openssl/evp.h>
-#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,24 +22,11 @@
 
 struct job {
     int n;
-    char (*tokens)[64];
+    char (*tokens)[PROTO_TOKEN_CHARS + 1];
+    unsigned char (*hashes)[PROTO_TOKEN_HASH];
     int64_t now;
     const char *failed; /* what failed, for the message */
 };
-
-/* base64url without padding of n bytes; out holds 4 * ceil(n/3) + 1. */
-static void b64url(const unsigned char *in, size_t n, char *out)
-{
-    int len = EVP_EncodeBlock((unsigned char *)out, in, (int)n);
-    while (len > 0 && out[len - 1] == '=')
-        out[--len] = '\0';
-    for (int i = 0; i < len; i++) {
-        if (out[i] == '+')
-            out[i] = '-';
-        else if (out[i] == '/')
-            out[i] = '_';
-    }
-}
 
 /* Runs inside the commit group's transaction: every grid, user and device. */
 static int enroll_all(struct db *db, void *arg)
@@ -67,11 +53,7 @@ static int enroll_all(struct db *db, void *arg)
             j->failed = "user add";
             return rc;
         }
-        unsigned char hash[32];
-        unsigned int hl = 0;
-        if (!EVP_Digest(j->tokens[i], strlen(j->tokens[i]), hash, &hl, EVP_sha256(), NULL))
-            return DB_ENOMEM;
-        if ((rc = db_device_enroll(db, dev, user, hash, j->now)) != 0) {
+        if ((rc = db_device_enroll(db, dev, user, j->hashes[i], j->now)) != 0) {
             j->failed = "device enroll";
             return rc;
         }
@@ -109,20 +91,20 @@ int main(int argc, char **argv)
 
     struct job j = {.n = n, .now = bench_wall_ms()};
     j.tokens = calloc((size_t)n, sizeof(*j.tokens));
+    j.hashes = calloc((size_t)n, sizeof(*j.hashes));
     struct db *db = NULL;
     FILE *f = NULL;
     char err[256] = "";
-    if (!j.tokens) {
+    if (!j.tokens || !j.hashes) {
         fprintf(stderr, "setup: out of memory\n");
         goto out;
     }
     for (int i = 0; i < n; i++) {
-        unsigned char raw[32];
-        if (RAND_bytes(raw, sizeof(raw)) != 1) {
-            fprintf(stderr, "setup: no random bytes from OpenSSL\n");
+        int trc = proto_token_new(j.tokens[i], j.hashes[i]);
+        if (trc != 0) {
+            fprintf(stderr, "setup: no random bytes for a token: %s\n", strerror(-trc));
             goto out;
         }
-        b64url(raw, sizeof(raw), j.tokens[i]);
     }
     int drc = db_open(path, DB_OPEN_CREATE, &db, err, sizeof(err));
     if (drc != 0) {
@@ -160,5 +142,6 @@ out:
     if (db)
         db_close(db);
     free(j.tokens);
+    free(j.hashes);
     return rc;
 }

@@ -17,17 +17,17 @@
 #include "args.h"
 #include "change.h"
 #include "cli.h"
+#include "proto.h"
 #include "demo_gen.h"
 #include "sync.h"
-#include "token.h"
 
 #define GROUP_CHANGES 200
 #define GROUP_JOBS_MAX 512
 #define DAY_MS 86400000LL
 
 struct tokens {
-    char device[DEMO_CADRES][CLI_TOKEN_CHARS + 1];
-    char api[DEMO_STAFF][CLI_TOKEN_CHARS + 1];
+    char device[DEMO_CADRES][PROTO_TOKEN_CHARS + 1];
+    char api[DEMO_STAFF][PROTO_TOKEN_CHARS + 1];
 };
 
 /* One push: a slice of one tablet's changes. */
@@ -128,7 +128,7 @@ static int demo_check_empty(struct db *db, const struct demo_plan *plan)
 static int add_people(struct db *db, const struct demo_plan *plan, struct tokens *tok,
                       int64_t now, char *why, size_t whysize)
 {
-    unsigned char hash[CLI_TOKEN_HASH];
+    unsigned char hash[PROTO_TOKEN_HASH];
     char grid[8];
     int rc;
     for (int g = 0; g < DEMO_GRIDS; g++) {
@@ -142,7 +142,7 @@ static int add_people(struct db *db, const struct demo_plan *plan, struct tokens
         demo_grid_id(c->grid, grid, sizeof grid);
         if ((rc = db_user_add(db, c->id, c->name, DB_ROLE_CADRE, grids, 1, now)) != 0)
             goto fail;
-        if ((rc = cli_token_new(tok->device[i], hash)) != 0) {
+        if ((rc = proto_token_new(tok->device[i], hash)) != 0) {
             snprintf(why, whysize, "no random bytes for a token");
             return rc;
         }
@@ -154,7 +154,7 @@ static int add_people(struct db *db, const struct demo_plan *plan, struct tokens
         enum db_role role = strcmp(s->role, "admin") == 0 ? DB_ROLE_ADMIN : DB_ROLE_SUPERVISOR;
         if ((rc = db_user_add(db, s->id, s->name, role, NULL, 0, now)) != 0)
             goto fail;
-        if ((rc = cli_token_new(tok->api[i], hash)) != 0) {
+        if ((rc = proto_token_new(tok->api[i], hash)) != 0) {
             snprintf(why, whysize, "no random bytes for a token");
             return rc;
         }

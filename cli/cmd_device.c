@@ -11,8 +11,8 @@
 
 #include "args.h"
 #include "cli.h"
+#include "proto.h"
 #include "qr.h"
-#include "token.h"
 
 static int device_enroll(struct cli_ctx *ctx, int argc, char **argv)
 {
@@ -26,8 +26,8 @@ static int device_enroll(struct cli_ctx *ctx, int argc, char **argv)
     struct cli_args_spec spec = {.opts = opts, .n_opts = 3, .db_path = &ctx->db_path};
     size_t n_pos = 0;
     char err[256];
-    char token[CLI_TOKEN_CHARS + 1];
-    unsigned char hash[CLI_TOKEN_HASH];
+    char token[PROTO_TOKEN_CHARS + 1];
+    unsigned char hash[PROTO_TOKEN_HASH];
     struct db *db = NULL;
     int rc = cli_args_parse(&spec, argc, argv, NULL, &n_pos, err, sizeof err);
     if (rc != CLI_ARGS_OK)
@@ -49,7 +49,7 @@ static int device_enroll(struct cli_ctx *ctx, int argc, char **argv)
         rc = cli_fail("device enroll: cannot look up user '%s': %s", user, db_errmsg(db));
         goto out;
     }
-    if ((rc = cli_token_new(token, hash)) != 0) {
+    if ((rc = proto_token_new(token, hash)) != 0) {
         rc = cli_fail("device enroll: cannot get random bytes for the token: %s",
                       strerror(-rc));
         goto out;

@@ -9,7 +9,7 @@
 
 #include "args.h"
 #include "cli.h"
-#include "token.h"
+#include "proto.h"
 
 static int token_create(struct cli_ctx *ctx, int argc, char **argv)
 {
@@ -18,8 +18,8 @@ static int token_create(struct cli_ctx *ctx, int argc, char **argv)
     struct cli_args_spec spec = {.opts = opts, .n_opts = 1, .db_path = &ctx->db_path};
     size_t n_pos = 0;
     char err[256];
-    char token[CLI_TOKEN_CHARS + 1] = "";
-    unsigned char hash[CLI_TOKEN_HASH];
+    char token[PROTO_TOKEN_CHARS + 1] = "";
+    unsigned char hash[PROTO_TOKEN_HASH];
     struct db *db = NULL;
     int rc = cli_args_parse(&spec, argc, argv, NULL, &n_pos, err, sizeof err);
     if (rc != CLI_ARGS_OK)
@@ -40,7 +40,7 @@ static int token_create(struct cli_ctx *ctx, int argc, char **argv)
         rc = cli_fail("token create: cannot look up user '%s': %s", user, db_errmsg(db));
         goto out;
     }
-    if ((rc = cli_token_new(token, hash)) != 0) {
+    if ((rc = proto_token_new(token, hash)) != 0) {
         rc = cli_fail("token create: cannot get random bytes for the token: %s", strerror(-rc));
         goto out;
     }

@@ -15,9 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/crypto.h>
-#include <openssl/sha.h>
-
 #include "srv_internal.h"
 
 /* What one push needs while it is applied: its results and the grids its records had before. */
@@ -66,12 +63,12 @@ static char *record_grid(struct db *db, const char *collection, const char *id)
 static int apply_hello(struct writer_ctx *w, struct db *db, struct srv_job *job)
 {
     const struct proto_hello *h = &job->msg->u.hello;
-    unsigned char hash[SHA256_DIGEST_LENGTH];
+    unsigned char hash[PROTO_TOKEN_HASH];
     struct srv_principal *who;
     struct db_hello rec;
     int rc;
 
-    SHA256((const unsigned char *)h->token, strlen(h->token), hash);
+    proto_token_hash(h->token, strlen(h->token), hash);
     who = calloc(1, sizeof *who);
     if (who == NULL)
         return DB_ENOMEM;
@@ -86,7 +83,7 @@ static int apply_hello(struct writer_ctx *w, struct db *db, struct srv_job *job)
         free(who);
         return rc;
     }
-    if (CRYPTO_memcmp(hash, who->p.token_hash, sizeof hash) != 0 || who->p.revoked) {
+    if (!proto_token_equal(hash, who->p.token_hash) || who->p.revoked) {
         srv_principal_unref(who);
         job->refused = PROTO_CODE_UNAUTHORIZED;
         return 0;

@@ -1,6 +1,6 @@
 /*
  * test_cli_units.c — unit tests of cli/'s pieces: the strict option
- * parser, token encoding/hashing/comparison, the UTF-8 check, and the
+ * parser, the UTF-8 check, and the
  * change builder (whose output must parse back, through protocol/, to the
  * same values).
  */
@@ -13,12 +13,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <openssl/sha.h>
-
 #include "args.h"
 #include "change.h"
 #include "cli.h"
-#include "token.h"
 
 /* ---- args ---------------------------------------------------------------- */
 
@@ -120,54 +117,6 @@ static void test_args_help_and_required(void **state)
     assert_int_equal(cli_args_parse(&spec, 2, (char *[]){"--db", "x"}, NULL, &n, err, sizeof err),
                      CLI_ARGS_USAGE);
     assert_string_equal(err, "unknown option '--db'");
-}
-
-/* ---- tokens -------------------------------------------------------------- */
-
-static void test_token_encode(void **state)
-{
-    (void)state;
-    char out[64];
-    /* RFC 4648 test vectors, URL-safe alphabet, no padding. */
-    assert_int_equal(cli_token_encode((const unsigned char *)"", 0, out), 0);
-    assert_string_equal(out, "");
-    cli_token_encode((const unsigned char *)"f", 1, out);
-    assert_string_equal(out, "Zg");
-    cli_token_encode((const unsigned char *)"fo", 2, out);
-    assert_string_equal(out, "Zm8");
-    cli_token_encode((const unsigned char *)"foobar", 6, out);
-    assert_string_equal(out, "Zm9vYmFy");
-    const unsigned char hi[] = {0xfb, 0xff, 0xfe};
-    cli_token_encode(hi, 3, out);
-    assert_string_equal(out, "-__-");
-    unsigned char raw[32];
-    memset(raw, 0xff, sizeof raw);
-    assert_int_equal(cli_token_encode(raw, sizeof raw, out), CLI_TOKEN_CHARS);
-}
-
-static void test_token_new(void **state)
-{
-    (void)state;
-    char a[CLI_TOKEN_CHARS + 1], b[CLI_TOKEN_CHARS + 1];
-    unsigned char ha[32], hb[32], check[32];
-    assert_int_equal(cli_token_new(a, ha), 0);
-    assert_int_equal(cli_token_new(b, hb), 0);
-    assert_int_equal(strlen(a), CLI_TOKEN_CHARS);
-    assert_true(cli_token_well_formed(a, strlen(a)));
-    assert_string_not_equal(a, b);
-    /* The stored hash is the SHA-256 of the text, as the server computes it. */
-    SHA256((const unsigned char *)a, strlen(a), check);
-    assert_memory_equal(check, ha, 32);
-    cli_token_hash(a, strlen(a), check);
-    assert_true(cli_token_equal(check, ha));
-    assert_false(cli_token_equal(ha, hb));
-    check[31] ^= 1;
-    assert_false(cli_token_equal(check, ha));
-    assert_false(cli_token_well_formed("abc", 3));
-    char bad[CLI_TOKEN_CHARS + 1];
-    memcpy(bad, a, sizeof bad);
-    bad[5] = '+';
-    assert_false(cli_token_well_formed(bad, CLI_TOKEN_CHARS));
 }
 
 /* ---- UTF-8 --------------------------------------------------------------- */
@@ -273,8 +222,6 @@ int main(void)
         cmocka_unit_test(test_args_forms),
         cmocka_unit_test(test_args_errors),
         cmocka_unit_test(test_args_help_and_required),
-        cmocka_unit_test(test_token_encode),
-        cmocka_unit_test(test_token_new),
         cmocka_unit_test(test_utf8),
         cmocka_unit_test(test_change_builder_parses_back),
         cmocka_unit_test(test_arena_ceiling),

@@ -1,9 +1,11 @@
 /*
- * token.c — generating, encoding, hashing and comparing tokens (token.h).
- * The raw bytes never leave this file: callers see the text once and the
- * hash, which is all the store keeps.
+ * token.c — device and API tokens, the one implementation every module
+ * uses (proto.h, "tokens"): 32 random bytes from getrandom(), shown once
+ * as URL-safe base64 without padding (43 characters), stored only as the
+ * SHA-256 of that text, compared in constant time. The raw bytes never
+ * leave this file. Nothing here keeps state; any thread may call it.
  */
-#include "token.h"
+#include "proto.h"
 
 #include <errno.h>
 #include <string.h>
@@ -12,7 +14,8 @@
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
 
-int cli_token_random(unsigned char *raw, size_t n)
+/* Fills raw with n bytes from getrandom(), over EINTR and short reads; 0 or -errno. */
+static int token_random(unsigned char *raw, size_t n)
 {
     size_t got = 0;
     while (got < n) {
@@ -27,7 +30,8 @@ int cli_token_random(unsigned char *raw, size_t n)
     return 0;
 }
 
-size_t cli_token_encode(const unsigned char *raw, size_t n, char *out)
+/* Encodes n bytes as base64url without padding; see proto.h. Any thread. */
+size_t proto_token_encode(const unsigned char *raw, size_t n, char *out)
 {
     static const char abc[] =
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
@@ -53,21 +57,23 @@ size_t cli_token_encode(const unsigned char *raw, size_t n, char *out)
     return o;
 }
 
-void cli_token_hash(const char *token, size_t len, unsigned char hash[CLI_TOKEN_HASH])
+/* The SHA-256 of the token's text; any thread. */
+void proto_token_hash(const char *token, size_t len, unsigned char hash[PROTO_TOKEN_HASH])
 {
     SHA256((const unsigned char *)token, len, hash);
 }
 
-int cli_token_new(char text[CLI_TOKEN_CHARS + 1], unsigned char hash[CLI_TOKEN_HASH])
+/* A new token and its hash; 0 or -errno, outputs written only on success. Any thread. */
+int proto_token_new(char text[PROTO_TOKEN_CHARS + 1], unsigned char hash[PROTO_TOKEN_HASH])
 {
-    unsigned char raw[CLI_TOKEN_BYTES];
+    unsigned char raw[PROTO_TOKEN_BYTES];
     char buf[48]; /* 4 * ceil(32 / 3) + 1 = 45 bytes of encoder output at most */
-    int rc = cli_token_random(raw, sizeof raw);
+    int rc = token_random(raw, sizeof raw);
     if (rc != 0)
         goto out;
-    cli_token_encode(raw, sizeof raw, buf);
-    cli_token_hash(buf, CLI_TOKEN_CHARS, hash);
-    memcpy(text, buf, CLI_TOKEN_CHARS + 1);
+    proto_token_encode(raw, sizeof raw, buf);
+    proto_token_hash(buf, PROTO_TOKEN_CHARS, hash);
+    memcpy(text, buf, PROTO_TOKEN_CHARS + 1);
 out:
     /* The raw bytes are as secret as the text: do not leave them on the stack. */
     OPENSSL_cleanse(raw, sizeof raw);
@@ -75,14 +81,17 @@ out:
     return rc;
 }
 
-int cli_token_equal(const unsigned char a[CLI_TOKEN_HASH], const unsigned char b[CLI_TOKEN_HASH])
+/* True when the hashes are equal, in constant time; any thread. */
+int proto_token_equal(const unsigned char a[PROTO_TOKEN_HASH],
+                      const unsigned char b[PROTO_TOKEN_HASH])
 {
-    return CRYPTO_memcmp(a, b, CLI_TOKEN_HASH) == 0;
+    return CRYPTO_memcmp(a, b, PROTO_TOKEN_HASH) == 0;
 }
 
-int cli_token_well_formed(const char *text, size_t len)
+/* True when text has a token's shape; any thread. */
+int proto_token_well_formed(const char *text, size_t len)
 {
-    if (len != CLI_TOKEN_CHARS)
+    if (len != PROTO_TOKEN_CHARS)
         return 0;
     for (size_t i = 0; i < len; i++) {
         char c = text[i];
