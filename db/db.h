@@ -272,4 +272,52 @@ int db_pull(struct db *db, int64_t since, const struct db_scope *scope, int64_t 
  */
 int db_export(struct db *db, const char *collection, db_row_fn row, void *ctx);
 
+/* ---- browsing the history and the conflict log (browse.c) --------------- */
+
+/*
+ * Keyset paging by id, oldest first, for the supervisors' dashboard and for
+ * tests. Pass after_id 0 for the first page and then *next; *next is 0 when
+ * the page reached the end. limit is 1..DB_BROWSE_MAX_LIMIT. A page is read
+ * in one read transaction (or inside the caller's). fn(ctx, ...) sees
+ * strings valid only during the call and must not use this connection; a
+ * non-zero return of fn stops the page and is returned (*next is then not
+ * set). Called by the thread that owns db; returns 0 or a DB_E* code.
+ */
+#define DB_BROWSE_MAX_LIMIT 1000
+
+enum db_conflict_status { DB_CONFLICT_OPEN, DB_CONFLICT_RESOLVED, DB_CONFLICT_ANY };
+
+/* One conflict entry and every candidate it lists. */
+struct db_conflict {
+    int64_t id;
+    const char *collection;
+    const char *record_id;
+    const char *field;
+    enum db_conflict_status status; /* DB_CONFLICT_OPEN or DB_CONFLICT_RESOLVED */
+    int64_t created_ms;
+    int64_t updated_ms;
+    const char *resolved_by; /* NULL (and resolved_ms 0) while open, as are the next two */
+    int64_t resolved_ms;
+    const char *reason;
+    const char *resolution;
+    /* Ordered by (hlc_ms, hlc_counter, device): the last is the greatest stamp listed. */
+    const struct db_candidate *candidates;
+    size_t n_candidates;
+    void *mem_; /* the storage behind db_conflict_get's strings; db_conflict_clear frees it */
+};
+
+typedef int (*db_conflict_fn)(void *ctx, const struct db_conflict *c);
+int db_conflicts_page(struct db *db, enum db_conflict_status status, int64_t after_id,
+                      int64_t limit, db_conflict_fn fn, void *ctx, int64_t *next);
+/* One entry with its candidates; the caller owns *out (db_conflict_clear). DB_ENOTFOUND. */
+int db_conflict_get(struct db *db, int64_t id, struct db_conflict *out);
+void db_conflict_clear(struct db_conflict *c);
+/* How many entries have that status (DB_CONFLICT_ANY: all). */
+int db_conflicts_count(struct db *db, enum db_conflict_status status, int64_t *out);
+
+/* History rows, all devices' (device NULL) or one device's; h->change is the text as sent. */
+typedef int (*db_history_fn)(void *ctx, int64_t id, const struct db_history *h);
+int db_history_page(struct db *db, const char *device, int64_t after_id, int64_t limit,
+                    db_history_fn fn, void *ctx, int64_t *next);
+
 #endif

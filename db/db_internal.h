@@ -71,6 +71,15 @@ enum db__stmt_id {
     DB__CURSOR,
     DB__EXPORT,
     DB__USER_VERSION,
+    /* browsing the history and the conflicts (browse.c) */
+    DB__BROWSE_CONFLICTS_ALL,
+    DB__BROWSE_CONFLICTS_STATUS,
+    DB__BROWSE_CONFLICT,
+    DB__BROWSE_CANDIDATES,
+    DB__BROWSE_COUNT_ALL,
+    DB__BROWSE_COUNT_STATUS,
+    DB__BROWSE_HISTORY_ALL,
+    DB__BROWSE_HISTORY_DEVICE,
     DB__STMT_COUNT
 };
 
