@@ -17,10 +17,10 @@
 
 #include "srv_internal.h"
 
-/* What one push needs while it is applied: its results and the grids its records had before. */
+/* What one push needs while it is applied: its results and the grids it touched. */
 struct push_work {
     struct proto_result *results;
-    char **old_grids; /* per change; NULL when the record did not exist */
+    struct sync_touched *touched; /* per change, filled by sync_apply_push_touched */
 };
 
 struct writer_ctx;
@@ -37,22 +37,6 @@ struct writer_ctx {
     int64_t now_ms;
     struct group_slot slots[SRV_GROUP_MAX];
 };
-
-/* The grid (scope value) of a stored record, or NULL. Writer thread. */
-static char *record_grid(struct db *db, const char *collection, const char *id)
-{
-    struct db_record r;
-    char *grid = NULL;
-
-    if (collection == NULL || id == NULL)
-        return NULL;
-    if (db_record_get(db, collection, id, &r) != 0)
-        return NULL;
-    if (r.grid != NULL)
-        grid = strdup(r.grid);
-    db_record_clear(&r);
-    return grid;
-}
 
 /*
  * Authenticates a hello: the device must exist, not be revoked, and the
@@ -105,8 +89,9 @@ static int apply_hello(struct writer_ctx *w, struct db *db, struct srv_job *job)
 
 /*
  * Applies a push through sync/, noting the grids of every record it changed
- * (before and after, so a record that moved pokes both grids). Writer thread,
- * inside the group.
+ * (before and after, so a record that moved pokes both grids) as sync
+ * reports them: the records are not read again here. Writer thread, inside
+ * the group.
  */
 static int apply_push(struct writer_ctx *w, struct db *db, struct srv_job *job,
                       struct push_work *pw)
@@ -114,24 +99,16 @@ static int apply_push(struct writer_ctx *w, struct db *db, struct srv_job *job,
     const struct proto_push *p = &job->msg->u.push;
     int rc;
 
-    for (size_t i = 0; i < p->n_changes; i++)
-        pw->old_grids[i] = record_grid(db, p->changes[i].collection, p->changes[i].id);
-    rc = sync_apply_push(&w->srv->rules, db, &job->who->p, p->changes, p->n_changes, w->now_ms,
-                         pw->results);
+    rc = sync_apply_push_touched(&w->srv->rules, db, &job->who->p, p->changes, p->n_changes,
+                                 w->now_ms, pw->results, pw->touched);
     if (rc != 0)
         return rc;
     for (size_t i = 0; i < p->n_changes; i++) {
-        const struct proto_result *r = &pw->results[i];
-        char *grid;
-        if (r->status != PROTO_APPLIED && r->status != PROTO_CONFLICT)
-            continue;
-        if (pw->old_grids[i] != NULL)
-            srv_job_add_name(job, pw->old_grids[i]);
-        grid = record_grid(db, p->changes[i].collection, p->changes[i].id);
-        if (grid != NULL) {
-            srv_job_add_name(job, grid);
-            free(grid);
-        }
+        const struct sync_touched *t = &pw->touched[i];
+        if (t->grid_before != NULL)
+            srv_job_add_name(job, t->grid_before);
+        if (t->grid_after != NULL)
+            srv_job_add_name(job, t->grid_after);
     }
     return db_device_note(db, job->who->p.device, DB_ACTIVITY_PUSH, w->now_ms, NULL);
 }
@@ -238,10 +215,9 @@ static void push_work_free(struct push_work *pw, size_t n)
         sync_results_clear(pw->results, n);
         free(pw->results);
     }
-    if (pw->old_grids != NULL) {
-        for (size_t i = 0; i < n; i++)
-            free(pw->old_grids[i]);
-        free(pw->old_grids);
+    if (pw->touched != NULL) {
+        sync_touched_clear(pw->touched, n);
+        free(pw->touched);
     }
     memset(pw, 0, sizeof *pw);
 }
@@ -266,8 +242,8 @@ static void writer_group(struct writer_ctx *w, struct srv_job **jobs, size_t n)
             size_t nc = jobs[i]->msg->u.push.n_changes;
             /* Left NULL when out of memory: apply_one then fails only this job. */
             slot->work.results = calloc(nc ? nc : 1, sizeof *slot->work.results);
-            slot->work.old_grids = calloc(nc ? nc : 1, sizeof *slot->work.old_grids);
-            if (slot->work.results == NULL || slot->work.old_grids == NULL)
+            slot->work.touched = calloc(nc ? nc : 1, sizeof *slot->work.touched);
+            if (slot->work.results == NULL || slot->work.touched == NULL)
                 push_work_free(&slot->work, 0);
         }
     }

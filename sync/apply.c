@@ -128,7 +128,8 @@ static int add_conflicts(struct db *db, const struct proto_change *c, const char
  */
 static int merge_and_store(const struct sync_rules *rules, struct db *db,
                            const struct db_principal *who, const struct proto_change *c,
-                           const struct db_record *stored, int64_t now_ms, struct proto_result *r)
+                           const struct db_record *stored, int64_t now_ms, struct proto_result *r,
+                           struct sync_touched *t)
 {
     const struct proto_collection *col = proto_schema_collection(rules->schema, c->collection);
     struct proto_record *dec = NULL;
@@ -201,6 +202,15 @@ static int merge_and_store(const struct sync_rules *rules, struct db *db,
     rc = add_conflicts(db, c, who->device, &m, history_id, now_ms);
     if (rc != 0)
         goto out;
+    if (t != NULL) {
+        /* Copies: m.grid may point into dec, and stored belongs to the caller. */
+        t->grid_after = m.grid != NULL ? strdup(m.grid) : NULL;
+        t->grid_before = left != NULL ? strdup(left) : NULL;
+        if ((m.grid != NULL && t->grid_after == NULL) || (left != NULL && t->grid_before == NULL)) {
+            rc = SYNC_ENOMEM;
+            goto out;
+        }
+    }
 
     r->status = m.n_conflicts ? PROTO_CONFLICT : PROTO_APPLIED;
     r->rev = m.rev;
@@ -219,7 +229,7 @@ out:
 /* Runs one change after dedupe: malformed, validation, merge. */
 static int apply_one(const struct sync_rules *rules, struct db *db,
                      const struct db_principal *who, const struct proto_change *c,
-                     int64_t now_ms, struct proto_result *r)
+                     int64_t now_ms, struct proto_result *r, struct sync_touched *t)
 {
     struct db_record stored = {0};
     int have = 0;
@@ -242,7 +252,7 @@ static int apply_one(const struct sync_rules *rules, struct db *db,
         r->rev = have ? stored.rev : 0;
         rc = history_unmerged(db, who, c, now_ms, r);
     } else {
-        rc = merge_and_store(rules, db, who, c, have ? &stored : NULL, now_ms, r);
+        rc = merge_and_store(rules, db, who, c, have ? &stored : NULL, now_ms, r, t);
     }
     if (have)
         db_record_clear(&stored);
@@ -252,19 +262,23 @@ static int apply_one(const struct sync_rules *rules, struct db *db,
 /*
  * The pipeline of one push (see sync.h). Borrows everything; results[i]
  * borrows its strings from changes[i] and owns only its conflicts array
- * (sync_results_clear). Called by the writer thread inside a transaction.
- * On a store error the results already filled are cleared, so calling
- * sync_results_clear afterwards is harmless.
+ * (sync_results_clear); touched (may be NULL) owns its grid copies
+ * (sync_touched_clear). Called by the writer thread inside a transaction.
+ * On a store error the results and touched already filled are cleared, so
+ * clearing them afterwards is harmless.
  */
-int sync_apply_push(const struct sync_rules *rules, struct db *db,
-                    const struct db_principal *who, const struct proto_change *changes,
-                    size_t n, int64_t now_ms, struct proto_result *results)
+static int apply_push(const struct sync_rules *rules, struct db *db,
+                      const struct db_principal *who, const struct proto_change *changes,
+                      size_t n, int64_t now_ms, struct proto_result *results,
+                      struct sync_touched *touched)
 {
     int64_t start_seq = 0, max_seq;
     size_t i = 0;
     int rc;
 
     memset(results, 0, n * sizeof *results);
+    if (touched != NULL)
+        memset(touched, 0, n * sizeof *touched);
     rc = db_device_max_seq(db, who->device, &start_seq);
     if (rc != 0)
         goto out;
@@ -281,7 +295,7 @@ int sync_apply_push(const struct sync_rules *rules, struct db *db,
                 rc = history_unmerged(db, who, c, now_ms, r);
         } else {
             max_seq = c->seq;
-            rc = apply_one(rules, db, who, c, now_ms, r);
+            rc = apply_one(rules, db, who, c, now_ms, r, touched ? &touched[i] : NULL);
         }
         if (rc != 0)
             goto out;
@@ -289,9 +303,40 @@ int sync_apply_push(const struct sync_rules *rules, struct db *db,
     if (max_seq > start_seq)
         rc = db_device_set_max_seq(db, who->device, max_seq, now_ms);
 out:
-    if (rc != 0)
+    if (rc != 0) {
         sync_results_clear(results, i < n ? i + 1 : n);
+        if (touched != NULL)
+            sync_touched_clear(touched, i < n ? i + 1 : n);
+    }
     return rc;
+}
+
+/* See sync.h; the pipeline without the grids. Writer thread, inside a transaction. */
+int sync_apply_push(const struct sync_rules *rules, struct db *db,
+                    const struct db_principal *who, const struct proto_change *changes,
+                    size_t n, int64_t now_ms, struct proto_result *results)
+{
+    return apply_push(rules, db, who, changes, n, now_ms, results, NULL);
+}
+
+/* See sync.h; the pipeline that also reports the grids. Writer thread, inside a transaction. */
+int sync_apply_push_touched(const struct sync_rules *rules, struct db *db,
+                            const struct db_principal *who, const struct proto_change *changes,
+                            size_t n, int64_t now_ms, struct proto_result *results,
+                            struct sync_touched *touched)
+{
+    return apply_push(rules, db, who, changes, n, now_ms, results, touched);
+}
+
+/* Frees the grid copies inside touched[0..n); any thread. */
+void sync_touched_clear(struct sync_touched *touched, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(touched[i].grid_before);
+        free(touched[i].grid_after);
+        touched[i].grid_before = NULL;
+        touched[i].grid_after = NULL;
+    }
 }
 
 /* Frees the conflicts arrays inside results[0..n); any thread. */

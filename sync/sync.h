@@ -76,4 +76,30 @@ int sync_apply_push(const struct sync_rules *rules, struct db *db,
 /* Frees what sync_apply_push allocated inside results (the conflicts lists). */
 void sync_results_clear(struct proto_result *results, size_t n);
 
+/* ---- the grids a push touched (for the server's pokes) ----------------- */
+
+/*
+ * What one change did to its record's grid, so the server can poke the
+ * sessions of every grid that saw a change without reading the records
+ * again. Set only for an applied or conflict result (a stored change);
+ * both NULL otherwise. Owned: free with sync_touched_clear.
+ */
+struct sync_touched {
+    char *grid_before; /* the record's grid before, only when it differs from grid_after */
+    char *grid_after;  /* the record's grid after the merge; NULL when it has none */
+};
+
+/*
+ * sync_apply_push, also filling touched[i] for changes[i] (touched has n
+ * entries). Same contract otherwise; on an error return touched is
+ * cleared. Writer thread, inside db_commit_group.
+ */
+int sync_apply_push_touched(const struct sync_rules *rules, struct db *db,
+                            const struct db_principal *who, const struct proto_change *changes,
+                            size_t n, int64_t now_ms, struct proto_result *results,
+                            struct sync_touched *touched);
+
+/* Frees the grid copies inside touched[0..n); any thread. */
+void sync_touched_clear(struct sync_touched *touched, size_t n);
+
 #endif

@@ -183,6 +183,62 @@ static void test_stale_principal(void **state)
     proto_msg_free(msg);
 }
 
+/*
+ * sync_apply_push_touched reports each stored change's grid after, and
+ * the grid before only when the record moved; nothing for a duplicate or a
+ * rejected change.
+ */
+static void test_touched_grids(void **state)
+{
+    struct fx *f = *state;
+    struct db_principal who;
+    struct proto_msg *msg = fx_parse_push(
+        "[{\"seq\":1,\"collection\":\"subjects\",\"id\":\"s-1\",\"base\":0,\"hlc\":[1,0],"
+        "\"fields\":{\"name\":\"A\",\"grid\":\"g1\"}},"
+        "{\"seq\":2,\"collection\":\"subjects\",\"id\":\"s-1\",\"base\":1,\"hlc\":[2,0],"
+        "\"fields\":{\"name\":\"B\"}},"
+        "{\"seq\":3,\"collection\":\"subjects\",\"id\":\"s-1\",\"base\":2,\"hlc\":[3,0],"
+        "\"fields\":{\"grid\":\"g2\"}},"
+        "{\"seq\":4,\"collection\":\"subjects\",\"id\":\"s-2\",\"base\":0,\"hlc\":[4,0],"
+        "\"fields\":{\"name\":\"C\",\"grid\":\"g3\"}},"
+        "{\"seq\":3,\"collection\":\"subjects\",\"id\":\"s-1\",\"base\":2,\"hlc\":[3,0],"
+        "\"fields\":{\"grid\":\"g2\"}}]");
+    struct proto_result res[5];
+    struct sync_touched t[5];
+
+    fx_principal(f, "dA", &who);
+    assert_int_equal(db_begin(f->db), 0);
+    assert_int_equal(sync_apply_push_touched(&f->rules, f->db, &who, msg->u.push.changes, 5,
+                                             f->now, res, t),
+                     0);
+    assert_int_equal(db_commit(f->db), 0);
+    /* New record: only the grid after. */
+    assert_int_equal(res[0].status, PROTO_APPLIED);
+    assert_null(t[0].grid_before);
+    assert_string_equal(t[0].grid_after, "g1");
+    /* An edit that keeps the grid. */
+    assert_int_equal(res[1].status, PROTO_APPLIED);
+    assert_null(t[1].grid_before);
+    assert_string_equal(t[1].grid_after, "g1");
+    /* A move within the cadre's grids pokes both. */
+    assert_int_equal(res[2].status, PROTO_APPLIED);
+    assert_string_equal(t[2].grid_before, "g1");
+    assert_string_equal(t[2].grid_after, "g2");
+    /* Outside the cadre's grids: rejected, nothing touched. */
+    assert_int_equal(res[3].status, PROTO_REJECTED);
+    assert_null(t[3].grid_before);
+    assert_null(t[3].grid_after);
+    /* A duplicate touches nothing. */
+    assert_int_equal(res[4].status, PROTO_DUPLICATE);
+    assert_null(t[4].grid_before);
+    assert_null(t[4].grid_after);
+    sync_touched_clear(t, 5);
+    assert_null(t[2].grid_after);
+    sync_results_clear(res, 5);
+    db_principal_clear(&who);
+    proto_msg_free(msg);
+}
+
 /* A change protocol/ found malformed is rejected with protocol's fault. */
 static void test_malformed_change(void **state)
 {
@@ -411,6 +467,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_tombstone_and_restore, setup, teardown),
         cmocka_unit_test_setup_teardown(test_conflicts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_move_between_grids, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_touched_grids, setup, teardown),
         cmocka_unit_test(test_stamp_order),
         cmocka_unit_test_setup_teardown(test_device_breaks_ties, setup, teardown),
     };
