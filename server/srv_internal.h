@@ -31,6 +31,12 @@
 #define SRV_MAX_IN_FLIGHT 8              /* requests per session before rx pauses */
 #define SRV_MAX_QUEUED ((size_t)4 << 20) /* reply bytes per session before rx pauses */
 #define SRV_GROUP_MAX 256                /* jobs in one db_commit_group */
+/*
+ * Message bytes in one db_commit_group: a group's dirty pages (about 3.5x
+ * its message text) must fit the writer's 64 MiB page cache, or SQLite
+ * spills them to the WAL mid-transaction and writes hot pages again.
+ */
+#define SRV_GROUP_BYTES ((size_t)32 << 20)
 #define SRV_REPLY_MAX ((size_t)8 << 20)  /* ceiling of a welcome, ack or error */
 #define SRV_CHANGES_MAX ((size_t)32 << 20) /* ceiling of one changes reply */
 #define SRV_REVOKE_POLL_MS 1000
@@ -96,6 +102,7 @@ struct srv_job {
     struct proto_msg *msg;     /* owned: hello, push or pull */
     struct srv_principal *who; /* owned reference: push, note, pull; the result of hello */
     char device[PROTO_ID_MAX + 1];
+    size_t bytes;              /* push: the message text's length (the group's byte cap) */
 
     /* Filled by the worker. */
     int rc;                   /* 0, or the negative code of a store failure */
@@ -129,10 +136,13 @@ void srv_queue_destroy(struct srv_queue *q);
 int srv_queue_put(struct srv_queue *q, struct srv_job *job);
 /*
  * Waits until a job is queued, the queue is stopped, or until_mono_ms (srv_mono_ms
- * clock) passes; then moves up to max jobs into jobs[]. Returns how many,
- * or -1 once stopped. The consumer thread.
+ * clock) passes; then moves up to max jobs into jobs[], stopping before a
+ * job that would take the sum of their bytes over max_bytes (0: no byte
+ * cap; the first job is always taken). Returns how many, or -1 once
+ * stopped. The consumer thread.
  */
-int srv_queue_take(struct srv_queue *q, struct srv_job **jobs, size_t max, int64_t until_mono_ms);
+int srv_queue_take(struct srv_queue *q, struct srv_job **jobs, size_t max, size_t max_bytes,
+                   int64_t until_mono_ms);
 /* Takes the whole list without waiting (oldest first); NULL when empty. Any thread. */
 struct srv_job *srv_queue_take_all(struct srv_queue *q);
 /* Wakes every waiter; later puts fail. Any thread. */

@@ -138,10 +138,12 @@ int srv_queue_put(struct srv_queue *q, struct srv_job *job)
 }
 
 /* The consumer thread. */
-int srv_queue_take(struct srv_queue *q, struct srv_job **jobs, size_t max, int64_t until_mono_ms)
+int srv_queue_take(struct srv_queue *q, struct srv_job **jobs, size_t max, size_t max_bytes,
+                   int64_t until_mono_ms)
 {
     struct timespec ts = {.tv_sec = until_mono_ms / 1000,
                           .tv_nsec = (long)(until_mono_ms % 1000) * 1000000L};
+    size_t bytes = 0;
     int n = 0;
 
     pthread_mutex_lock(&q->mu);
@@ -154,6 +156,9 @@ int srv_queue_take(struct srv_queue *q, struct srv_job **jobs, size_t max, int64
     } else {
         while (q->head != NULL && (size_t)n < max) {
             struct srv_job *job = q->head;
+            if (max_bytes != 0 && n > 0 && bytes + job->bytes > max_bytes)
+                break;
+            bytes += job->bytes;
             q->head = job->next;
             job->next = NULL;
             jobs[n++] = job;

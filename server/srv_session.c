@@ -408,6 +408,7 @@ static void on_push(struct srv_session *s, struct proto_msg *msg)
         return;
     }
     job->msg = msg;
+    job->bytes = s->rx_len;
     job->who = srv_principal_ref(s->who);
     submit(s, &s->srv->writes, job, msg->req);
 }

@@ -1,7 +1,8 @@
 /*
  * srv_writer.c — the writer thread: the only user of the read-write store.
  *
- * Design: take every job waiting (up to SRV_GROUP_MAX) and apply them in one
+ * Design: take every job waiting (up to SRV_GROUP_MAX jobs and SRV_GROUP_BYTES
+ * of message text) and apply them in one
  * db_commit_group, each in its own savepoint, so one COMMIT (one fsync) makes
  * many pushes durable. Only after COMMIT returned are replies serialized and
  * the jobs handed back on the completion queue: an ack therefore never
@@ -319,7 +320,7 @@ void *srv_writer_main(void *arg)
     }
     w->srv = srv;
     for (;;) {
-        int n = srv_queue_take(&srv->writes, jobs, SRV_GROUP_MAX, next_poll);
+        int n = srv_queue_take(&srv->writes, jobs, SRV_GROUP_MAX, SRV_GROUP_BYTES, next_poll);
         if (n < 0)
             break;
         if (n > 0)

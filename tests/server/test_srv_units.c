@@ -89,10 +89,10 @@ static void test_queue_order_batching_and_stop(void **state)
 
     assert_int_equal(srv_queue_init(&q), 0);
     /* Nothing queued: take times out with 0. */
-    assert_int_equal(srv_queue_take(&q, jobs, SRV_GROUP_MAX, srv_mono_ms() + 20), 0);
+    assert_int_equal(srv_queue_take(&q, jobs, SRV_GROUP_MAX, 0, srv_mono_ms() + 20), 0);
     assert_int_equal(pthread_create(&t, NULL, produce, &p), 0);
     while (got < p.n) {
-        int n = srv_queue_take(&q, jobs, SRV_GROUP_MAX, srv_mono_ms() + 5000);
+        int n = srv_queue_take(&q, jobs, SRV_GROUP_MAX, 0, srv_mono_ms() + 5000);
         assert_true(n > 0 && n <= SRV_GROUP_MAX);
         batches++;
         for (int i = 0; i < n; i++) {
@@ -122,11 +122,33 @@ static void test_queue_order_batching_and_stop(void **state)
     assert_null(list);
     assert_null(srv_queue_take_all(&q));
 
+    /*
+     * The byte cap: a group stops before the job that would pass it, but
+     * always takes one job, however large.
+     */
+    const size_t sizes[] = {400, 500, 200, 2000, 10};
+    for (size_t i = 0; i < 5; i++) {
+        struct srv_job *job = srv_job_new(SRV_JOB_PUSH);
+        job->session = i + 1;
+        job->bytes = sizes[i];
+        assert_int_equal(srv_queue_put(&q, job), 0);
+    }
+    const int expect[] = {2, 1, 1, 1}; /* 400+500 | 200 | 2000 | 10 */
+    uint64_t want = 1;
+    for (int b = 0; b < 4; b++) {
+        int n = srv_queue_take(&q, jobs, SRV_GROUP_MAX, 1000, srv_mono_ms() + 1000);
+        assert_int_equal(n, expect[b]);
+        for (int i = 0; i < n; i++) {
+            assert_int_equal(jobs[i]->session, want++);
+            srv_job_free(jobs[i]);
+        }
+    }
+
     /* After stop: take returns -1 and put refuses (the caller keeps the job). */
     struct srv_job *late = srv_job_new(SRV_JOB_NOTE);
     assert_int_equal(srv_queue_put(&q, late), 0);
     srv_queue_stop(&q);
-    assert_int_equal(srv_queue_take(&q, jobs, SRV_GROUP_MAX, srv_mono_ms() + 1000), -1);
+    assert_int_equal(srv_queue_take(&q, jobs, SRV_GROUP_MAX, 0, srv_mono_ms() + 1000), -1);
     struct srv_job *refused = srv_job_new(SRV_JOB_NOTE);
     assert_int_equal(srv_queue_put(&q, refused), -1);
     srv_job_free(refused);
