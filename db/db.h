@@ -320,4 +320,17 @@ typedef int (*db_history_fn)(void *ctx, int64_t id, const struct db_history *h);
 int db_history_page(struct db *db, const char *device, int64_t after_id, int64_t limit,
                     db_history_fn fn, void *ctx, int64_t *next);
 
+/* ---- WAL checkpoints (checkpoint.c) ------------------------------------ */
+
+/*
+ * One PASSIVE checkpoint on a read-write connection: copies the WAL pages no
+ * reader still needs into the database file without waiting for anyone.
+ * Sets *wal_pages / *done_pages (may be NULL) on success. Returns 0,
+ * DB_EBUSY when another checkpoint was running (try later), DB_EMISUSE on a
+ * read-only connection, or another DB_E* code. The thread that owns db.
+ */
+int db_checkpoint(struct db *db, int *wal_pages, int *done_pages);
+/* The WAL size in pages at which this connection's COMMIT checkpoints by itself (0: never). */
+int db_wal_autocheckpoint(struct db *db, int pages);
+
 #endif
