@@ -40,6 +40,8 @@
 #define SRV_REPLY_MAX ((size_t)8 << 20)  /* ceiling of a welcome, ack or error */
 #define SRV_CHANGES_MAX ((size_t)32 << 20) /* ceiling of one changes reply */
 #define SRV_REVOKE_POLL_MS 1000
+#define SRV_CHECKPOINT_MS 1000       /* a PASSIVE WAL checkpoint off the writer, this often */
+#define SRV_WAL_AUTOCHECKPOINT 16384 /* pages (64 MiB): the writer's own bound on the WAL */
 #define SRV_DRAIN_MS 2500 /* graceful stop: wait this long for in-flight work */
 #define SRV_CLOSE_MS 1000 /* then this long for close handshakes */
 
@@ -164,9 +166,11 @@ struct srv {
     struct lws_vhost *vhost;
     struct db *wdb; /* the writer thread's */
     struct db *rdb; /* the reader thread's */
+    struct db *cdb; /* the checkpointer thread's (read-write, checkpoints only) */
     struct srv_queue writes, reads, done;
-    pthread_t writer, reader;
-    int writer_started, reader_started;
+    struct srv_queue ckpt_stop; /* never holds a job: stopping it stops the checkpointer */
+    pthread_t writer, reader, ckpt;
+    int writer_started, reader_started, ckpt_started;
     atomic_int db_ok;          /* 0 after the writer failed to commit */
     atomic_int stop_requested; /* set by the signal thread */
     int64_t started_ms;
@@ -266,6 +270,8 @@ int srv_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *u
 void *srv_writer_main(void *arg);
 /* The reader thread's body (srv_reader.c); arg is struct srv. */
 void *srv_reader_main(void *arg);
+/* The checkpointer thread's body (srv_checkpoint.c); arg is struct srv. */
+void *srv_checkpoint_main(void *arg);
 /* Puts a finished job on the completion queue and wakes the service thread. Worker threads. */
 void srv_complete(struct srv *srv, struct srv_job *job);
 /* Serializes an error reply into job->out (any thread). */

@@ -366,7 +366,7 @@ static int start_lws(struct srv *srv, struct lws_http_mount *mounts)
     return SRV_EXIT_OK;
 }
 
-/* Opens the writer's store (migrating it) and the reader's. Main thread. */
+/* Opens the writer's store (migrating it), the reader's and the checkpointer's. Main thread. */
 static int open_stores(struct srv *srv)
 {
     char err[256] = "";
@@ -379,6 +379,17 @@ static int open_stores(struct srv *srv)
     if (db_open(srv->cfg->db_path, DB_OPEN_READONLY, &srv->rdb, err, sizeof err) != 0) {
         fprintf(stderr, "visitsync: cannot open the database %s for reading: %s\n",
                 srv->cfg->db_path, err[0] ? err : "unknown error");
+        return SRV_EXIT_RUNTIME;
+    }
+    if (db_open(srv->cfg->db_path, 0, &srv->cdb, err, sizeof err) != 0) {
+        fprintf(stderr, "visitsync: cannot open the database %s for checkpoints: %s\n",
+                srv->cfg->db_path, err[0] ? err : "unknown error");
+        return SRV_EXIT_RUNTIME;
+    }
+    /* The checkpointer thread copies the WAL back; this is only the bound on its growth. */
+    if (db_wal_autocheckpoint(srv->wdb, SRV_WAL_AUTOCHECKPOINT) != 0) {
+        fprintf(stderr, "visitsync: cannot configure the database %s: %s\n", srv->cfg->db_path,
+                db_errmsg(srv->wdb));
         return SRV_EXIT_RUNTIME;
     }
     return SRV_EXIT_OK;
@@ -419,7 +430,7 @@ int srv_run(const struct srv_config *c)
     sc.srv = srv;
 
     if (srv_queue_init(&srv->writes) != 0 || srv_queue_init(&srv->reads) != 0 ||
-        srv_queue_init(&srv->done) != 0) {
+        srv_queue_init(&srv->done) != 0 || srv_queue_init(&srv->ckpt_stop) != 0) {
         fprintf(stderr, "visitsync: could not create the job queues\n");
         free(srv);
         return SRV_EXIT_RUNTIME;
@@ -447,6 +458,11 @@ int srv_run(const struct srv_config *c)
         goto out;
     }
     srv->reader_started = 1;
+    if (pthread_create(&srv->ckpt, NULL, srv_checkpoint_main, srv) != 0) {
+        fprintf(stderr, "visitsync: could not start the checkpointer thread\n");
+        goto out;
+    }
+    srv->ckpt_started = 1;
     if (pthread_create(&sig_thread, NULL, signal_main, &sc) != 0) {
         fprintf(stderr, "visitsync: could not start the signal thread\n");
         goto out;
@@ -468,6 +484,9 @@ out:
         pthread_join(srv->writer, NULL);
     if (srv->reader_started)
         pthread_join(srv->reader, NULL);
+    srv_queue_stop(&srv->ckpt_stop);
+    if (srv->ckpt_started)
+        pthread_join(srv->ckpt, NULL);
     if (sig_started) {
         pthread_kill(sig_thread, SIGUSR1);
         pthread_join(sig_thread, NULL);
@@ -481,6 +500,9 @@ out:
     srv_queue_destroy(&srv->writes);
     srv_queue_destroy(&srv->reads);
     srv_queue_destroy(&srv->done);
+    srv_queue_destroy(&srv->ckpt_stop);
+    if (srv->cdb != NULL)
+        db_close(srv->cdb);
     if (srv->rdb != NULL)
         db_close(srv->rdb);
     if (srv->wdb != NULL)
