@@ -14,7 +14,17 @@
  * Conflicts: records created at rev 1, then several devices edit them from
  * base 1, each device setting a field at most once. In every order the set
  * of (record, field) pairs reported as conflicts is exactly the pairs that
- * two devices set to different values, and re-sending adds none.
+ * two devices set to different values, and re-sending adds none. The stored
+ * conflict log (db_conflicts_page, paged with small limits) says the same:
+ * the pairs with an open entry are exactly those, each entry lists at least
+ * two candidates that disagree, each candidate is a write some device sent,
+ * and the record holds the value of the entry's greatest candidate. Which
+ * losing candidates an entry lists depends on the arrival order (§2.3
+ * compares a change with the value stored when it arrives), so the winner
+ * itself need not be listed: the greatest listed candidate is the last one
+ * that compared with a differing value, and every later write that
+ * overtook it carried the same value, or it would have been listed too.
+ * Re-sending every change leaves the log as it was.
  *
  * Seeds are fixed; a failure prints the seed, and VISITSYNC_SEED=<n> replays
  * that one case.
@@ -574,6 +584,198 @@ static void run_order(struct fx *f, const struct gcase *gc, const struct proto_m
           (int (*)(const void *, const void *))strcmp);
 }
 
+/* ---- the stored conflict log (conflict cases) ------------------------------- */
+
+#define MAX_ENTRY 64
+#define MAX_CAND 8
+
+/* A copy of one stored entry: the page callback must not use the connection. */
+struct sentry {
+    int rec;
+    char field[24];
+    int status;
+    size_t n;
+    struct {
+        char device[8];
+        int64_t ms, counter, history_id;
+        char value[64];
+    } cand[MAX_CAND];
+};
+
+struct slog {
+    const struct gcase *gc;
+    int n;
+    size_t ncand;
+    struct sentry e[MAX_ENTRY];
+};
+
+static void copy_str(char *dst, size_t size, const char *src, const char *what)
+{
+    CHECK(src != NULL && strlen(src) < size, "stored %s '%s' does not fit the test's copy", what,
+          src ? src : "(null)");
+    strcpy(dst, src);
+}
+
+static int on_entry(void *ctx, const struct db_conflict *c)
+{
+    struct slog *log = ctx;
+    const struct gcase *gc = log->gc;
+    CHECK(log->n < MAX_ENTRY, "more than %d conflict entries", MAX_ENTRY);
+    CHECK(c->n_candidates <= MAX_CAND, "entry %" PRId64 " lists %zu candidates", c->id,
+          c->n_candidates);
+    struct sentry *e = &log->e[log->n++];
+    e->rec = -1;
+    for (int r = 0; r < gc->nrec; r++) {
+        if (strcmp(gc->ids[r], c->record_id) == 0 &&
+            strcmp(colls[gc->coll[r]].name, c->collection) == 0)
+            e->rec = r;
+    }
+    CHECK(e->rec >= 0, "an entry for %s/%s, a record the case never wrote", c->collection,
+          c->record_id);
+    copy_str(e->field, sizeof e->field, c->field, "field");
+    e->status = c->status;
+    e->n = c->n_candidates;
+    for (size_t i = 0; i < c->n_candidates; i++) {
+        const struct db_candidate *k = &c->candidates[i];
+        copy_str(e->cand[i].device, sizeof e->cand[i].device, k->device, "device");
+        copy_str(e->cand[i].value, sizeof e->cand[i].value, k->value, "value");
+        e->cand[i].ms = k->hlc_ms;
+        e->cand[i].counter = k->hlc_counter;
+        e->cand[i].history_id = k->history_id;
+    }
+    log->ncand += c->n_candidates;
+    return 0;
+}
+
+/* Reads the whole conflict log in pages of limit entries. */
+static void read_log(struct fx *f, const struct gcase *gc, int64_t limit, struct slog *log)
+{
+    int64_t after = 0, next = 0, count = -1;
+    memset(log, 0, sizeof *log);
+    log->gc = gc;
+    do {
+        int rc = db_conflicts_page(f->db, DB_CONFLICT_ANY, after, limit, on_entry, log, &next);
+        CHECK(rc == 0, "db_conflicts_page: %s", db_errmsg(f->db));
+        CHECK(next == 0 || next > after, "the page cursor went from %" PRId64 " to %" PRId64,
+              after, next);
+        after = next;
+    } while (next != 0);
+    CHECK(db_conflicts_count(f->db, DB_CONFLICT_ANY, &count) == 0 && count == log->n,
+          "%" PRId64 " entries counted, %d paged", count, log->n);
+}
+
+static int stamp_less(int64_t ms, int64_t counter, const char *dev, int64_t ms2, int64_t counter2,
+                      const char *dev2)
+{
+    if (ms != ms2)
+        return ms < ms2;
+    if (counter != counter2)
+        return counter < counter2;
+    return strcmp(dev, dev2) < 0;
+}
+
+/* The value (JSON) field has in the stored record rec; fails when it has none. */
+static void stored_value(struct fx *f, const struct gcase *gc, int rec, const char *field,
+                         char *out, size_t size)
+{
+    struct db_record r;
+    struct proto_record *dec = NULL;
+    struct proto_fault fault;
+    const char *coll = colls[gc->coll[rec]].name;
+    CHECK(fx_get(f, coll, gc->ids[rec], &r) == 0, "%s/%s has a conflict but no record", coll,
+          gc->ids[rec]);
+    CHECK(proto_record_decode(r.body, r.body_len, r.meta, r.meta_len, &dec, &fault) == 0,
+          "decode: %s", fault.message);
+    int found = 0;
+    for (size_t i = 0; i < dec->n_fields && !found; i++) {
+        const struct proto_field *df = &dec->fields[i];
+        if (strcmp(df->name, field) == 0) {
+            CHECK(df->value.json_len < size, "value too long");
+            memcpy(out, df->value.json, df->value.json_len);
+            out[df->value.json_len] = '\0';
+            found = 1;
+        }
+    }
+    CHECK(found, "%s/%s has no field %s", coll, gc->ids[rec], field);
+    proto_record_free(dec);
+    db_record_clear(&r);
+}
+
+/* Whether change ci of the case sets field to value (JSON) with that device and hlc. */
+static int is_write(const struct gcase *gc, const struct proto_msg *all, int ci, int rec,
+                    const char *field, const char *device, int64_t ms, int64_t counter,
+                    const char *value)
+{
+    const struct gchange *g = &gc->chg[ci];
+    const struct proto_change *c = &all->u.push.changes[ci];
+    if (g->rec != rec || strcmp(gc->devs[g->dev], device) != 0 || c->hlc.ms != ms ||
+        c->hlc.counter != counter)
+        return 0;
+    for (size_t j = 0; j < c->n_fields; j++) {
+        const struct proto_field *cf = &c->fields[j];
+        if (strcmp(cf->name, field) == 0)
+            return cf->value.json_len == strlen(value) &&
+                   memcmp(cf->value.json, value, cf->value.json_len) == 0;
+    }
+    return 0;
+}
+
+/*
+ * Checks the stored conflict log of one order against what §2.3 promises
+ * whatever the order (see the comment at the top), paging with limit.
+ */
+static void check_log(struct fx *f, const struct gcase *gc, const struct proto_msg *all,
+                      int64_t limit, struct slog *log)
+{
+    char pairs[MAX_ENTRY][48];
+    int64_t open = -1;
+    read_log(f, gc, limit, log);
+    CHECK(db_conflicts_count(f->db, DB_CONFLICT_OPEN, &open) == 0 && open == log->n,
+          "%" PRId64 " open entries of %d", open, log->n);
+    for (int x = 0; x < log->n; x++) {
+        const struct sentry *e = &log->e[x];
+        CHECK(e->status == DB_CONFLICT_OPEN, "entry %s/%s is not open", gc->ids[e->rec],
+              e->field);
+        snprintf(pairs[x], sizeof pairs[x], "%s/%s", gc->ids[e->rec], e->field);
+        CHECK(e->n >= 2, "entry %s lists %zu candidate(s)", pairs[x], e->n);
+        int differ = 0;
+        for (size_t i = 0; i < e->n; i++) {
+            differ |= strcmp(e->cand[i].value, e->cand[0].value) != 0;
+            if (i > 0)
+                CHECK(stamp_less(e->cand[i - 1].ms, e->cand[i - 1].counter, e->cand[i - 1].device,
+                                 e->cand[i].ms, e->cand[i].counter, e->cand[i].device),
+                      "entry %s: candidates not in stamp order", pairs[x]);
+            int real = 0;
+            for (int ci = 0; ci < gc->nchg && !real; ci++)
+                real = is_write(gc, all, ci, e->rec, e->field, e->cand[i].device, e->cand[i].ms,
+                                e->cand[i].counter, e->cand[i].value);
+            CHECK(real, "entry %s: candidate [%" PRId64 ",%" PRId64 ",%s] = %s was never sent",
+                  pairs[x], e->cand[i].ms, e->cand[i].counter, e->cand[i].device,
+                  e->cand[i].value);
+        }
+        CHECK(differ, "entry %s: every candidate has the value %s", pairs[x], e->cand[0].value);
+        char now[64];
+        stored_value(f, gc, e->rec, e->field, now, sizeof now);
+        CHECK(strcmp(now, e->cand[e->n - 1].value) == 0,
+              "entry %s: the record holds %s, the greatest candidate [%" PRId64 ",%" PRId64
+              ",%s] %s",
+              pairs[x], now, e->cand[e->n - 1].ms, e->cand[e->n - 1].counter,
+              e->cand[e->n - 1].device, e->cand[e->n - 1].value);
+    }
+    /* One open entry per pair, and exactly the expected pairs. */
+    char expect[64][48];
+    memcpy(expect, gc->expect, sizeof expect);
+    qsort(expect, (size_t)gc->nexpect, sizeof expect[0],
+          (int (*)(const void *, const void *))strcmp);
+    qsort(pairs, (size_t)log->n, sizeof pairs[0], (int (*)(const void *, const void *))strcmp);
+    char got[MAX_ENTRY * 48 + 1] = "", want[64 * 48 + 1] = "";
+    for (int i = 0; i < log->n; i++)
+        strcat(strcat(got, pairs[i]), " ");
+    for (int i = 0; i < gc->nexpect; i++)
+        strcat(strcat(want, expect[i]), " ");
+    CHECK(strcmp(got, want) == 0, "open entries [%s], expected [%s]", got, want);
+}
+
 /* Runs one case in 3–4 orders and compares every record across them and with the model. */
 static void run_case(const struct gcase *gc, int check_conflicts)
 {
@@ -604,9 +806,18 @@ static void run_case(const struct gcase *gc, int check_conflicts)
             for (int i = 0; i < gc->nexpect; i++)
                 strcat(strcat(want, expect[i]), " ");
             CHECK(strcmp(got, want) == 0, "conflicts reported [%s], expected [%s]", got, want);
+            /* Page sizes 1..3 cross entry boundaries without drawing on the generator. */
+            static struct slog before, after;
+            check_log(&f, gc, all, 1 + g_order % 3, &before);
             /* Re-sending every change adds no conflict and changes nothing. */
             for (int i = 0; i < gc->nchg; i++)
                 resend(&f, gc, all, i);
+            read_log(&f, gc, DB_BROWSE_MAX_LIMIT, &after);
+            CHECK(after.n == before.n && after.ncand == before.ncand,
+                  "re-sending changed the log: %d entries with %zu candidates, then %d with %zu",
+                  before.n, before.ncand, after.n, after.ncand);
+            CHECK(memcmp(before.e, after.e, (size_t)before.n * sizeof before.e[0]) == 0,
+                  "re-sending changed an entry's candidates");
         }
         for (int r = 0; r < gc->nrec; r++) {
             char *desc = check_record(&f, gc, all, r);
