@@ -41,12 +41,14 @@ val() { local v; v=$(sed -n "s/^$2: \([^ ]*\).*/\1/p" "$1" 2>/dev/null | tail -1
 
 # ---- build ------------------------------------------------------------------
 say "building $btype in $build"
+# The build logs go inside the build directory, never next to the sources.
+mkdir -p "$build"
 cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE="$btype" \
-  -DCMAKE_C_FLAGS="$bflags" >"$build.cmake.log" 2>&1 ||
-  { cat "$build.cmake.log" >&2; echo "run.sh: cmake configure failed" >&2; exit 1; }
+  -DCMAKE_C_FLAGS="$bflags" >"$build/bench-cmake.log" 2>&1 ||
+  { cat "$build/bench-cmake.log" >&2; echo "run.sh: cmake configure failed" >&2; exit 1; }
 cmake --build "$build" -j2 --target visitsync bench_loadgen bench_conn bench_setup bench_limit \
-  >"$build.build.log" 2>&1 ||
-  { tail -30 "$build.build.log" >&2; echo "run.sh: build failed" >&2; exit 1; }
+  >"$build/bench-build.log" 2>&1 ||
+  { tail -30 "$build/bench-build.log" >&2; echo "run.sh: build failed" >&2; exit 1; }
 vs=$build/cli/visitsync
 bin=$build/bench
 rm -rf "$work" && mkdir -p "$work"
