@@ -61,6 +61,13 @@ long cli_utf8_chars(const char *s, size_t len);
 int cli_check_id(const char *cmd, const char *topic, const char *what, const char *id);
 
 /*
+ * Checks that user exists; otherwise prints one line naming it, with the
+ * `visitsync user add` command that would add it (role_hint: the role to
+ * suggest), and returns CLI_EXIT_FAIL. Returns 0 when the user exists.
+ */
+int cli_require_user(struct db *db, const char *cmd, const char *user, const char *role_hint);
+
+/*
  * Takes `--db PATH` or `--db=PATH` given between a command and its
  * subcommand ("visitsync grid --db F add") off the front of the argument list. Returns
  * 0, or prints a usage line and returns CLI_EXIT_USAGE.

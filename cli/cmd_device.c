@@ -38,17 +38,8 @@ static int device_enroll(struct cli_ctx *ctx, int argc, char **argv)
 
     if ((rc = cli_open_db(ctx, "device enroll", 0, &db)) != 0)
         return rc;
-    int exists = db_user_exists(db, user);
-    if (exists == 0) {
-        rc = cli_fail("device enroll: unknown user '%s' (add it with: visitsync user add --id %s "
-                      "--name NAME --role cadre --grids G1)",
-                      user, user);
+    if ((rc = cli_require_user(db, "device enroll", user, "cadre --grids G1")) != 0)
         goto out;
-    }
-    if (exists < 0) {
-        rc = cli_fail("device enroll: cannot look up user '%s': %s", user, db_errmsg(db));
-        goto out;
-    }
     if ((rc = proto_token_new(token, hash)) != 0) {
         rc = cli_fail("device enroll: cannot get random bytes for the token: %s",
                       strerror(-rc));

@@ -29,17 +29,8 @@ static int token_create(struct cli_ctx *ctx, int argc, char **argv)
     if ((rc = cli_open_db(ctx, "token create", 0, &db)) != 0)
         return rc;
 
-    int exists = db_user_exists(db, user);
-    if (exists == 0) {
-        rc = cli_fail("token create: unknown user '%s' (add it with: visitsync user add --id %s "
-                      "--name NAME --role supervisor)",
-                      user, user);
+    if ((rc = cli_require_user(db, "token create", user, "supervisor")) != 0)
         goto out;
-    }
-    if (exists < 0) {
-        rc = cli_fail("token create: cannot look up user '%s': %s", user, db_errmsg(db));
-        goto out;
-    }
     if ((rc = proto_token_new(token, hash)) != 0) {
         rc = cli_fail("token create: cannot get random bytes for the token: %s", strerror(-rc));
         goto out;

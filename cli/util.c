@@ -149,6 +149,18 @@ int cli_check_id(const char *cmd, const char *topic, const char *what, const cha
                            what, id);
 }
 
+int cli_require_user(struct db *db, const char *cmd, const char *user, const char *role_hint)
+{
+    int exists = db_user_exists(db, user);
+    if (exists > 0)
+        return 0;
+    if (exists == 0)
+        return cli_fail("%s: unknown user '%s' (add it with: visitsync user add --id %s "
+                        "--name NAME --role %s)",
+                        cmd, user, user, role_hint);
+    return cli_fail("%s: cannot look up user '%s': %s", cmd, user, db_errmsg(db));
+}
+
 int cli_leading_db(struct cli_ctx *ctx, const char *cmd, int *argc, char ***argv)
 {
     while (*argc > 0) {

@@ -123,3 +123,17 @@ void t_unlink(const char *path)
     snprintf(side, sizeof side, "%s-journal", path);
     unlink(side);
 }
+
+int t_setup_seeded(void **state)
+{
+    struct db *db = t_open_memory();
+    t_seed(db);
+    *state = db;
+    return 0;
+}
+
+int t_teardown(void **state)
+{
+    db_close(*state);
+    return 0;
+}

@@ -20,6 +20,10 @@ struct db *t_open_memory(void);
  * admin a1 (all), supervisor s2 (g2 only); devices tab-c1 and tab-c2. */
 void t_seed(struct db *db);
 
+/* cmocka fixtures: *state becomes a seeded :memory: store, closed after the test. */
+int t_setup_seeded(void **state);
+int t_teardown(void **state);
+
 /* A token hash whose bytes are all b. */
 void t_hash(unsigned char out[32], unsigned char b);
 

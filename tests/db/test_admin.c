@@ -14,20 +14,6 @@
 #include "db_internal.h"
 #include "t_db.h"
 
-static int setup(void **state)
-{
-    struct db *db = t_open_memory();
-    t_seed(db);
-    *state = db;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    db_close(*state);
-    return 0;
-}
-
 /* One integer column of one device, read with raw SQL; -1 for NULL. */
 static int64_t dev_int(struct db *db, const char *device, const char *column)
 {
@@ -303,14 +289,14 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_roles),
-        cmocka_unit_test_setup_teardown(test_grids, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_users, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_devices, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_revoked_since, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tokens, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_principal_cadre, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_principal_tokens, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_activity, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_grids, t_setup_seeded, t_teardown),
+        cmocka_unit_test_setup_teardown(test_users, t_setup_seeded, t_teardown),
+        cmocka_unit_test_setup_teardown(test_devices, t_setup_seeded, t_teardown),
+        cmocka_unit_test_setup_teardown(test_revoked_since, t_setup_seeded, t_teardown),
+        cmocka_unit_test_setup_teardown(test_tokens, t_setup_seeded, t_teardown),
+        cmocka_unit_test_setup_teardown(test_principal_cadre, t_setup_seeded, t_teardown),
+        cmocka_unit_test_setup_teardown(test_principal_tokens, t_setup_seeded, t_teardown),
+        cmocka_unit_test_setup_teardown(test_activity, t_setup_seeded, t_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

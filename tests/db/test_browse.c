@@ -20,20 +20,6 @@
 
 #define MAX_ROWS 64
 
-static int setup(void **state)
-{
-    struct db *db = t_open_memory();
-    t_seed(db);
-    *state = db;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    db_close(*state);
-    return 0;
-}
-
 static void exec_sql(struct db *db, const char *sql)
 {
     char *msg = NULL;
@@ -428,14 +414,14 @@ static void test_schema(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_empty_store, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_history_pages, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_history_row_columns, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_conflict_pages, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_conflict_get, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_stop_and_misuse, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_inside_transaction, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_schema, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_empty_store, t_setup_seeded, t_teardown),
+        cmocka_unit_test_setup_teardown(test_history_pages, t_setup_seeded, t_teardown),
+        cmocka_unit_test_setup_teardown(test_history_row_columns, t_setup_seeded, t_teardown),
+        cmocka_unit_test_setup_teardown(test_conflict_pages, t_setup_seeded, t_teardown),
+        cmocka_unit_test_setup_teardown(test_conflict_get, t_setup_seeded, t_teardown),
+        cmocka_unit_test_setup_teardown(test_stop_and_misuse, t_setup_seeded, t_teardown),
+        cmocka_unit_test_setup_teardown(test_inside_transaction, t_setup_seeded, t_teardown),
+        cmocka_unit_test_setup_teardown(test_schema, t_setup_seeded, t_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

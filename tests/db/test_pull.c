@@ -46,20 +46,6 @@ static int on_row(void *ctx, const struct db_record *r, int removed)
     return 0;
 }
 
-static int setup(void **state)
-{
-    struct db *db = t_open_memory();
-    t_seed(db);
-    *state = db;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    db_close(*state);
-    return 0;
-}
-
 static char *g1_only[] = {"g1"};
 static char *g1_g3[] = {"g1", "g3"};
 static const struct db_scope scope_g1 = {0, g1_only, 1};
@@ -409,14 +395,14 @@ static void test_export_order(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_scope_filter, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_paging, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_scope_sizes, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_removed, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_removed_across_pages, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_cursor_advance, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_row_error_stops, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_export_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_scope_filter, t_setup_seeded, t_teardown),
+        cmocka_unit_test_setup_teardown(test_paging, t_setup_seeded, t_teardown),
+        cmocka_unit_test_setup_teardown(test_scope_sizes, t_setup_seeded, t_teardown),
+        cmocka_unit_test_setup_teardown(test_removed, t_setup_seeded, t_teardown),
+        cmocka_unit_test_setup_teardown(test_removed_across_pages, t_setup_seeded, t_teardown),
+        cmocka_unit_test_setup_teardown(test_cursor_advance, t_setup_seeded, t_teardown),
+        cmocka_unit_test_setup_teardown(test_row_error_stops, t_setup_seeded, t_teardown),
+        cmocka_unit_test_setup_teardown(test_export_order, t_setup_seeded, t_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,20 +14,6 @@
 #include "db_internal.h"
 #include "t_db.h"
 
-static int setup(void **state)
-{
-    struct db *db = t_open_memory();
-    t_seed(db);
-    *state = db;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    db_close(*state);
-    return 0;
-}
-
 static int64_t q_int(struct db *db, const char *sql)
 {
     sqlite3_stmt *s = NULL;
@@ -170,9 +156,9 @@ static void test_conflicts(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_record_round_trip, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_history_monotonic, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_conflicts, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_record_round_trip, t_setup_seeded, t_teardown),
+        cmocka_unit_test_setup_teardown(test_history_monotonic, t_setup_seeded, t_teardown),
+        cmocka_unit_test_setup_teardown(test_conflicts, t_setup_seeded, t_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
