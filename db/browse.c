@@ -243,33 +243,6 @@ static void db__entry_view(const struct db__entry *e, const struct db__buf *b, c
     };
 }
 
-/* Opens a read transaction unless one is open; *began says whether we opened it. */
-static int db__browse_begin(struct db *db, int *began)
-{
-    *began = 0;
-    if (!sqlite3_get_autocommit(db->conn))
-        return 0;
-    int err = db__run(db, DB__BEGIN_DEFERRED, "BEGIN", "starting a read transaction");
-    if (!err)
-        *began = 1;
-    return err;
-}
-
-/* Ends what db__browse_begin opened, keeping the first error's message. */
-static int db__browse_end(struct db *db, int began, int err)
-{
-    if (!began)
-        return err;
-    if (err) {
-        char keep[DB__ERRMSG_MAX];
-        snprintf(keep, sizeof keep, "%s", db->errmsg);
-        db_rollback(db);
-        snprintf(db->errmsg, sizeof db->errmsg, "%s", keep);
-        return err;
-    }
-    return db__run(db, DB__COMMIT, "COMMIT", "ending a read transaction");
-}
-
 static int db__page_args(struct db *db, int64_t after_id, int64_t limit, const void *fn,
                          const int64_t *next, const char *what)
 {
@@ -293,7 +266,7 @@ int db_conflicts_page(struct db *db, enum db_conflict_status status, int64_t aft
         return err;
     if ((unsigned)status > DB_CONFLICT_ANY)
         return db__error(db, DB_EMISUSE, "unknown conflict status filter %d", (int)status);
-    err = db__browse_begin(db, &began);
+    err = db__read_begin(db, &began);
     if (err)
         return err;
     if (status == DB_CONFLICT_ANY)
@@ -335,7 +308,7 @@ int db_conflicts_page(struct db *db, enum db_conflict_status status, int64_t aft
         err = db__fail(db, rc, "reading the conflicts after id %lld", (long long)after_id);
 out:
     db__reset(s);
-    err = db__browse_end(db, began, err);
+    err = db__read_end(db, began, err);
     db__buf_free(&b);
     if (!err)
         *next = more ? last : 0;
@@ -354,7 +327,7 @@ int db_conflict_get(struct db *db, int64_t id, struct db_conflict *out)
 
     if (!out)
         return db__error(db, DB_EMISUSE, "reading a conflict needs somewhere to put it");
-    err = db__browse_begin(db, &began);
+    err = db__read_begin(db, &began);
     if (err)
         return err;
     err = db__stmt(db, DB__BROWSE_CONFLICT,
@@ -387,7 +360,7 @@ int db_conflict_get(struct db *db, int64_t id, struct db_conflict *out)
         memcpy(mem + head, b.text, b.len);
 out:
     db__reset(s);
-    err = db__browse_end(db, began, err);
+    err = db__read_end(db, began, err);
     if (!err) {
         db__entry_view(&e, &b, mem + head, (struct db_candidate *)(void *)mem, out);
         out->mem_ = mem;
@@ -453,7 +426,7 @@ int db_history_page(struct db *db, const char *device, int64_t after_id, int64_t
     int err = db__page_args(db, after_id, limit, (const void *)fn, next, "the history");
     if (err)
         return err;
-    err = db__browse_begin(db, &began);
+    err = db__read_begin(db, &began);
     if (err)
         return err;
     if (!device)
@@ -509,7 +482,7 @@ int db_history_page(struct db *db, const char *device, int64_t after_id, int64_t
         err = db__fail(db, rc, "reading the history after id %lld", (long long)after_id);
 out:
     db__reset(s);
-    err = db__browse_end(db, began, err);
+    err = db__read_end(db, began, err);
     if (!err)
         *next = more ? last : 0;
     return err;

@@ -93,3 +93,30 @@ int db__op_end(struct db *db, int err)
         return db__op_end(db, err);
     return 0;
 }
+
+/* Opens a read transaction unless one is open; *began says whether we opened it. */
+int db__read_begin(struct db *db, int *began)
+{
+    *began = 0;
+    if (!sqlite3_get_autocommit(db->conn))
+        return 0;
+    int err = db__run(db, DB__BEGIN_DEFERRED, "BEGIN", "starting a read transaction");
+    if (!err)
+        *began = 1;
+    return err;
+}
+
+/* Ends what db__read_begin opened: COMMIT, or ROLLBACK keeping the first error's message. */
+int db__read_end(struct db *db, int began, int err)
+{
+    if (!began)
+        return err;
+    if (err) {
+        char keep[DB__ERRMSG_MAX];
+        snprintf(keep, sizeof keep, "%s", db->errmsg);
+        db_rollback(db);
+        snprintf(db->errmsg, sizeof db->errmsg, "%s", keep);
+        return err;
+    }
+    return db__run(db, DB__COMMIT, "COMMIT", "ending a read transaction");
+}

@@ -141,4 +141,13 @@ int db__user_version(struct db *db, int *out);
 int db__op_begin(struct db *db);
 int db__op_end(struct db *db, int err);
 
+/*
+ * A read that must see one snapshot (a pull page, a browse page) opens a
+ * deferred transaction unless the caller already has one open; *began says
+ * whether it did. db__read_end ends only what db__read_begin opened and
+ * returns err (or the COMMIT's error). commit.c.
+ */
+int db__read_begin(struct db *db, int *began);
+int db__read_end(struct db *db, int began, int err);
+
 #endif

@@ -141,32 +141,6 @@ int db_cursor(struct db *db, int64_t *out)
     return db__read_cursor(db, out);
 }
 
-/* Opens a read transaction unless one is open; *began says whether we opened it. */
-static int db__read_begin(struct db *db, int *began)
-{
-    *began = 0;
-    if (!sqlite3_get_autocommit(db->conn))
-        return 0;
-    int err = db__run(db, DB__BEGIN_DEFERRED, "BEGIN", "starting a read transaction");
-    if (!err)
-        *began = 1;
-    return err;
-}
-
-static int db__read_end(struct db *db, int began, int err)
-{
-    if (!began)
-        return err;
-    if (err) {
-        char keep[DB__ERRMSG_MAX];
-        snprintf(keep, sizeof keep, "%s", db->errmsg);
-        db_rollback(db);
-        snprintf(db->errmsg, sizeof db->errmsg, "%s", keep);
-        return err;
-    }
-    return db__run(db, DB__COMMIT, "COMMIT", "ending a read transaction");
-}
-
 /* The streams of one page: in-scope ones, then the removed one. */
 struct db__page {
     struct db__stream st[DB__PULL_GRID_STREAMS + 1];
