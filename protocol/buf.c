@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proto.h"
+#include "internal.h"
 
 #define BUF_FIRST_CAP 256
 
@@ -38,11 +38,9 @@ void proto_buf_free(struct proto_buf *b)
 }
 
 /* Makes room for n more bytes plus the NUL; the ceiling is checked by the caller. */
-static int buf_reserve(struct proto_buf *b, size_t n)
+static int buf_grow(struct proto_buf *b, size_t n)
 {
     size_t need = b->head + b->len + n + 1;
-    if (need <= b->cap)
-        return 0;
     size_t limit = b->head + b->max + 1;
     size_t cap = b->cap ? b->cap : BUF_FIRST_CAP;
     while (cap < need)
@@ -57,11 +55,19 @@ static int buf_reserve(struct proto_buf *b, size_t n)
     return 0;
 }
 
-int proto_buf_append(struct proto_buf *b, const void *p, size_t n)
+int proto__buf_reserve(struct proto_buf *b, size_t n)
 {
     if (n > b->max || b->len > b->max - n)
         return PROTO_ETOOBIG;
-    int err = buf_reserve(b, n);
+    if (b->head + b->len + n + 1 <= b->cap)
+        return 0;
+    return buf_grow(b, n);
+}
+
+int proto_buf_append(struct proto_buf *b, const void *p, size_t n)
+{
+    /* The common case, room already there, takes one comparison of capacity. */
+    int err = proto__buf_reserve(b, n);
     if (err)
         return err;
     if (n)
@@ -71,45 +77,54 @@ int proto_buf_append(struct proto_buf *b, const void *p, size_t n)
     return 0;
 }
 
+/*
+ * The escape of each byte below 0x80 that JSON (as cJSON writes it) does not
+ * pass through: 0 for bytes copied as they are, the short escape letter, or
+ * 'u' for \u00XX. Bytes from 0x80 up (UTF-8) always pass.
+ */
+static const char json_escape[128] = {
+    ['\b'] = 'b', ['\f'] = 'f', ['\n'] = 'n', ['\r'] = 'r', ['\t'] = 't',
+    [0x00] = 'u', [0x01] = 'u', [0x02] = 'u', [0x03] = 'u', [0x04] = 'u', [0x05] = 'u',
+    [0x06] = 'u', [0x07] = 'u', [0x0b] = 'u', [0x0e] = 'u', [0x0f] = 'u', [0x10] = 'u',
+    [0x11] = 'u', [0x12] = 'u', [0x13] = 'u', [0x14] = 'u', [0x15] = 'u', [0x16] = 'u',
+    [0x17] = 'u', [0x18] = 'u', [0x19] = 'u', [0x1a] = 'u', [0x1b] = 'u', [0x1c] = 'u',
+    [0x1d] = 'u', [0x1e] = 'u', [0x1f] = 'u', ['"'] = '"', ['\\'] = '\\',
+};
+
 int proto_buf_append_json_string(struct proto_buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     size_t start = b->len;
-    int err = proto_buf_append(b, "\"", 1);
-    size_t run = 0; /* bytes copied as they are, flushed before each escape */
-    for (size_t i = 0; !err && i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        char esc[6];
+    /*
+     * Room for the text without escapes is reserved at once; a string that
+     * needs escapes grows the buffer again as they come (rare: names and
+     * most values have none).
+     */
+    int err = n > b->max - 2 ? PROTO_ETOOBIG : proto__buf_reserve(b, n + 2);
+    if (!err)
+        err = proto_buf_append(b, "\"", 1);
+    size_t i = 0;
+    while (!err && i < n) {
+        size_t run = i;
+        while (run < n && ((unsigned char)s[run] >= 0x80 || !json_escape[(unsigned char)s[run]]))
+            run++;
+        err = proto_buf_append(b, s + i, run - i);
+        i = run;
+        if (err || i == n)
+            break;
+        unsigned char c = (unsigned char)s[i++];
+        char esc[6] = {'\\', json_escape[c]};
         size_t esc_len = 2;
-        esc[0] = '\\';
-        switch (c) {
-        case '"': esc[1] = '"'; break;
-        case '\\': esc[1] = '\\'; break;
-        case '\b': esc[1] = 'b'; break;
-        case '\f': esc[1] = 'f'; break;
-        case '\n': esc[1] = 'n'; break;
-        case '\r': esc[1] = 'r'; break;
-        case '\t': esc[1] = 't'; break;
-        default:
-            if (c >= 0x20) {
-                run++;
-                continue;
-            }
+        if (esc[1] == 'u') {
             /* The other control characters as \u00XX, as cJSON writes them. */
-            esc[1] = 'u';
             esc[2] = '0';
             esc[3] = '0';
             esc[4] = hex[c >> 4];
             esc[5] = hex[c & 15];
             esc_len = 6;
         }
-        err = proto_buf_append(b, s + i - run, run);
-        run = 0;
-        if (!err)
-            err = proto_buf_append(b, esc, esc_len);
+        err = proto_buf_append(b, esc, esc_len);
     }
-    if (!err)
-        err = proto_buf_append(b, s + n - run, run);
     if (!err)
         err = proto_buf_append(b, "\"", 1);
     if (err) {

@@ -46,6 +46,15 @@ void *proto__alloc(struct proto_arena *a, size_t n);
 char *proto__strndup(struct proto_arena *a, const char *s, size_t n);
 char *proto__strdup(struct proto_arena *a, const char *s);
 
+/* ---- output buffers (buf.c) ------------------------------------------- */
+
+/*
+ * Makes room for n more bytes of output (plus the NUL) at once, so a
+ * serializer that knows its size grows the buffer once instead of per
+ * append. Returns 0, PROTO_ETOOBIG past the buffer's max, or PROTO_ENOMEM.
+ */
+int proto__buf_reserve(struct proto_buf *b, size_t n);
+
 /* ---- text checks (text.c) ----------------------------------------------- */
 
 /* Room for any int64_t in decimal: a sign and 19 digits. */

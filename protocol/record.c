@@ -27,9 +27,57 @@ static int put_int(struct proto_buf *b, int64_t v)
     return proto_buf_append(b, num, proto__i64_format(v, num));
 }
 
+/* True when s[0..n) goes into a JSON string as it is (no byte needs an escape). */
+static int plain(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c == '"' || c == '\\')
+            return 0;
+    }
+    return 1;
+}
+
+/* The longest name or device composed on the stack; longer ones take the general path. */
+#define STAMP_PART_MAX 64
+
 static int put_stamp(struct proto_buf *m, const struct proto_field *f, const struct proto_stamp *s)
 {
-    int err = proto_buf_append_json_string(m, f->name, strlen(f->name));
+    size_t name_len = strlen(f->name), dev_len = strlen(s->device);
+    int deleted = strcmp(f->name, DELETED) == 0;
+    if (name_len <= STAMP_PART_MAX && dev_len <= STAMP_PART_MAX && plain(f->name, name_len) &&
+        plain(s->device, dev_len)) {
+        /*
+         * The usual stamp is composed whole and appended once: the writer
+         * writes one per field of every record it stores.
+         */
+        char t[2 * STAMP_PART_MAX + 3 * PROTO__I64_MAX + 24];
+        size_t k = 0;
+        t[k++] = '"';
+        memcpy(t + k, f->name, name_len);
+        k += name_len;
+        memcpy(t + k, "\":[", 3);
+        k += 3;
+        k += proto__i64_format(s->hlc.ms, t + k);
+        t[k++] = ',';
+        k += proto__i64_format(s->hlc.counter, t + k);
+        memcpy(t + k, ",\"", 2);
+        k += 2;
+        memcpy(t + k, s->device, dev_len);
+        k += dev_len;
+        memcpy(t + k, "\",", 2);
+        k += 2;
+        k += proto__i64_format(s->rev, t + k);
+        if (deleted) {
+            const char *flag = f->value.boolean ? ",true" : ",false";
+            size_t flag_len = strlen(flag);
+            memcpy(t + k, flag, flag_len);
+            k += flag_len;
+        }
+        t[k++] = ']';
+        return proto_buf_append(m, t, k);
+    }
+    int err = proto_buf_append_json_string(m, f->name, name_len);
     if (!err)
         err = put(m, ":[");
     if (!err)
@@ -41,12 +89,12 @@ static int put_stamp(struct proto_buf *m, const struct proto_field *f, const str
     if (!err)
         err = put(m, ",");
     if (!err)
-        err = proto_buf_append_json_string(m, s->device, strlen(s->device));
+        err = proto_buf_append_json_string(m, s->device, dev_len);
     if (!err)
         err = put(m, ",");
     if (!err)
         err = put_int(m, s->rev);
-    if (!err && strcmp(f->name, DELETED) == 0)
+    if (!err && deleted)
         err = put(m, f->value.boolean ? ",true" : ",false");
     return err ? err : put(m, "]");
 }
@@ -64,6 +112,19 @@ int proto_record_encode(const struct proto_field *fields, const struct proto_sta
             (strcmp(fields[i].name, DELETED) != 0 && !fields[i].value.json))
             return PROTO_EINVALID;
     }
+    /*
+     * Both outputs are reserved once from their expected sizes, so a record
+     * grows each buffer once instead of doubling through its appends. It is
+     * only a hint: a failure here is left to the appends to report.
+     */
+    size_t body_need = 2, meta_need = 2;
+    for (size_t i = 0; i < n; i++) {
+        size_t name_len = strlen(fields[i].name);
+        body_need += name_len + 4 + fields[i].value.json_len;
+        meta_need += name_len + strlen(stamps[i].device) + 3 * PROTO__I64_MAX + 16;
+    }
+    (void)proto__buf_reserve(body, body_need);
+    (void)proto__buf_reserve(meta, meta_need);
     err = put(body, "{");
     if (!err)
         err = put(meta, "{");
