@@ -427,6 +427,9 @@ int srv_run(const struct srv_config *c)
     sigaddset(&sc.set, SIGUSR1);
     pthread_sigmask(SIG_BLOCK, &sc.set, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* A file size limit (ulimit -f) must fail a commit with an error the
+     * writer reports, not kill the server with every connection in it. */
+    signal(SIGXFSZ, SIG_IGN);
     sc.srv = srv;
 
     if (srv_queue_init(&srv->writes) != 0 || srv_queue_init(&srv->reads) != 0 ||

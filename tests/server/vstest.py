@@ -91,7 +91,8 @@ class Env:
 class Server:
     """`visitsync serve` on port 0 (or as given)."""
 
-    def __init__(self, env, *extra, listen="127.0.0.1:0", expect_start=True, environ=None):
+    def __init__(self, env, *extra, listen="127.0.0.1:0", expect_start=True, environ=None,
+                 preexec_fn=None):
         self.env = env
         self.stderr_path = os.path.join(env.dir, "server-%d.err" % int(time.time() * 1e6))
         self.errf = open(self.stderr_path, "w")
@@ -101,7 +102,8 @@ class Server:
         args += list(extra)
         penv = dict(os.environ)
         penv.update(environ or {})
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.errf, env=penv)
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=self.errf, env=penv,
+                                     preexec_fn=preexec_fn)
         self.line = None
         self.host = None
         self.port = None
