@@ -77,7 +77,7 @@ static struct arena_chunk *arena_grow(struct proto_arena *a, size_t n)
     return c;
 }
 
-void *proto__alloc(struct proto_arena *a, size_t n)
+void *proto__alloc_raw(struct proto_arena *a, size_t n)
 {
     if (n == 0)
         n = 1;
@@ -92,13 +92,21 @@ void *proto__alloc(struct proto_arena *a, size_t n)
     }
     void *p = c->data + c->used;
     c->used += rounded;
-    memset(p, 0, n);
+    return p;
+}
+
+void *proto__alloc(struct proto_arena *a, size_t n)
+{
+    void *p = proto__alloc_raw(a, n);
+    if (p)
+        memset(p, 0, n ? n : 1);
     return p;
 }
 
 char *proto__strndup(struct proto_arena *a, const char *s, size_t n)
 {
-    char *p = proto__alloc(a, n + 1);
+    /* Every byte is written below, so the memory need not be zeroed first. */
+    char *p = proto__alloc_raw(a, n + 1);
     if (!p)
         return NULL;
     memcpy(p, s, n);

@@ -91,6 +91,33 @@ static const char json_escape[128] = {
     [0x1d] = 'u', [0x1e] = 'u', [0x1f] = 'u', ['"'] = '"', ['\\'] = '\\',
 };
 
+/* True when one of the 8 bytes of x is below 0x20, '"' or '\\' (never wrong when it says no). */
+static inline int word_needs_escape(uint64_t x)
+{
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    uint64_t quote = x ^ (ones * '"'), backslash = x ^ (ones * '\\');
+    uint64_t below = (x - ones * 0x20) & ~x;
+    uint64_t zero_q = (quote - ones) & ~quote;
+    uint64_t zero_b = (backslash - ones) & ~backslash;
+    return ((below | zero_q | zero_b) & highs) != 0;
+}
+
+size_t proto__json_plain(const char *s, size_t n)
+{
+    size_t i = 0;
+    /* Eight bytes at a time while none of them can need an escape; text is mostly such bytes. */
+    while (n - i >= 8) {
+        uint64_t x;
+        memcpy(&x, s + i, 8);
+        if (word_needs_escape(x))
+            break;
+        i += 8;
+    }
+    while (i < n && ((unsigned char)s[i] >= 0x80 || !json_escape[(unsigned char)s[i]]))
+        i++;
+    return i;
+}
+
 int proto_buf_append_json_string(struct proto_buf *b, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
@@ -105,9 +132,7 @@ int proto_buf_append_json_string(struct proto_buf *b, const char *s, size_t n)
         err = proto_buf_append(b, "\"", 1);
     size_t i = 0;
     while (!err && i < n) {
-        size_t run = i;
-        while (run < n && ((unsigned char)s[run] >= 0x80 || !json_escape[(unsigned char)s[run]]))
-            run++;
+        size_t run = i + proto__json_plain(s + i, n - i);
         err = proto_buf_append(b, s + i, run - i);
         i = run;
         if (err || i == n)

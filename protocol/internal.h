@@ -42,6 +42,8 @@ struct proto_arena *proto__arena_new(void);
 void proto__arena_free(struct proto_arena *a);
 /* Zeroed, aligned memory that lives as long as the arena; NULL when out of memory. */
 void *proto__alloc(struct proto_arena *a, size_t n);
+/* The same without zeroing, for callers that write every byte themselves. */
+void *proto__alloc_raw(struct proto_arena *a, size_t n);
 /* A NUL-terminated copy of n bytes of s. */
 char *proto__strndup(struct proto_arena *a, const char *s, size_t n);
 char *proto__strdup(struct proto_arena *a, const char *s);
@@ -54,6 +56,11 @@ char *proto__strdup(struct proto_arena *a, const char *s);
  * append. Returns 0, PROTO_ETOOBIG past the buffer's max, or PROTO_ENOMEM.
  */
 int proto__buf_reserve(struct proto_buf *b, size_t n);
+/*
+ * How many bytes from the start of s[0..n) go into a JSON string as they
+ * are, before the first byte that needs an escape (n when none does).
+ */
+size_t proto__json_plain(const char *s, size_t n);
 
 /* ---- text checks (text.c) ----------------------------------------------- */
 

@@ -372,6 +372,9 @@ char *proto__json_print(struct proto_arena *a, const cJSON *item, size_t *len)
     char *copy = NULL;
     /* Printing may lengthen numbers ("1e9"), so the ceiling is the arena's, not the text's. */
     proto_buf_init(&b, 0, PROTO__ARENA_MAX);
+    /* A change of a push is about 1 KiB: one allocation instead of doubling from 256 bytes. */
+    if (item->child)
+        (void)proto__buf_reserve(&b, 2048);
     if (print_item(&b, item) == 0 && b.mem) {
         copy = proto__strndup(a, b.mem, b.len);
         if (copy && len)

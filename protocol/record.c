@@ -30,12 +30,7 @@ static int put_int(struct proto_buf *b, int64_t v)
 /* True when s[0..n) goes into a JSON string as it is (no byte needs an escape). */
 static int plain(const char *s, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c < 0x20 || c == '"' || c == '\\')
-            return 0;
-    }
-    return 1;
+    return proto__json_plain(s, n) == n;
 }
 
 /* The longest name or device composed on the stack; longer ones take the general path. */
@@ -136,13 +131,28 @@ int proto_record_encode(const struct proto_field *fields, const struct proto_sta
             err = put_stamp(meta, &fields[i], &stamps[i]);
         if (err || strcmp(fields[i].name, DELETED) == 0)
             continue;
-        if (!first_body)
-            err = put(body, ",");
+        size_t name_len = strlen(fields[i].name);
+        if (name_len <= STAMP_PART_MAX && plain(fields[i].name, name_len)) {
+            /* The usual name: separator, quoted name and colon in one append. */
+            char t[STAMP_PART_MAX + 4];
+            size_t k = 0;
+            if (!first_body)
+                t[k++] = ',';
+            t[k++] = '"';
+            memcpy(t + k, fields[i].name, name_len);
+            k += name_len;
+            t[k++] = '"';
+            t[k++] = ':';
+            err = proto_buf_append(body, t, k);
+        } else {
+            if (!first_body)
+                err = put(body, ",");
+            if (!err)
+                err = proto_buf_append_json_string(body, fields[i].name, name_len);
+            if (!err)
+                err = put(body, ":");
+        }
         first_body = 0;
-        if (!err)
-            err = proto_buf_append_json_string(body, fields[i].name, strlen(fields[i].name));
-        if (!err)
-            err = put(body, ":");
         if (!err)
             err = proto_buf_append(body, fields[i].value.json, fields[i].value.json_len);
     }

@@ -369,7 +369,8 @@ const struct proto_collection *proto_schema_collection(const struct proto_schema
                                                        const char *name)
 {
     for (size_t i = 0; s && name && i < s->n_collections; i++) {
-        if (strcmp(s->collections[i].name, name) == 0)
+        /* The first byte settles most misses without a call (a lookup per change). */
+        if (s->collections[i].name[0] == name[0] && strcmp(s->collections[i].name, name) == 0)
             return &s->collections[i];
     }
     return NULL;
@@ -379,7 +380,8 @@ const struct proto_schema_field *proto_collection_field(const struct proto_colle
                                                         const char *name)
 {
     for (size_t i = 0; c && name && i < c->n_fields; i++) {
-        if (strcmp(c->fields[i].name, name) == 0)
+        /* Called per field of every change: the first byte settles most misses. */
+        if (c->fields[i].name[0] == name[0] && strcmp(c->fields[i].name, name) == 0)
             return &c->fields[i];
     }
     return NULL;

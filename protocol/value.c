@@ -20,6 +20,18 @@
 static char *quote(struct proto_arena *a, const char *s, size_t n, size_t *len)
 {
     static const char hex[] = "0123456789abcdef";
+    if (proto__json_plain(s, n) == n) {
+        /* Most strings need no escape: the text is the string in quotes. */
+        char *text = proto__alloc_raw(a, n + 3);
+        if (!text)
+            return NULL;
+        text[0] = '"';
+        memcpy(text + 1, s, n);
+        text[n + 1] = '"';
+        text[n + 2] = '\0';
+        *len = n + 2;
+        return text;
+    }
     size_t out = 2;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
