@@ -166,10 +166,17 @@ static int value_invalid(const struct proto_ftype_spec *spec, const struct proto
         if (spec->item == NULL)
             return 0;
         for (size_t i = 0; i < v->n_items; i++) {
+            /*
+             * The item's label ("assistance[2]") is only needed for a fault:
+             * a valid item is checked without formatting one, an invalid one
+             * is checked again (the check is pure) to word the fault.
+             */
+            struct proto_fault scratch;
+            if (!value_invalid(spec->item, &v->items[i], field, label, &scratch))
+                continue;
             char item_label[sizeof fault->field + 24];
             snprintf(item_label, sizeof item_label, "%s[%zu]", label, i);
-            if (value_invalid(spec->item, &v->items[i], field, item_label, fault))
-                return 1;
+            return value_invalid(spec->item, &v->items[i], field, item_label, fault);
         }
         return 0;
     }
@@ -182,7 +189,8 @@ static int value_invalid(const struct proto_ftype_spec *spec, const struct proto
 static const struct proto_field *change_field(const struct proto_change *c, const char *name)
 {
     for (size_t i = 0; i < c->n_fields; i++) {
-        if (strcmp(c->fields[i].name, name) == 0)
+        /* Called per schema field for every change: the first byte settles most misses. */
+        if (c->fields[i].name[0] == name[0] && strcmp(c->fields[i].name, name) == 0)
             return &c->fields[i];
     }
     return NULL;
