@@ -76,7 +76,9 @@ static int scan_string(struct scan *sc)
         if (c < 0x20)
             return scan_fail(sc, "a control character must be escaped inside a string");
         if (c != '\\') {
+            /* Then every byte up to the next quote, backslash or control character at once. */
             sc->pos++;
+            sc->pos += proto__json_plain((const char *)sc->s + sc->pos, sc->len - sc->pos);
             continue;
         }
         if (sc->pos + 1 >= sc->len)

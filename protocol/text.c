@@ -2,6 +2,8 @@
  * text.c — byte-level checks of the strings the contract restricts: UTF-8
  * well-formedness, ids (§1), collection and field names, hex digests.
  */
+#include <string.h>
+
 #include "internal.h"
 
 int proto__utf8_valid(const char *s, size_t n, size_t *chars)
@@ -15,7 +17,25 @@ int proto__utf8_valid(const char *s, size_t n, size_t *chars)
         unsigned cp;
         unsigned min;
         if (c < 0x80) {
+            /* Runs of ASCII eight bytes at a time. */
+            uint64_t w;
+            if (n - i >= 8 && (memcpy(&w, p + i, 8), (w & 0x8080808080808080ull) == 0)) {
+                i += 8;
+                count += 8;
+                continue;
+            }
             i++;
+            count++;
+            continue;
+        } else if ((c & 0xF0) == 0xE0 && n - i >= 3) {
+            /* Three bytes (most CJK text) unrolled: the same checks as the general path. */
+            unsigned c1 = p[i + 1], c2 = p[i + 2];
+            if ((c1 & 0xC0) != 0x80 || (c2 & 0xC0) != 0x80)
+                return 0;
+            cp = ((c & 0x0F) << 12) | ((c1 & 0x3F) << 6) | (c2 & 0x3F);
+            if (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))
+                return 0;
+            i += 3;
             count++;
             continue;
         } else if ((c & 0xE0) == 0xC0) {
