@@ -325,15 +325,17 @@ static int print_item(struct proto_buf *b, const cJSON *item)
     size_t n;
     int err;
 
-    if (cJSON_IsNull(item))
+    /* The type byte read once (what cJSON_IsNull and the others compare), not five calls. */
+    switch (item->type & 0xFF) {
+    case cJSON_NULL:
         return proto_buf_append(b, "null", 4);
-    if (cJSON_IsFalse(item))
+    case cJSON_False:
         return proto_buf_append(b, "false", 5);
-    if (cJSON_IsTrue(item))
+    case cJSON_True:
         return proto_buf_append(b, "true", 4);
-    if (cJSON_IsString(item))
+    case cJSON_String:
         return proto_buf_append_json_string(b, item->valuestring, strlen(item->valuestring));
-    if (cJSON_IsNumber(item)) {
+    case cJSON_Number: {
         if (proto__json_int_text(item->valuedouble, num, &n))
             return proto_buf_append(b, num, n);
         /* Fractions and large numbers: cJSON's own "%1.15g"/"%1.17g" choice. */
@@ -344,23 +346,46 @@ static int print_item(struct proto_buf *b, const cJSON *item)
         cJSON_free(text);
         return err;
     }
-    if (cJSON_IsArray(item) || cJSON_IsObject(item)) {
-        int object = cJSON_IsObject(item);
-        err = proto_buf_append(b, object ? "{" : "[", 1);
-        /* The scanner bounds nesting (PROTO__MAX_DEPTH), so this recursion is shallow. */
-        for (const cJSON *c = item->child; !err && c; c = c->next) {
+    case cJSON_Array:
+    case cJSON_Object:
+        break;
+    default:
+        return PROTO_EINVALID;
+    }
+    int object = (item->type & 0xFF) == cJSON_Object;
+    err = proto_buf_append(b, object ? "{" : "[", 1);
+    /* The scanner bounds nesting (PROTO__MAX_DEPTH), so this recursion is shallow. */
+    for (const cJSON *c = item->child; !err && c; c = c->next) {
+        if (!object) {
             if (c != item->child)
                 err = proto_buf_append(b, ",", 1);
-            if (!err && object)
-                err = proto_buf_append_json_string(b, c->string, strlen(c->string));
-            if (!err && object)
-                err = proto_buf_append(b, ":", 1);
-            if (!err)
-                err = print_item(b, c);
+        } else {
+            size_t key_len = strlen(c->string);
+            if (key_len <= 64 && proto__json_plain(c->string, key_len) == key_len) {
+                /* The usual member name: separator, quoted name and colon in one append. */
+                char t[64 + 4];
+                size_t k = 0;
+                if (c != item->child)
+                    t[k++] = ',';
+                t[k++] = '"';
+                memcpy(t + k, c->string, key_len);
+                k += key_len;
+                t[k++] = '"';
+                t[k++] = ':';
+                err = proto_buf_append(b, t, k);
+            } else {
+                if (c != item->child)
+                    err = proto_buf_append(b, ",", 1);
+                if (!err)
+                    err = proto_buf_append_json_string(b, c->string, key_len);
+                if (!err)
+                    err = proto_buf_append(b, ":", 1);
+            }
         }
-        return err ? err : proto_buf_append(b, object ? "}" : "]", 1);
+        if (!err)
+            err = print_item(b, c);
     }
-    return PROTO_EINVALID;
+    return err ? err : proto_buf_append(b, object ? "}" : "]", 1);
 }
 
 char *proto__json_print(struct proto_arena *a, const cJSON *item, size_t *len)
