@@ -183,6 +183,88 @@ static void test_versions(void **state)
     t_unlink(path);
 }
 
+/* The count of one query's single integer, on a raw connection. */
+static long long raw_int(sqlite3 *c, const char *sql)
+{
+    sqlite3_stmt *s = NULL;
+    assert_int_equal(sqlite3_prepare_v2(c, sql, -1, &s, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(s), SQLITE_ROW);
+    long long v = sqlite3_column_int64(s, 0);
+    sqlite3_finalize(s);
+    return v;
+}
+
+/*
+ * Step 3 rebuilds history to change its CHECK: a store at version 2 with
+ * history rows keeps every row and column, gets its indexes back, and still
+ * refuses an unknown outcome. The version-2 store is made from a current one
+ * by putting back the version-2 table (its `IN (list)` CHECK).
+ */
+static void test_step3_keeps_history(void **state)
+{
+    (void)state;
+    char path[256], err[512];
+    struct db *db = NULL;
+    sqlite3 *c = NULL;
+    t_temp_path(path, sizeof path);
+
+    assert_int_equal(db_open(path, DB_OPEN_CREATE, &db, err, sizeof err), 0);
+    db_close(db);
+    assert_int_equal(sqlite3_open(path, &c), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(c,
+                     "DROP TABLE history;"
+                     "CREATE TABLE history (id INTEGER PRIMARY KEY, device TEXT NOT NULL,"
+                     " seq INTEGER NOT NULL, received_ms INTEGER NOT NULL, collection TEXT,"
+                     " record_id TEXT, change TEXT, outcome TEXT NOT NULL"
+                     " CHECK (outcome IN ('applied', 'conflict', 'duplicate', 'rejected')),"
+                     " rev INTEGER NOT NULL DEFAULT 0, error_code TEXT, error_field TEXT,"
+                     " error_message TEXT, left_grid TEXT) STRICT;"
+                     "CREATE INDEX history_device_id ON history(device);"
+                     "INSERT INTO history VALUES (7, 'tab-1', 3, 1000, 'visits', 'v1',"
+                     " '{\"seq\":3}', 'applied', 1, NULL, NULL, NULL, 'g1');"
+                     "INSERT INTO history VALUES (9, 'tab-1', 4, 1001, 'visits', 'v2',"
+                     " '{\"seq\":4}', 'rejected', 0, 'bad_id', 'id', 'no', NULL);"
+                     "PRAGMA user_version = 2;",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(c);
+
+    assert_int_equal(db_open(path, 0, &db, err, sizeof err), 0);
+    int v = -1;
+    assert_int_equal(db_user_version(db, &v), 0);
+    assert_int_equal(v, db_schema_version());
+    assert_int_equal(raw_int(db->conn, "SELECT count(*) FROM history"), 2);
+    assert_int_equal(raw_int(db->conn, "SELECT count(*) FROM history WHERE id = 9 AND"
+                                       " outcome = 'rejected' AND error_code = 'bad_id' AND"
+                                       " error_field = 'id' AND error_message = 'no' AND"
+                                       " left_grid IS NULL AND seq = 4 AND rev = 0"),
+                     1);
+    assert_int_equal(raw_int(db->conn, "SELECT count(*) FROM history WHERE id = 7 AND"
+                                       " left_grid = 'g1' AND change = '{\"seq\":3}'"),
+                     1);
+    assert_int_equal(raw_int(db->conn, "SELECT count(*) FROM sqlite_schema WHERE name IN"
+                                       " ('history_record_left', 'history_left',"
+                                       " 'history_device_id')"),
+                     3);
+    assert_int_equal(raw_int(db->conn, "SELECT count(*) FROM sqlite_schema WHERE"
+                                       " name = 'history' AND sql LIKE '%IN (%'"),
+                     0);
+    /* New ids continue after the old ones: the change feed stays monotonic. */
+    int64_t id = 0;
+    struct db_history h = {.device = "tab-1", .seq = 5, .received_ms = 1002,
+                           .change = "{}", .change_len = 2, .outcome = DB_APPLIED};
+    assert_int_equal(db_history_add(db, &h, &id), 0);
+    assert_true(id > 9);
+    assert_int_not_equal(sqlite3_exec(db->conn,
+                                      "INSERT INTO history (device, seq, received_ms, outcome)"
+                                      " VALUES ('x', 1, 1, 'bogus')",
+                                      NULL, NULL, NULL),
+                         SQLITE_OK);
+    db_close(db);
+    t_unlink(path);
+}
+
 static void test_readonly_sees_commits(void **state)
 {
     (void)state;
@@ -249,6 +331,7 @@ int main(void)
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_not_sqlite),
         cmocka_unit_test(test_versions),
+        cmocka_unit_test(test_step3_keeps_history),
         cmocka_unit_test(test_readonly_sees_commits),
         cmocka_unit_test(test_strerror),
     };
