@@ -28,13 +28,10 @@ static enum db_outcome outcome_of(enum proto_status s)
     return DB_REJECTED;
 }
 
-/* A history row for a change that was not merged (duplicate or rejected). */
-static int history_unmerged(struct db *db, const struct db_principal *who,
-                            const struct proto_change *c, int64_t now_ms,
-                            const struct proto_result *r)
+/* The part of a history row that every outcome shares: who sent what, when. */
+static struct db_history history_row(const struct db_principal *who,
+                                     const struct proto_change *c, int64_t now_ms)
 {
-    int64_t id;
-    int rejected = r->status == PROTO_REJECTED;
     struct db_history h = {
         .device = who->device,
         .seq = c->seq,
@@ -43,12 +40,24 @@ static int history_unmerged(struct db *db, const struct db_principal *who,
         .record_id = c->id,
         .change = c->raw ? c->raw : "",
         .change_len = c->raw ? c->raw_len : 0,
-        .outcome = outcome_of(r->status),
-        .rev = r->rev,
-        .error_code = rejected ? proto_code_name(r->error.code) : NULL,
-        .error_field = rejected ? r->error.field : NULL,
-        .error_message = rejected ? r->error.message : NULL,
     };
+    return h;
+}
+
+/* A history row for a change that was not merged (duplicate or rejected). */
+static int history_unmerged(struct db *db, const struct db_principal *who,
+                            const struct proto_change *c, int64_t now_ms,
+                            const struct proto_result *r)
+{
+    int64_t id;
+    struct db_history h = history_row(who, c, now_ms);
+    h.outcome = outcome_of(r->status);
+    h.rev = r->rev;
+    if (r->status == PROTO_REJECTED) {
+        h.error_code = proto_code_name(r->error.code);
+        h.error_field = r->error.field;
+        h.error_message = r->error.message;
+    }
     return db_history_add(db, &h, &id);
 }
 
@@ -167,18 +176,10 @@ static int merge_and_store(const struct sync_rules *rules, struct db *db,
     }
 
     const char *left = stored != NULL && str_differ(stored->grid, m.grid) ? stored->grid : NULL;
-    struct db_history h = {
-        .device = who->device,
-        .seq = c->seq,
-        .received_ms = now_ms,
-        .collection = c->collection,
-        .record_id = c->id,
-        .change = c->raw ? c->raw : "",
-        .change_len = c->raw ? c->raw_len : 0,
-        .outcome = m.n_conflicts ? DB_CONFLICT : DB_APPLIED,
-        .rev = m.rev,
-        .left_grid = left,
-    };
+    struct db_history h = history_row(who, c, now_ms);
+    h.outcome = m.n_conflicts ? DB_CONFLICT : DB_APPLIED;
+    h.rev = m.rev;
+    h.left_grid = left;
     rc = db_history_add(db, &h, &history_id);
     if (rc != 0)
         goto out;
