@@ -60,6 +60,20 @@ long cli_utf8_chars(const char *s, size_t len);
  * (e.g. "grid id") and returns CLI_EXIT_USAGE, else 0. */
 int cli_check_id(const char *cmd, const char *topic, const char *what, const char *id);
 
+/* A subcommand of a command ("grid add"): its name and what runs it. */
+struct cli_sub {
+    const char *name;
+    int (*run)(struct cli_ctx *ctx, int argc, char **argv);
+};
+
+/*
+ * Runs the subcommand argv[0] of cmd (after a leading --db), or prints the
+ * usage line for a missing or unknown one naming the known ones, and returns
+ * what it returned (CLI_EXIT_USAGE for those).
+ */
+int cli_subcommand(struct cli_ctx *ctx, const char *cmd, const struct cli_sub *subs, size_t n,
+                   int argc, char **argv);
+
 /*
  * Checks that user exists; otherwise prints one line naming it, with the
  * `visitsync user add` command that would add it (role_hint: the role to

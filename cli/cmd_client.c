@@ -528,23 +528,9 @@ static int client_list(struct cli_ctx *ctx, int argc, char **argv)
 
 int cli_cmd_client(struct cli_ctx *ctx, int argc, char **argv)
 {
-    static const struct {
-        const char *name;
-        int (*run)(struct cli_ctx *, int, char **);
-    } subs[] = {
+    static const struct cli_sub subs[] = {
         {"init", client_init}, {"add", client_add},   {"sync", client_sync},
         {"status", client_status}, {"list", client_list},
     };
-    int rc = cli_leading_db(ctx, "client", &argc, &argv);
-    if (rc != 0)
-        return rc;
-    if (argc < 1 || argv[0][0] == '-')
-        return cli_usage_error("client", "client",
-                               "missing subcommand (init, add, sync, status, list)");
-    for (size_t i = 0; i < sizeof subs / sizeof subs[0]; i++)
-        if (strcmp(argv[0], subs[i].name) == 0)
-            return subs[i].run(ctx, argc - 1, argv + 1);
-    return cli_usage_error("client", "client",
-                           "unknown subcommand '%.60s' (known: init, add, sync, status, list)",
-                           argv[0]);
+    return cli_subcommand(ctx, "client", subs, sizeof subs / sizeof subs[0], argc, argv);
 }

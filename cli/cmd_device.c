@@ -107,15 +107,6 @@ static int device_revoke(struct cli_ctx *ctx, int argc, char **argv)
 
 int cli_cmd_device(struct cli_ctx *ctx, int argc, char **argv)
 {
-    int rc = cli_leading_db(ctx, "device", &argc, &argv);
-    if (rc != 0)
-        return rc;
-    if (argc < 1 || argv[0][0] == '-')
-        return cli_usage_error("device", "device", "missing subcommand (enroll, revoke)");
-    if (strcmp(argv[0], "enroll") == 0)
-        return device_enroll(ctx, argc - 1, argv + 1);
-    if (strcmp(argv[0], "revoke") == 0)
-        return device_revoke(ctx, argc - 1, argv + 1);
-    return cli_usage_error("device", "device", "unknown subcommand '%.60s' (known: enroll, revoke)",
-                           argv[0]);
+    static const struct cli_sub subs[] = {{"enroll", device_enroll}, {"revoke", device_revoke}};
+    return cli_subcommand(ctx, "device", subs, sizeof subs / sizeof subs[0], argc, argv);
 }

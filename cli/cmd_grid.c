@@ -46,12 +46,6 @@ static int grid_add(struct cli_ctx *ctx, int argc, char **argv)
 
 int cli_cmd_grid(struct cli_ctx *ctx, int argc, char **argv)
 {
-    int rc = cli_leading_db(ctx, "grid", &argc, &argv);
-    if (rc != 0)
-        return rc;
-    if (argc < 1 || argv[0][0] == '-')
-        return cli_usage_error("grid", "grid", "missing subcommand (add)");
-    if (strcmp(argv[0], "add") == 0)
-        return grid_add(ctx, argc - 1, argv + 1);
-    return cli_usage_error("grid", "grid", "unknown subcommand '%.60s' (known: add)", argv[0]);
+    static const struct cli_sub subs[] = {{"add", grid_add}};
+    return cli_subcommand(ctx, "grid", subs, sizeof subs / sizeof subs[0], argc, argv);
 }

@@ -63,13 +63,6 @@ out:
 
 int cli_cmd_token(struct cli_ctx *ctx, int argc, char **argv)
 {
-    int rc = cli_leading_db(ctx, "token", &argc, &argv);
-    if (rc != 0)
-        return rc;
-    if (argc < 1 || argv[0][0] == '-')
-        return cli_usage_error("token", "token", "missing subcommand (create)");
-    if (strcmp(argv[0], "create") == 0)
-        return token_create(ctx, argc - 1, argv + 1);
-    return cli_usage_error("token", "token", "unknown subcommand '%.60s' (known: create)",
-                           argv[0]);
+    static const struct cli_sub subs[] = {{"create", token_create}};
+    return cli_subcommand(ctx, "token", subs, sizeof subs / sizeof subs[0], argc, argv);
 }

@@ -127,12 +127,6 @@ out:
 
 int cli_cmd_user(struct cli_ctx *ctx, int argc, char **argv)
 {
-    int rc = cli_leading_db(ctx, "user", &argc, &argv);
-    if (rc != 0)
-        return rc;
-    if (argc < 1 || argv[0][0] == '-')
-        return cli_usage_error("user", "user", "missing subcommand (add)");
-    if (strcmp(argv[0], "add") == 0)
-        return user_add(ctx, argc - 1, argv + 1);
-    return cli_usage_error("user", "user", "unknown subcommand '%.60s' (known: add)", argv[0]);
+    static const struct cli_sub subs[] = {{"add", user_add}};
+    return cli_subcommand(ctx, "user", subs, sizeof subs / sizeof subs[0], argc, argv);
 }

@@ -149,6 +149,26 @@ int cli_check_id(const char *cmd, const char *topic, const char *what, const cha
                            what, id);
 }
 
+int cli_subcommand(struct cli_ctx *ctx, const char *cmd, const struct cli_sub *subs, size_t n,
+                   int argc, char **argv)
+{
+    char known[128] = "";
+    size_t used = 0;
+    int rc = cli_leading_db(ctx, cmd, &argc, &argv);
+    if (rc != 0)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        if (argc >= 1 && strcmp(argv[0], subs[i].name) == 0)
+            return subs[i].run(ctx, argc - 1, argv + 1);
+        int w = snprintf(known + used, sizeof known - used, "%s%s", i ? ", " : "", subs[i].name);
+        if (w > 0 && (size_t)w < sizeof known - used)
+            used += (size_t)w;
+    }
+    if (argc < 1 || argv[0][0] == '-')
+        return cli_usage_error(cmd, cmd, "missing subcommand (%s)", known);
+    return cli_usage_error(cmd, cmd, "unknown subcommand '%.60s' (known: %s)", argv[0], known);
+}
+
 int cli_require_user(struct db *db, const char *cmd, const char *user, const char *role_hint)
 {
     int exists = db_user_exists(db, user);
