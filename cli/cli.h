@@ -12,8 +12,11 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "db.h"
+
+struct proto_buf;
 
 /* Exit statuses of §1. */
 enum cli_exit { CLI_EXIT_OK = 0, CLI_EXIT_FAIL = 1, CLI_EXIT_USAGE = 2 };
@@ -55,6 +58,37 @@ int64_t cli_now_ms(void);
 /* Counts the code points of a valid UTF-8 string without control
  * characters; -1 when s is not valid UTF-8 or holds a C0/DEL control. */
 long cli_utf8_chars(const char *s, size_t len);
+
+/*
+ * Text from the store, the server or the command line may hold control
+ * characters (a record's notes: "\x1b]0;title\x07"). Everything the CLI
+ * writes to stdout or stderr passes through one of these two, so no such
+ * text can move the cursor, clear or retitle the operator's terminal:
+ *
+ * cli_term_write writes s[0..n) to out with each C0, DEL and C1 control
+ * character (TAB, CR and LF included) as the six characters \u00XX and each
+ * byte that is not valid UTF-8 as U+FFFD; other text, CJK included, is
+ * unchanged. JSON text stays valid JSON with the same meaning. Returns 0,
+ * or -1 when writing failed.
+ *
+ * cli_term_printf formats, writes the result like cli_term_write, then a
+ * newline: one line, whatever the arguments hold. Returns 0 or -1.
+ */
+int cli_term_write(FILE *out, const char *s, size_t n);
+int cli_term_printf(FILE *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*
+ * Appends s[0..n) to b as one CSV cell (RFC 4180) that a spreadsheet shows
+ * as text and never runs (OWASP, "CSV injection"):
+ *   - text != 0 (a string value, an id) and s starts with = + - @ TAB CR or
+ *     full-width ＝ ＋ － ＠: the cell is quoted and starts with a ' ;
+ *   - C0 controls other than TAB, CR and LF, DEL, C1 controls and bytes that
+ *     are not valid UTF-8 become U+FFFD (an escape sequence loses its ESC);
+ *   - the cell is quoted when it holds , ; " CR LF or TAB; quotes doubled.
+ * Numbers, bools and JSON arrays are passed with text == 0: "-5" stays a
+ * number. Returns 0 or a PROTO_E* code (b then holds part of the cell).
+ */
+int cli_csv_cell(struct proto_buf *b, const char *s, size_t n, int text);
 
 /* Checks an id argument (§1); on failure prints a usage line naming what
  * (e.g. "grid id") and returns CLI_EXIT_USAGE, else 0. */

@@ -12,7 +12,9 @@
  *
  * Every subcommand takes --replica PATH (default $VISITSYNC_REPLICA, else
  * ./visitsync-client.db); --db is accepted and ignored (§1: every
- * subcommand takes it, but a tablet has no server database).
+ * subcommand takes it, but a tablet has no server database). The store is
+ * created 0600 (it holds the device's token; db_replica_open). Whatever
+ * came from the server or the store is printed through cli_term_* (cli.h).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -287,8 +289,9 @@ static int client_add(struct cli_ctx *ctx, int argc, char **argv)
         rc = cli_fail("client add: cannot queue the change: %s", db_replica_errmsg(r));
         goto out;
     }
-    printf("queued seq %" PRId64 " %s/%s base %" PRId64 " hlc [%" PRId64 ",%" PRId64 "]\n", c.seq,
-           c.collection, c.id, c.base, c.hlc_ms, c.hlc_counter);
+    cli_term_printf(stdout,
+                    "queued seq %" PRId64 " %s/%s base %" PRId64 " hlc [%" PRId64 ",%" PRId64 "]",
+                    c.seq, c.collection, c.id, c.base, c.hlc_ms, c.hlc_counter);
     rc = CLI_EXIT_OK;
 out:
     db_replica_change_clear(&c);
@@ -368,7 +371,7 @@ static int client_sync(struct cli_ctx *ctx, int argc, char **argv)
              ", rejected %" PRId64 "), pulled %" PRId64 ", cursor %s",
              rep.pushed, rep.applied, rep.conflict, rep.duplicate, rep.rejected, rep.pulled,
              cursor ? cursor : "0");
-    printf("%s\n", summary);
+    cli_term_printf(stdout, "%s", summary); /* the cursor is the server's text */
     /* Kept for `client status`; a failure to note it does not undo the sync. */
     (void)db_replica_config_set_int(r, "last_sync_ms", cli_now_ms());
     (void)db_replica_config_set(r, "last_sync", summary);
@@ -384,7 +387,9 @@ out:
 static int client_print_count(void *ctx, const char *collection, int64_t live, int64_t deleted)
 {
     int *any = ctx;
-    printf("%s%s %" PRId64 " (%" PRId64 " deleted)", *any ? ", " : "", collection, live, deleted);
+    fputs(*any ? ", " : "", stdout);
+    cli_term_write(stdout, collection, strlen(collection));
+    printf(" %" PRId64 " (%" PRId64 " deleted)", live, deleted);
     *any = 1;
     return 0;
 }
@@ -392,8 +397,9 @@ static int client_print_count(void *ctx, const char *collection, int64_t live, i
 static int client_print_rejected(void *ctx, const struct db_replica_rejected *x)
 {
     (void)ctx;
-    printf("  seq %" PRId64 " %s/%s: %s%s%s: %s\n", x->seq, x->collection, x->id, x->code,
-           x->field[0] ? " " : "", x->field, x->message);
+    /* The code, field and message are the server's words. */
+    cli_term_printf(stdout, "  seq %" PRId64 " %s/%s: %s%s%s: %s", x->seq, x->collection, x->id,
+                    x->code, x->field[0] ? " " : "", x->field, x->message);
     return 0;
 }
 
@@ -410,7 +416,7 @@ static void client_print_setting(struct db_replica *r, const char *label, const 
     char *v = NULL;
     if (db_replica_config_get(r, key, &v) != 0)
         v = NULL;
-    printf("%s: %s\n", label, v ? v : "-");
+    cli_term_printf(stdout, "%s: %s", label, v ? v : "-");
     free(v);
 }
 
@@ -438,7 +444,7 @@ static int client_status(struct cli_ctx *ctx, int argc, char **argv)
     client_print_setting(r, "device", "device");
     if (db_replica_config_get(r, "user", &user) == 0 &&
         db_replica_config_get(r, "role", &role) == 0)
-        printf("user: %s (%s)\n", user, role);
+        cli_term_printf(stdout, "user: %s (%s)", user, role);
     client_print_setting(r, "server", "url");
     if (pending > 0) {
         proto_format_time(oldest, when, sizeof when);
@@ -454,7 +460,7 @@ static int client_status(struct cli_ctx *ctx, int argc, char **argv)
         proto_format_time(last, when, sizeof when);
         if (db_replica_config_get(r, "last_sync", &summary) != 0)
             summary = NULL;
-        printf("last sync: %s: %s\n", when, summary ? summary : "-");
+        cli_term_printf(stdout, "last sync: %s: %s", when, summary ? summary : "-");
         free(summary);
     } else {
         printf("last sync: never\n");
@@ -495,8 +501,9 @@ static int client_print_record(void *ctx, const char *collection, const char *id
         rc = proto_buf_append_json_string(b, id, strlen(id));
     if (rc)
         return rc;
-    printf("%s,\"rev\":%" PRId64 ",\"deleted\":%s,\"fields\":%s}\n", proto_buf_data(b), rev,
-           deleted ? "true" : "false", body);
+    /* DEL and C1 characters in the body come out as \u00XX: the same JSON. */
+    cli_term_printf(stdout, "%s,\"rev\":%" PRId64 ",\"deleted\":%s,\"fields\":%s}",
+                    proto_buf_data(b), rev, deleted ? "true" : "false", body);
     return 0;
 }
 

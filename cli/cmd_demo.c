@@ -283,7 +283,7 @@ static int display_width(const char *s)
 
 static void cell(const char *s, int width)
 {
-    fputs(s, stdout);
+    cli_term_write(stdout, s, strlen(s));
     for (int k = display_width(s); k < width; k++)
         putchar(' ');
     fputs("  ", stdout);

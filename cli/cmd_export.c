@@ -4,9 +4,11 @@
  * deleted) to stdout in id order.
  *
  * jsonl: one object per line, {"id":…,"rev":N,"deleted":false,"fields":{…}}
- * where fields is the stored body as is. csv: RFC 4180 (CRLF, quoting only
- * where needed, quotes doubled), UTF-8 without a BOM, header
- * id,rev,deleted,<the schema's fields in schema order>; strings as they are,
+ * where fields is the stored body, its DEL and C1 characters written as
+ * \u00XX (cli_term_write: the same JSON, safe on a terminal). csv: RFC 4180
+ * (CRLF, quoting only where needed, quotes doubled), UTF-8 without a BOM,
+ * header id,rev,deleted,<the schema's fields in schema order>; strings and
+ * ids as text cells that no spreadsheet runs as formulas (cli_csv_cell),
  * numbers and bools as their JSON text, arrays and objects as compact JSON,
  * absent or null fields empty. Columns come from the built-in schema.
  */
@@ -36,27 +38,6 @@ static int put(struct export_ctx *x, const char *s, size_t n)
 static int put_str(struct export_ctx *x, const char *s)
 {
     return put(x, s, strlen(s));
-}
-
-/* Appends one CSV cell, quoted only when it holds a comma, quote, CR or LF. */
-static int put_cell(struct export_ctx *x, const char *s, size_t n)
-{
-    if (memchr(s, ',', n) == NULL && memchr(s, '"', n) == NULL &&
-        memchr(s, '\r', n) == NULL && memchr(s, '\n', n) == NULL)
-        return put(x, s, n);
-    int rc = put(x, "\"", 1);
-    const char *p = s, *end = s + n;
-    while (rc == 0 && p < end) {
-        const char *q = memchr(p, '"', (size_t)(end - p));
-        size_t k = q ? (size_t)(q - p) + 1 : (size_t)(end - p);
-        rc = put(x, p, k);
-        if (rc == 0 && q)
-            rc = put(x, "\"", 1); /* a quote is doubled */
-        p += k;
-    }
-    if (rc == 0)
-        rc = put(x, "\"", 1);
-    return rc;
 }
 
 /* The stored field named name, or NULL. fields are sorted by name. */
@@ -89,7 +70,7 @@ static int csv_row(struct export_ctx *x, const struct db_record *r)
         return rc;
     }
     snprintf(num, sizeof num, ",%" PRId64 ",", r->rev);
-    rc = put_cell(x, r->id, strlen(r->id));
+    rc = cli_csv_cell(&x->line, r->id, strlen(r->id), 1);
     if (rc == 0)
         rc = put_str(x, num);
     if (rc == 0)
@@ -99,10 +80,11 @@ static int csv_row(struct export_ctx *x, const struct db_record *r)
         rc = put(x, ",", 1);
         if (rc != 0 || f == NULL || f->value.type == PROTO_NULL)
             continue;
+        /* Only strings are text: a number such as -5 must stay a number. */
         if (f->value.type == PROTO_STRING)
-            rc = put_cell(x, f->value.str, f->value.len);
+            rc = cli_csv_cell(&x->line, f->value.str, f->value.len, 1);
         else
-            rc = put_cell(x, f->value.json, f->value.json_len);
+            rc = cli_csv_cell(&x->line, f->value.json, f->value.json_len, 0);
     }
     if (rc == 0)
         rc = put(x, "\r\n", 2);
@@ -123,7 +105,7 @@ static int jsonl_row(struct export_ctx *x, const struct db_record *r)
     if (rc == 0)
         rc = r->body_len ? put(x, r->body, r->body_len) : put_str(x, "{}");
     if (rc == 0)
-        rc = put(x, "}\n", 2);
+        rc = put(x, "}", 1); /* the newline is written after the escaping */
     return rc;
 }
 
@@ -141,7 +123,10 @@ static int export_row(void *arg, const struct db_record *r, int removed)
         x->failed = 1;
         return -1;
     }
-    if (fwrite(proto_buf_data(&x->line), 1, x->line.len, stdout) != x->line.len) {
+    int werr = x->csv ? fwrite(proto_buf_data(&x->line), 1, x->line.len, stdout) != x->line.len
+                      : cli_term_write(stdout, proto_buf_data(&x->line), x->line.len) != 0 ||
+                            fputc('\n', stdout) == EOF;
+    if (werr) {
         cli_fail("export: cannot write to stdout");
         x->failed = 1;
         return -1;
@@ -157,7 +142,8 @@ static int csv_header(struct export_ctx *x)
     for (size_t i = 0; rc == 0 && i < x->coll->n_fields; i++) {
         rc = put(x, ",", 1);
         if (rc == 0)
-            rc = put_cell(x, x->coll->fields[i].name, strlen(x->coll->fields[i].name));
+            rc = cli_csv_cell(&x->line, x->coll->fields[i].name, strlen(x->coll->fields[i].name),
+                              1);
     }
     if (rc == 0)
         rc = put(x, "\r\n", 2);

@@ -71,7 +71,9 @@ static const struct cli_command commands[] = {
      "jsonl (the default): one object per line,\n"
      "  {\"id\":…,\"rev\":N,\"deleted\":false,\"fields\":{…}}\n"
      "csv: RFC 4180, UTF-8, header id,rev,deleted and the collection's fields in\n"
-     "schema order; arrays and objects as compact JSON, absent fields empty.\n"},
+     "schema order; arrays and objects as compact JSON, absent fields empty. A text\n"
+     "cell starting with = + - @ (or TAB, CR, full-width ＝＋－＠) gets a leading ' so\n"
+     "no spreadsheet runs it; control characters in cells become U+FFFD.\n"},
     {"demo", cli_cmd_demo, "fill an empty database with a demo township",
      "usage: visitsync demo [--db PATH]\n"
      "\n"

@@ -46,7 +46,7 @@ const char *db_strerror(int err);
 struct db;
 
 enum db_open_flags {
-    DB_OPEN_CREATE = 1,   /* create the file if missing (init) */
+    DB_OPEN_CREATE = 1,   /* create the file if missing (init), mode 0600 */
     DB_OPEN_READONLY = 2, /* a reader connection: no migrations, no writes */
 };
 

@@ -132,6 +132,22 @@ int db__bind_str(sqlite3_stmt *s, int idx, const char *str);
 /* A malloc'd copy of a text column (never NULL on success: "" for SQL NULL). */
 char *db__column_dup(sqlite3_stmt *s, int col, size_t *len);
 
+/*
+ * Creates path as an empty file that only its owner may read or write
+ * (0600, whatever the umask) when no file is there, before sqlite3_open_v2
+ * makes it with 0644: the store holds personal records, a replica its
+ * device's token. SQLite gives the -wal, -shm and -journal files it makes
+ * the mode of the main file, so they are 0600 too. An existing file is left
+ * as it is, mode included: changing an operator's file silently is not ours
+ * to do (docs/operations.md, "File modes"). A symlink counts as existing
+ * (a dangling one is then created by SQLite, with its default mode). Both
+ * db_open and db_replica_open call it; any thread. Returns 0 when it
+ * created the file, 1 when there was nothing to create (a file was there,
+ * or path is ":memory:" or ""), or -errno when it could not create it.
+ * open.c.
+ */
+int db__create_private(const char *path);
+
 /* Brings the schema up to db_schema_version() (migrate.c). */
 int db__migrate(struct db *db);
 /* Reads PRAGMA user_version. */

@@ -2,12 +2,15 @@
  * open.c — opening and closing a connection: the pragmas every connection
  * needs (WAL, synchronous=FULL, foreign keys, busy timeout), the checks that
  * the file is ours and of the right version, and the migration for writers.
+ * A new file is created 0600 before SQLite opens it (db__create_private).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "db_internal.h"
 
@@ -18,6 +21,20 @@
 static int db__is_memory(const char *path)
 {
     return path[0] == '\0' || strcmp(path, ":memory:") == 0;
+}
+
+int db__create_private(const char *path)
+{
+    if (db__is_memory(path))
+        return 1;
+    /* O_EXCL: an existing file is never opened, let alone changed; nor is a symlink followed. */
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return errno == EEXIST ? 1 : -errno;
+    /* open() applied the umask: the file we made gets 0600 exactly, like SQLite's own files. */
+    int rc = fchmod(fd, 0600) == 0 ? 0 : -errno;
+    close(fd);
+    return rc;
 }
 
 /* Sets journal_mode=WAL and checks that SQLite agreed (it cannot for :memory:). */
@@ -142,6 +159,14 @@ int db_open(const char *path, int flags, struct db **out, char *errbuf, size_t e
         }
     }
 
+    if (!db->readonly && (flags & DB_OPEN_CREATE)) {
+        int made = db__create_private(path);
+        if (made < 0) {
+            err = db__error(db, DB_EIO, "cannot create the database '%s': %s", path,
+                            strerror(-made));
+            goto out;
+        }
+    }
     int oflags = SQLITE_OPEN_NOMUTEX;
     if (db->readonly)
         oflags |= SQLITE_OPEN_READONLY;

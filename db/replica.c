@@ -19,6 +19,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "db_internal.h"
+
 #define RS_SCHEMA_VERSION 1
 
 /* Every statement the store uses, prepared once. */
@@ -183,6 +185,11 @@ int db_replica_open(const char *path, int create, struct db_replica **out, char 
     if (!create && strcmp(path, ":memory:") != 0 && access(path, F_OK) != 0) {
         rc = rs_fail(r, DB_ENOTFOUND, "local store %s does not exist (run `visitsync client init` first)",
                      path);
+        goto out;
+    }
+    /* The store holds the device's token: a new one is 0600, as the server's database. */
+    if (create && (src = db__create_private(path)) < 0) {
+        rc = rs_fail(r, DB_EIO, "cannot create the local store %s: %s", path, strerror(-src));
         goto out;
     }
     src = sqlite3_open_v2(path, &r->sql, flags, NULL);

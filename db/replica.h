@@ -32,8 +32,10 @@ struct db_replica;
 /*
  * Opens (with create != 0: creates) the store at path (":memory:" for
  * tests) and creates its tables when missing. Without create a missing file
- * is DB_ENOTFOUND. On failure returns a DB_E* code and, when errbuf is not
- * NULL, a sentence naming the file. The caller owns *out (db_replica_close).
+ * is DB_ENOTFOUND. A file it creates is 0600 (it will hold the device's
+ * token); an existing one keeps its mode. On failure returns a DB_E* code
+ * and, when errbuf is not NULL, a sentence naming the file. The caller owns
+ * *out (db_replica_close).
  */
 int db_replica_open(const char *path, int create, struct db_replica **out, char *errbuf,
                     size_t errsize);

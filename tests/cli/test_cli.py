@@ -4,7 +4,10 @@
 Runs the built binary in a temporary directory: every command's success
 path, the exit codes (0 ok, 1 runtime failure, 2 usage error) with exactly
 one line on stderr naming what was wrong, tokens stored only as SHA-256,
-export round trips in jsonl and csv, and the demo township.
+export round trips in jsonl and csv, and the demo township; files created
+0600 under umask 022 (database, replica, their -wal and -shm); text from
+records and arguments neutralised in CSV cells (formulas, control
+characters) and escaped on the terminal (export, client list/status, errors).
 
 usage: test_cli.py VISITSYNC_BINARY PUSH_HELPER_BINARY
 """
@@ -14,8 +17,11 @@ import io
 import json
 import os
 import re
+import select
 import shutil
+import socket
 import sqlite3
+import stat
 import subprocess
 import sys
 import tempfile
@@ -466,6 +472,212 @@ class CliTest(unittest.TestCase):
         out, _ = self.ok("export", "--collection", "visits", "--format", "csv")
         self.assertTrue(out.startswith("id,rev,deleted,subject,"))
         self.assertEqual(out.count("\r\n"), 1)
+
+    # -- untrusted text: CSV cells, JSON lines, the terminal -----------------
+    HOSTILE = {
+        # id: (notes, extra fields)
+        "-1": ("普通的中文备注，不变。", {"income": -5}),
+        "v-01": ('=HYPERLINK("http://x","y")', {}),
+        "v-02": ("@SUM(1+1)", {}),
+        "v-03": ("+1", {}),
+        "v-04": ("-1+2", {}),
+        "v-05": ("\x1b[2J\x1b]0;pwned\x07", {}),
+        "v-06": ("入户走访，情况稳定；下次带上就业信息。", {"income": -5.5}),
+        "v-07": ("＝1+1", {"living": "a\x7fb\u009bc\td"}),
+        "v-08": ("\t=1", {"employment": "employed"}),
+    }
+
+    def push_hostile(self):
+        self.setup_people()
+        rc, out, err = self.vs("device", "enroll", "--user", "c001", "--device", "tab-c001")
+        self.assertEqual(rc, 0, err)
+        now = int(time.time() * 1000) - 60000
+        visits = {}
+        for rid, (notes, extra) in self.HOSTILE.items():
+            visits[rid] = dict({"subject": "s-0001", "grid": "g01",
+                                "visited_at": "2026-11-28T09:30:00+08:00", "notes": notes},
+                               **extra)
+        changes = [{"seq": i + 1, "collection": "visits", "id": rid, "base": 0,
+                    "hlc": [now + i, 0], "fields": f} for i, (rid, f) in enumerate(visits.items())]
+        results = self.push("tab-c001", changes)
+        self.assertEqual([r["status"] for r in results], ["applied"] * len(changes), results)
+        return visits
+
+    def test_export_csv_neutralises_formulas_and_controls(self):
+        self.push_hostile()
+        p = subprocess.run([VS, "--db", self.db, "export", "--collection", "visits",
+                            "--format", "csv"], capture_output=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        fffd = "\ufffd".encode()
+
+        def row(rid, notes=b"", living=b"", employment=b"", income=b""):
+            # id,rev,deleted,subject,grid,visited_at,kind,living,employment,income,
+            # assistance,needs,notes,photos,follow_up
+            return b",".join([rid, b"1", b"false", b"s-0001", b"g01",
+                              b"2026-11-28T09:30:00+08:00", b"", living, employment, income,
+                              b"", b"", notes, b"", b""]) + b"\r\n"
+        want = (b"id,rev,deleted,subject,grid,visited_at,kind,living,employment,income,"
+                b"assistance,needs,notes,photos,follow_up\r\n"
+                # An id is text too; a negative number stays a number.
+                + row(b"\"'-1\"", notes="普通的中文备注，不变。".encode(), income=b"-5")
+                + row(b"v-01", notes=b"\"'=HYPERLINK(\"\"http://x\"\",\"\"y\"\")\"")
+                + row(b"v-02", notes=b"\"'@SUM(1+1)\"")
+                + row(b"v-03", notes=b"\"'+1\"")
+                + row(b"v-04", notes=b"\"'-1+2\"")
+                # ESC and BEL become U+FFFD; the ; makes the cell quoted.
+                + row(b"v-05", notes=b"\"" + fffd + b"[2J" + fffd + b"]0;pwned" + fffd + b"\"")
+                + row(b"v-06", notes="入户走访，情况稳定；下次带上就业信息。".encode(),
+                      income=b"-5.5")
+                # Full-width ＝ counts as =; DEL and C1 CSI become U+FFFD, TAB stays (quoted).
+                + row(b"v-07", notes="\"'＝1+1\"".encode(),
+                      living=b"\"a" + fffd + b"b" + fffd + b"c\td\"")
+                + row(b"v-08", notes=b"\"'\t=1\"", employment=b"employed"))
+        self.assertEqual(p.stdout, want)
+        # What a spreadsheet reads back: the text, a quote in front where it could run.
+        table = list(csv.reader(io.StringIO(p.stdout.decode("utf-8"), newline=""), strict=True))
+        notes = {r[0]: r[12] for r in table[1:]}
+        self.assertEqual(notes["v-01"], "'" + self.HOSTILE["v-01"][0])
+        self.assertEqual(notes["'-1"], self.HOSTILE["-1"][0])
+
+    def test_export_jsonl_escapes_controls(self):
+        visits = self.push_hostile()
+        p = subprocess.run([VS, "--db", self.db, "export", "--collection", "visits"],
+                           capture_output=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        raw = p.stdout
+        text = raw.decode("utf-8")
+        for c in text:
+            self.assertFalse((ord(c) < 0x20 and c != "\n") or 0x7f <= ord(c) <= 0x9f,
+                             "control character U+%04X in the export" % ord(c))
+        self.assertIn(b'"notes":"\\u001b[2J\\u001b]0;pwned\\u0007"', raw)
+        self.assertIn(b'"living":"a\\u007fb\\u009bc\\td"', raw)
+        self.assertIn("普通的中文备注，不变。".encode(), raw)
+        # The same JSON: every value reads back as it was pushed.
+        got = {json.loads(l)["id"]: json.loads(l)["fields"] for l in text.splitlines()}
+        self.assertEqual(got, visits)
+
+    def test_errors_escape_controls(self):
+        self.init()
+        line = self.usage(["grid", "add", "g\x1b[2J", "x"], "grid id")
+        self.assertNotIn("\x1b", line)
+        self.assertIn("'g\\u001b[2J'", line)
+        line = self.usage(["user", "add", "--id", "x1", "--name", "X", "--role",
+                           "\x1b]0;pwned\x07\x08\u009b"], "--role")
+        self.assertIn("not '\\u001b]0;pwned\\u0007\\u0008\\u009b'", line)
+        line = self.fails(["export", "--collection", "\x1b[31mred"], "unknown collection")
+        self.assertIn("'\\u001b[31mred'", line)
+        # Bytes that are not UTF-8 are shown as U+FFFD.
+        p = subprocess.run([VS, "--db", self.db, "grid", "add", b"g\x9b\xff", "x"],
+                           capture_output=True, timeout=60)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("'g\ufffd\ufffd'".encode(), p.stderr)
+
+    # -- file modes and the client's terminal ----------------------------------
+    def start_server(self):
+        log = open(os.path.join(self.dir, "serve.log"), "w")
+        proc = subprocess.Popen([VS, "--db", self.db, "serve", "--listen", "127.0.0.1:0"],
+                                stdout=subprocess.PIPE, stderr=log, cwd=self.dir)
+        log.close()
+        self.addCleanup(self.stop_server, proc)
+        ready, _, _ = select.select([proc.stdout], [], [], 30)
+        line = proc.stdout.readline().decode() if ready else ""
+        m = re.match(r"visitsync listening on (\S+):(\d+)$", line.strip())
+        self.assertTrue(m, "no startup line from serve: %r" % line)
+        return proc, int(m.group(2))
+
+    @staticmethod
+    def stop_server(proc):
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=20)
+        proc.stdout.close()
+
+    def assert_private(self, *paths):
+        for path in paths:
+            deadline = time.time() + 10
+            while not os.path.exists(path) and time.time() < deadline:
+                time.sleep(0.05)
+            mode = stat.S_IMODE(os.stat(path).st_mode)
+            self.assertEqual(mode, 0o600, "%s is %o" % (path, mode))
+
+    def test_files_are_private(self):
+        old = os.umask(0o022)  # what most shells have: files 0644 unless we say otherwise
+        self.addCleanup(os.umask, old)
+        self.setup_people()
+        self.assert_private(self.db)
+        rc, token, err = self.vs("device", "enroll", "--user", "c001", "--device", "tab-c001")
+        self.assertEqual(rc, 0, err)
+        # A running server keeps the database open: its -wal and -shm exist.
+        server, port = self.start_server()
+        self.assert_private(self.db, self.db + "-wal", self.db + "-shm")
+        self.stop_server(server)
+
+        # The replica holds the token in plain text.
+        replica = os.path.join(self.dir, "r.db")
+        self.ok("client", "init", "--replica", replica, "--url", "ws://127.0.0.1:1/sync",
+                "--device", "tab-c001", "--token", token.strip())
+        self.assert_private(replica)
+        # A sync against a server that never answers keeps the replica open.
+        silent = socket.socket()
+        self.addCleanup(silent.close)
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(4)
+        url = "ws://127.0.0.1:%d/sync" % silent.getsockname()[1]
+        self.ok("client", "init", "--replica", replica, "--url", url, "--device", "tab-c001",
+                "--token", token.strip())
+        sync = subprocess.Popen([VS, "client", "sync", "--replica", replica, "--timeout", "20",
+                                 "--attempts", "1"], cwd=self.dir,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            self.assert_private(replica + "-wal", replica + "-shm")
+        finally:
+            sync.kill()
+            sync.wait(timeout=20)
+        # An existing file keeps the mode its operator chose.
+        os.chmod(self.db, 0o640)
+        self.ok("init")
+        self.assertEqual(stat.S_IMODE(os.stat(self.db).st_mode), 0o640)
+
+    def test_client_output_escapes_controls(self):
+        self.setup_people()
+        rc, token, err = self.vs("device", "enroll", "--user", "c001", "--device", "tab-c001")
+        self.assertEqual(rc, 0, err)
+        server, port = self.start_server()
+        replica = os.path.join(self.dir, "r.db")
+        self.ok("client", "init", "--replica", replica, "--url",
+                "ws://127.0.0.1:%d/sync" % port, "--device", "tab-c001", "--token", token.strip())
+        hostile = "\x1b[2J\x1b]0;pwned\x07"
+        fields = {"subject": "s-0001", "grid": "g01", "visited_at": "2026-11-28T09:30:00+08:00",
+                  "notes": hostile, "living": "a\x7fb\u009bc\x08d", "needs": "帮助找工作"}
+        self.ok("client", "add", "--replica", replica, "--collection", "visits", "--id", "v-1",
+                *["--set=%s=%s" % kv for kv in fields.items()])
+        # A bad enum and an unknown field come back rejected: `client status`
+        # shows the server's field and message, which echo them.
+        self.ok("client", "add", "--replica", replica, "--collection", "visits", "--id", "v-2",
+                "--json", json.dumps(dict(fields, kind="\x1b[31mhome")))
+        self.ok("client", "add", "--replica", replica, "--collection", "visits", "--id", "v-3",
+                "--json", json.dumps(dict(fields, **{"\x1b[31mx": 1})))
+        rc, out, err = run(["client", "sync", "--replica", replica, "--timeout", "20"], self.dir)
+        self.assertEqual(rc, 0, err)
+        self.assertIn("rejected 2", out)
+        for args in (["list"], ["status"]):
+            p = subprocess.run([VS, "client"] + args + ["--replica", replica],
+                               capture_output=True, timeout=60, cwd=self.dir)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            for b in (b"\x1b", b"\x07", b"\x08", b"\x7f", "\u009b".encode()):
+                self.assertNotIn(b, p.stdout + p.stderr, (args, b))
+            if args == ["list"]:
+                self.assertIn(b'"notes":"\\u001b[2J\\u001b]0;pwned\\u0007"', p.stdout)
+                self.assertIn("帮助找工作".encode(), p.stdout)
+                rec = json.loads(p.stdout.decode("utf-8"))
+                self.assertEqual(rec["fields"], fields)  # the same JSON
+            else:
+                self.assertIn(b"rejected: 2", p.stdout)
+                self.assertIn(b"unknown_field \\u001b[31mx: ", p.stdout)
 
     # -- demo -----------------------------------------------------------------
     def test_demo(self):

@@ -1,8 +1,8 @@
 /*
  * test_cli_units.c — unit tests of cli/'s pieces: the strict option
- * parser, the UTF-8 check, and the
- * change builder (whose output must parse back, through protocol/, to the
- * same values).
+ * parser, the UTF-8 check, the escaping of untrusted text for a terminal
+ * and for a CSV cell, and the change builder (whose output must parse
+ * back, through protocol/, to the same values).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "args.h"
@@ -134,6 +135,72 @@ static void test_utf8(void **state)
     assert_int_equal(cli_utf8_chars("\xff", 1), -1);
 }
 
+/* ---- untrusted text ------------------------------------------------------- */
+
+/* What cli_term_write makes of n bytes of s; *out is malloc'd. */
+static void term(const char *s, size_t n, const char *want)
+{
+    char *got = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&got, &len);
+    assert_non_null(f);
+    assert_int_equal(cli_term_write(f, s, n), 0);
+    fclose(f);
+    assert_string_equal(got, want);
+    free(got);
+}
+
+static void test_term_write(void **state)
+{
+    (void)state;
+    term("蚬冈村 ok", strlen("蚬冈村 ok"), "蚬冈村 ok");
+    term("\x1b[2J\x1b]0;t\x07", 10, "\\u001b[2J\\u001b]0;t\\u0007");
+    term("a\0b\tc\r\n", 7, "a\\u0000b\\u0009c\\u000d\\u000a");
+    term("\x08\x7f\xc2\x9b\xc2\x80\xc2\x9f\xc2\xa0", 10,
+         "\\u0008\\u007f\\u009b\\u0080\\u009f\xc2\xa0"); /* NBSP is text */
+    term("\x9b\xff\xe8\x9a", 4, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
+    term("{\"a\":\"\\u001b\"}", 14, "{\"a\":\"\\u001b\"}"); /* JSON escapes stay */
+    term("", 0, "");
+}
+
+/* What cli_csv_cell makes of s (n bytes) as text or not. */
+static void cell(const char *s, size_t n, int text, const char *want)
+{
+    struct proto_buf b;
+    proto_buf_init(&b, 0, 1024);
+    assert_int_equal(cli_csv_cell(&b, s, n, text), 0);
+    assert_memory_equal(b.len ? proto_buf_data(&b) : "", want, strlen(want) + 1);
+    assert_int_equal(b.len, strlen(want));
+    proto_buf_free(&b);
+}
+
+static void test_csv_cell(void **state)
+{
+    (void)state;
+    static const char *const formulas[] = {"=1+1", "+1", "-1", "@SUM(1)", "\t=1", "\r=1",
+                                           "＝1", "＋1", "－1", "＠A1"};
+    char want[64];
+    for (size_t i = 0; i < sizeof formulas / sizeof formulas[0]; i++) {
+        snprintf(want, sizeof want, "\"'%s\"", formulas[i]);
+        cell(formulas[i], strlen(formulas[i]), 1, want);
+        /* Not text (a number, JSON): as it is. */
+        if (formulas[i][0] == '-' || formulas[i][0] == '+')
+            cell(formulas[i], strlen(formulas[i]), 0, formulas[i]);
+    }
+    cell("-5.5", 4, 0, "-5.5");
+    cell("a=1 -2", 6, 1, "a=1 -2");         /* only the first character counts */
+    cell("帮助；找工作，好", strlen("帮助；找工作，好"), 1, "帮助；找工作，好");
+    cell("a,b", 3, 1, "\"a,b\"");
+    cell("a;b", 3, 1, "\"a;b\"");
+    cell("say \"hi\"", 8, 1, "\"say \"\"hi\"\"\"");
+    cell("=\"x\"", 4, 1, "\"'=\"\"x\"\"\"");
+    cell("a\r\nb\tc", 6, 1, "\"a\r\nb\tc\"");
+    cell("\x1b[2J", 4, 1, "\xef\xbf\xbd[2J");
+    cell("a\0b\x7f\xc2\x9b\xff", 7, 1, "a\xef\xbf\xbd" "b\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd");
+    cell("\x1b=1", 3, 1, "\xef\xbf\xbd=1"); /* starts with U+FFFD now: text */
+    cell("", 0, 1, "");
+}
+
 /* ---- the change builder -------------------------------------------------- */
 
 static void test_change_builder_parses_back(void **state)
@@ -223,6 +290,8 @@ int main(void)
         cmocka_unit_test(test_args_errors),
         cmocka_unit_test(test_args_help_and_required),
         cmocka_unit_test(test_utf8),
+        cmocka_unit_test(test_term_write),
+        cmocka_unit_test(test_csv_cell),
         cmocka_unit_test(test_change_builder_parses_back),
         cmocka_unit_test(test_arena_ceiling),
     };

@@ -1,7 +1,8 @@
 /*
  * test_open.c — opening a store: pragmas on files and :memory:, migration
- * re-runs, the errors for missing, foreign, too new and too old files, and
- * a read-only second connection that sees what the writer committed.
+ * re-runs, the errors for missing, foreign, too new and too old files, a
+ * read-only second connection that sees what the writer committed, and the
+ * modes of the files a store and a replica are made of (0600 under any umask).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,11 +10,16 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "db_internal.h"
+#include "replica.h"
 #include "t_db.h"
 
 /* The text of a one-value query on the store's own connection, copied into out. */
@@ -307,6 +313,102 @@ static void test_readonly_sees_commits(void **state)
     t_unlink(path);
 }
 
+/* The permission bits of path (suffix appended); fails the test when it is missing. */
+static unsigned file_mode(const char *path, const char *suffix)
+{
+    char full[512];
+    struct stat st;
+    snprintf(full, sizeof full, "%s%s", path, suffix);
+    if (stat(full, &st) != 0)
+        fail_msg("%s: %s", full, strerror(errno));
+    return (unsigned)(st.st_mode & 07777);
+}
+
+static void test_create_private(void **state)
+{
+    (void)state;
+    char path[256];
+    mode_t old = umask(022);
+    t_temp_path(path, sizeof path);
+
+    assert_int_equal(db__create_private(path), 0);
+    assert_int_equal(file_mode(path, ""), 0600);
+    assert_int_equal(db__create_private(path), 1); /* there already */
+    assert_int_equal(file_mode(path, ""), 0600);
+    t_unlink(path);
+
+    /* A umask stricter than 077 still leaves a file its owner can write. */
+    umask(0277);
+    assert_int_equal(db__create_private(path), 0);
+    assert_int_equal(file_mode(path, ""), 0600);
+    t_unlink(path);
+    umask(022);
+
+    /* An operator's file keeps its mode and its bytes. */
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "x", 1), 1);
+    close(fd);
+    assert_int_equal(db__create_private(path), 1);
+    assert_int_equal(file_mode(path, ""), 0644);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_size, 1);
+    t_unlink(path);
+
+    assert_int_equal(db__create_private(":memory:"), 1);
+    assert_int_equal(db__create_private(""), 1);
+    assert_int_equal(db__create_private("/nonexistent-vs-dir/x.db"), -ENOENT);
+    umask(old);
+}
+
+static void test_new_files_private(void **state)
+{
+    (void)state;
+    char path[256], err[512];
+    struct db *db = NULL;
+    struct db_replica *r = NULL;
+    mode_t old = umask(022);
+    t_temp_path(path, sizeof path);
+
+    /* The store, and the -wal and -shm SQLite makes while it is open. */
+    assert_int_equal(db_open(path, DB_OPEN_CREATE, &db, err, sizeof err), 0);
+    assert_int_equal(db_grid_add(db, "g1", "one", T_NOW), 0);
+    assert_int_equal(file_mode(path, ""), 0600);
+    assert_int_equal(file_mode(path, "-wal"), 0600);
+    assert_int_equal(file_mode(path, "-shm"), 0600);
+    db_close(db);
+    /* An existing store keeps the mode its operator gave it. */
+    assert_int_equal(chmod(path, 0640), 0);
+    db = NULL;
+    assert_int_equal(db_open(path, DB_OPEN_CREATE, &db, err, sizeof err), 0);
+    assert_int_equal(file_mode(path, ""), 0640);
+    db_close(db);
+    t_unlink(path);
+
+    /* A replica holds the device's token in its config. */
+    assert_int_equal(db_replica_open(path, 1, &r, err, sizeof err), 0);
+    assert_int_equal(db_replica_config_set(r, "token", "secret"), 0);
+    assert_int_equal(file_mode(path, ""), 0600);
+    assert_int_equal(file_mode(path, "-wal"), 0600);
+    assert_int_equal(file_mode(path, "-shm"), 0600);
+    db_replica_close(r);
+    t_unlink(path);
+
+    /* A file that cannot be created: the sentence says why. */
+    db = NULL;
+    assert_int_equal(db_open("/nonexistent-vs-dir/x.db", DB_OPEN_CREATE, &db, err, sizeof err),
+                     DB_EIO);
+    assert_null(db);
+    assert_non_null(strstr(err, "/nonexistent-vs-dir/x.db"));
+    assert_non_null(strstr(err, strerror(ENOENT)));
+    r = NULL;
+    assert_int_equal(db_replica_open("/nonexistent-vs-dir/x.db", 1, &r, err, sizeof err), DB_EIO);
+    assert_null(r);
+    assert_non_null(strstr(err, strerror(ENOENT)));
+    umask(old);
+}
+
 static void test_strerror(void **state)
 {
     (void)state;
@@ -333,6 +435,8 @@ int main(void)
         cmocka_unit_test(test_versions),
         cmocka_unit_test(test_step3_keeps_history),
         cmocka_unit_test(test_readonly_sees_commits),
+        cmocka_unit_test(test_create_private),
+        cmocka_unit_test(test_new_files_private),
         cmocka_unit_test(test_strerror),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
