@@ -153,6 +153,14 @@ int db_device_note(struct db *db, const char *device, enum db_activity what, int
 int db_devices_revoked_since(struct db *db, int64_t since_ms,
                              void (*fn)(void *ctx, const char *device), void *ctx);
 
+/*
+ * Whether a device is revoked, read now (not from a principal loaded at
+ * hello): *revoked is 1 or 0. DB_ENOTFOUND when no such device. The writer
+ * calls it inside its transaction before each push, so a revoke committed
+ * by another process before that transaction began is always seen.
+ */
+int db_device_revoked(struct db *db, const char *device, int *revoked);
+
 /* Highest committed seq of a device (0 for a new one). */
 int db_device_max_seq(struct db *db, const char *device, int64_t *out);
 int db_device_set_max_seq(struct db *db, const char *device, int64_t max_seq, int64_t now_ms);
@@ -174,6 +182,14 @@ struct db_record {
 
 /* DB_ENOTFOUND when the record does not exist. Free with db_record_clear. */
 int db_record_get(struct db *db, const char *collection, const char *id, struct db_record *out);
+/*
+ * A record's rev and grid without its body: one primary-key lookup, no
+ * allocation. grid (size bytes) gets the grid as a string. DB_ENOTFOUND
+ * when the record does not exist, DB_ECORRUPT when its grid does not fit.
+ * Output parameters are set only on success.
+ */
+int db_record_head(struct db *db, const char *collection, const char *id, int64_t *rev,
+                   char *grid, size_t size);
 /* Inserts or replaces the record (all columns as given). */
 int db_record_put(struct db *db, const struct db_record *r);
 void db_record_clear(struct db_record *r);

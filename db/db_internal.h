@@ -48,6 +48,7 @@ enum db__stmt_id {
     DB__DEVICE_REVOKED_SINCE,
     DB__DEVICE_MAX_SEQ,
     DB__DEVICE_SET_MAX_SEQ,
+    DB__DEVICE_REVOKED,
     /* principals (principal.c) */
     DB__PRINCIPAL_DEVICE,
     DB__PRINCIPAL_TOKEN,
@@ -55,6 +56,7 @@ enum db__stmt_id {
     DB__SCOPE_ALL_GRIDS,
     /* records, history, conflicts */
     DB__RECORD_GET,
+    DB__RECORD_HEAD,
     DB__RECORD_PUT,
     DB__HISTORY_ADD,
     DB__CONFLICT_FIND,

@@ -1,7 +1,8 @@
 /*
  * device.c — what the server keeps about each device between connections:
  * what its hello reported, when it last pushed or pulled, its last error,
- * its highest committed seq, and which devices were revoked lately.
+ * its highest committed seq, whether it is revoked, and which devices were
+ * revoked lately.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -125,6 +126,27 @@ int db_devices_revoked_since(struct db *db, int64_t since_ms,
 out:
     db__reset(s);
     free(ids);
+    return err;
+}
+
+/* One primary-key lookup; the writer runs it once per push, inside its transaction. */
+int db_device_revoked(struct db *db, const char *device, int *revoked)
+{
+    sqlite3_stmt *s = NULL;
+    if (!device || !revoked)
+        return db__error(db, DB_EMISUSE, "reading whether a device is revoked needs the device");
+    int err = db__stmt(db, DB__DEVICE_REVOKED, "SELECT revoked FROM devices WHERE id = ?1", &s);
+    if (err)
+        return err;
+    db__bind_str(s, 1, device);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        *revoked = sqlite3_column_int(s, 0) != 0;
+    else if (rc == SQLITE_DONE)
+        err = db__error(db, DB_ENOTFOUND, "device '%s' does not exist", device);
+    else
+        err = db__fail(db, rc, "reading whether device '%s' is revoked", device);
+    db__reset(s);
     return err;
 }
 

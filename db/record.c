@@ -1,6 +1,6 @@
 /*
- * record.c — one record's current state: read it, write it (an UPSERT of
- * every column), free a copy.
+ * record.c — one record's current state: read it (whole, or only its rev and
+ * grid), write it (an UPSERT of every column), free a copy.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -63,6 +63,40 @@ out:
     }
     *out = r;
     return 0;
+}
+
+int db_record_head(struct db *db, const char *collection, const char *id, int64_t *rev,
+                   char *grid, size_t size)
+{
+    sqlite3_stmt *s = NULL;
+    if (!collection || !id || !rev || !grid || size == 0)
+        return db__error(db, DB_EMISUSE, "reading a record's head needs its collection and id");
+    /* rev and grid come before body in the row, so large bodies are not read. */
+    int err = db__stmt(db, DB__RECORD_HEAD,
+                       "SELECT rev, grid FROM records WHERE collection = ?1 AND id = ?2", &s);
+    if (err)
+        return err;
+    db__bind_str(s, 1, collection);
+    db__bind_str(s, 2, id);
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_DONE) {
+        err = db__error(db, DB_ENOTFOUND, "record '%s' of '%s' does not exist", id, collection);
+    } else if (rc != SQLITE_ROW) {
+        err = db__fail(db, rc, "reading record '%s' of '%s'", id, collection);
+    } else {
+        const char *g = (const char *)sqlite3_column_text(s, 1);
+        size_t len = (size_t)sqlite3_column_bytes(s, 1);
+        if (len >= size) {
+            err = db__error(db, DB_ECORRUPT, "record '%s' of '%s' has a grid of %zu bytes", id,
+                            collection, len);
+        } else {
+            *rev = sqlite3_column_int64(s, 0);
+            memcpy(grid, g ? g : "", len);
+            grid[len] = '\0';
+        }
+    }
+    db__reset(s);
+    return err;
 }
 
 /* The length of a text member: the given one, or strlen when 0 was given. */

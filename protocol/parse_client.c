@@ -5,6 +5,7 @@
  * Unknown members are ignored, so clients can grow; an optional member
  * sent as null counts as absent.
  */
+#include <math.h>
 #include <string.h>
 
 #include "internal.h"
@@ -24,7 +25,8 @@ static int parse_hello(struct proto_msg *m, const cJSON *r, const struct proto__
     if (!proto_id_valid(h->device, strlen(h->device)))
         return proto_fault_set(w->fault, w->code, "device",
                                "device must be 1..64 of A-Z a-z 0-9 _ - . :");
-    err = proto__get_string(m->arena, r, "token", 1, 1, TOKEN_MAX, &h->token, w);
+    /* An empty token parses: the server refuses it as unauthorized (contract v1.1). */
+    err = proto__get_string(m->arena, r, "token", 1, 0, TOKEN_MAX, &h->token, w);
     if (!err)
         err = proto__get_string(m->arena, r, "app", 0, 0, APP_MAX, &h->app, w);
     if (!err)
@@ -75,7 +77,21 @@ static int parse_pull(struct proto_msg *m, const cJSON *r, const struct proto__w
         if (!p->since)
             return PROTO_ENOMEM;
     }
-    return proto__get_int(r, "limit", 0, 1, PROTO_PULL_LIMIT, &p->limit, NULL, w);
+    /*
+     * Contract v1.1: a larger limit is served as PROTO_PULL_LIMIT, not
+     * refused — also one beyond 2^53, which proto__get_int cannot read
+     * exactly but which is just as surely larger.
+     */
+    const cJSON *it = NULL;
+    if (proto__member(r, "limit", &it) == 0 && it && cJSON_IsNumber(it) &&
+        isfinite(it->valuedouble) && it->valuedouble > (double)PROTO_SEQ_MAX) {
+        p->limit = PROTO_PULL_LIMIT;
+        return 0;
+    }
+    err = proto__get_int(r, "limit", 0, 1, PROTO_SEQ_MAX, &p->limit, NULL, w);
+    if (!err && p->limit > PROTO_PULL_LIMIT)
+        p->limit = PROTO_PULL_LIMIT;
+    return err;
 }
 
 static int parse_blob_offer(struct proto_msg *m, const cJSON *r, const struct proto__where *w)

@@ -745,6 +745,8 @@ void srv_session_complete(struct srv *srv, struct srv_job *job)
             hello_done(srv, s, job);
         else if (job->reply != 0)
             fill_reply(s, job);
+        if (job->kind == SRV_JOB_PUSH && job->refused != PROTO_CODE_NONE)
+            session_close(s, SRV_CLOSE_UNAUTHORIZED, "device revoked", 1);
     }
     srv_job_free(job);
 }

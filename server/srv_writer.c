@@ -6,10 +6,18 @@
  * db_commit_group, each in its own savepoint, so one COMMIT (one fsync) makes
  * many pushes durable. Only after COMMIT returned are replies serialized and
  * the jobs handed back on the completion queue: an ack therefore never
- * promises what a crash could lose. Once a second, when idle or between
- * groups, poll for devices revoked by another process (the CLI) so their
- * live connections can be closed. This thread never touches a wsi and logs
- * only through srv_log.
+ * promises what a crash could lose.
+ *
+ * Revocation: before a push is applied, the device's revoked flag is read
+ * again inside the group's transaction. `visitsync device revoke` is a
+ * write transaction of its own and SQLite has one writer at a time, so a
+ * revoke that has returned committed before our BEGIN and is seen, and one
+ * still running waits for our COMMIT: no change of a revoked device
+ * commits after its revoke returned. The push is then refused whole
+ * (unauthorized) and the service thread closes the connection (4401).
+ * Once a second, when idle or between groups, the writer also polls for
+ * devices revoked by another process, so that idle connections are closed
+ * too. This thread never touches a wsi and logs only through srv_log.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -40,10 +48,11 @@ struct writer_ctx {
 };
 
 /*
- * Authenticates a hello: the device must exist, not be revoked, and the
- * SHA-256 of the token must equal the stored hash (compared in constant
- * time). Refusals are not store failures: they return 0 with job->refused
- * set. On success job->who owns the principal. Writer thread, inside the group.
+ * Authenticates a hello: the token must not be empty, the device must
+ * exist, not be revoked, and the SHA-256 of the token must equal the
+ * stored hash (compared in constant time). Refusals are not store
+ * failures: they return 0 with job->refused set. On success job->who owns
+ * the principal. Writer thread, inside the group.
  */
 static int apply_hello(struct writer_ctx *w, struct db *db, struct srv_job *job)
 {
@@ -53,6 +62,11 @@ static int apply_hello(struct writer_ctx *w, struct db *db, struct srv_job *job)
     struct db_hello rec;
     int rc;
 
+    /* Contract v1.1: an empty token is unauthorized (no token is ever empty). */
+    if (h->token == NULL || h->token[0] == '\0') {
+        job->refused = PROTO_CODE_UNAUTHORIZED;
+        return 0;
+    }
     proto_token_hash(h->token, strlen(h->token), hash);
     who = calloc(1, sizeof *who);
     if (who == NULL)
@@ -91,15 +105,29 @@ static int apply_hello(struct writer_ctx *w, struct db *db, struct srv_job *job)
 /*
  * Applies a push through sync/, noting the grids of every record it changed
  * (before and after, so a record that moved pokes both grids) as sync
- * reports them: the records are not read again here. Writer thread, inside
- * the group.
+ * reports them: the records are not read again here. A push of a device
+ * revoked since its hello (read now, in this transaction: one primary-key
+ * lookup per push) is refused whole with job->refused set, writing
+ * nothing. Writer thread, inside the group.
  */
 static int apply_push(struct writer_ctx *w, struct db *db, struct srv_job *job,
                       struct push_work *pw)
 {
     const struct proto_push *p = &job->msg->u.push;
+    int revoked = 0;
     int rc;
 
+    rc = db_device_revoked(db, job->who->p.device, &revoked);
+    if (rc == DB_ENOTFOUND) {
+        revoked = 1; /* a device that no longer exists has no token either */
+        rc = 0;
+    }
+    if (rc != 0)
+        return rc;
+    if (revoked) {
+        job->refused = PROTO_CODE_UNAUTHORIZED;
+        return 0;
+    }
     rc = sync_apply_push_touched(&w->srv->rules, db, &job->who->p, p->changes, p->n_changes,
                                  w->now_ms, pw->results, pw->touched);
     if (rc != 0)
@@ -198,6 +226,13 @@ static void finish_push(struct srv_job *job, struct push_work *pw)
         srv_write_error(&job->out, req, PROTO_CODE_INTERNAL,
                         "the push could not be committed (%s); send it again",
                         sync_strerror(job->rc));
+        return;
+    }
+    if (job->refused != PROTO_CODE_NONE) {
+        /* The service thread closes the connection (4401) after this reply. */
+        srv_write_error(&job->out, req, job->refused,
+                        "device \"%s\" was revoked; nothing of this push was applied",
+                        job->who->p.device);
         return;
     }
     snprintf(cursor, sizeof cursor, "%" PRId64, job->cursor);

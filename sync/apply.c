@@ -1,7 +1,8 @@
 /*
  * apply.c — one push through the pipeline of §2.2/§2.3, inside the
- * caller's transaction: dedupe by seq, validate, merge, then write the
- * history row, the record and its conflict candidates through db/.
+ * caller's transaction: dedupe by seq, validate, check the records a
+ * change names, merge, then write the history row, the record and its
+ * conflict candidates through db/.
  *
  * Design: every change gets exactly one history row, whatever its outcome,
  * so the history is the full log of what each device sent. The running
@@ -61,22 +62,28 @@ static int history_unmerged(struct db *db, const struct db_principal *who,
     return db_history_add(db, &h, &id);
 }
 
-/* The record's current rev, 0 when it does not exist; negative on a store error. */
-static int current_rev(struct db *db, const struct proto_change *c, int64_t *rev)
+/*
+ * The rev a duplicate reports: the record's current one, or 0 when it does
+ * not exist or is outside who's grids (a seq may be re-sent naming any id,
+ * so this must not tell another grid's rev). Negative on a store error.
+ */
+static int current_rev(struct db *db, const struct db_principal *who,
+                       const struct proto_change *c, int64_t *rev)
 {
-    struct db_record r = {0};
+    char grid[PROTO_ID_MAX + 1];
+    int64_t r = 0;
     int rc;
 
     *rev = 0;
     if (c->fault.code != PROTO_CODE_NONE || c->collection == NULL || c->id == NULL)
         return 0;
-    rc = db_record_get(db, c->collection, c->id, &r);
+    rc = db_record_head(db, c->collection, c->id, &r, grid, sizeof grid);
     if (rc == DB_ENOTFOUND)
         return 0;
     if (rc != 0)
         return rc;
-    *rev = r.rev;
-    db_record_clear(&r);
+    if (sync__allows(who, grid))
+        *rev = r;
     return 0;
 }
 
@@ -227,13 +234,17 @@ out:
     return rc;
 }
 
-/* Runs one change after dedupe: malformed, validation, merge. */
+/*
+ * Runs one change after dedupe: malformed, validation, the records it
+ * names, merge. A stored record outside who's grids is hidden: validated
+ * as absent, then refused as taking its id, and its rev never reported.
+ */
 static int apply_one(const struct sync_rules *rules, struct db *db,
                      const struct db_principal *who, const struct proto_change *c,
                      int64_t now_ms, struct proto_result *r, struct sync_touched *t)
 {
     struct db_record stored = {0};
-    int have = 0;
+    int have = 0, visible = 0, bad;
     int rc;
 
     if (c->fault.code != PROTO_CODE_NONE) {
@@ -248,13 +259,28 @@ static int apply_one(const struct sync_rules *rules, struct db *db,
         else if (rc != DB_ENOTFOUND)
             return rc;
     }
-    if (sync_validate(rules, who, c, have ? &stored : NULL, now_ms, &r->error)) {
+    visible = have && sync__allows(who, stored.grid);
+    /* A hidden record is left out here, so that its id is refused last. */
+    bad = sync_validate(rules, who, c, visible ? &stored : NULL, now_ms, &r->error);
+    if (!bad) {
+        bad = sync__refs_check(rules, db, who, c, &r->error);
+        if (bad < 0) {
+            rc = bad;
+            goto out;
+        }
+    }
+    if (!bad && have && !visible) {
+        sync__taken_fault(who, c, &r->error);
+        bad = 1;
+    }
+    if (bad) {
         r->status = PROTO_REJECTED;
-        r->rev = have ? stored.rev : 0;
+        r->rev = visible ? stored.rev : 0;
         rc = history_unmerged(db, who, c, now_ms, r);
     } else {
         rc = merge_and_store(rules, db, who, c, have ? &stored : NULL, now_ms, r, t);
     }
+out:
     if (have)
         db_record_clear(&stored);
     return rc;
@@ -291,7 +317,7 @@ static int apply_push(const struct sync_rules *rules, struct db *db,
         r->id = c->id;
         if (c->seq <= max_seq) {
             r->status = PROTO_DUPLICATE;
-            rc = current_rev(db, c, &r->rev);
+            rc = current_rev(db, who, c, &r->rev);
             if (rc == 0)
                 rc = history_unmerged(db, who, c, now_ms, r);
         } else {

@@ -53,9 +53,13 @@ int sync_scope_allows(const struct db_scope *scope, const char *grid);
 /*
  * Checks one change against the schema and the principal's scope, without
  * looking at the store except for what stored (may be NULL: the record
- * does not exist) says about the record's current grid. now_ms is the
- * server clock. Returns 1 and fills *fault when the change must be
- * rejected, 0 when it may be merged.
+ * does not exist) says about the record's current grid. A stored record
+ * outside who's grids is checked as if it did not exist, and a change that
+ * would then be valid is refused out_of_scope on "id" (its id is taken);
+ * no fault names such a record's grid or rev. Records the change names in
+ * its fields (a visit's subject) are checked by sync_apply_push, which has
+ * the store. now_ms is the server clock. Returns 1 and fills *fault when
+ * the change must be rejected, 0 when it may be merged.
  */
 int sync_validate(const struct sync_rules *rules, const struct db_principal *who,
                   const struct proto_change *c, const struct db_record *stored, int64_t now_ms,
@@ -65,9 +69,13 @@ int sync_validate(const struct sync_rules *rules, const struct db_principal *who
  * Applies the changes of one push from who's device: dedupes by seq,
  * validates, merges each into the store, records conflicts and history,
  * and advances the device's committed seq. results[i] answers changes[i];
- * their strings are borrowed from changes. Must run inside a transaction
- * (db_commit_group). Returns 0, or a negative code when the store failed
- * (the caller rolls the job back; results are then meaningless).
+ * their strings are borrowed from changes. A record outside who's grids
+ * is answered as one that does not exist (rev 0, also for a duplicate);
+ * a visit naming a subject outside who's grids is rejected out_of_scope.
+ * Whether the device is still allowed to push (not revoked) is the
+ * caller's to check. Must run inside a transaction (db_commit_group).
+ * Returns 0, or a negative code when the store failed (the caller rolls
+ * the job back; results are then meaningless).
  */
 int sync_apply_push(const struct sync_rules *rules, struct db *db,
                     const struct db_principal *who, const struct proto_change *changes,

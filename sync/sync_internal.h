@@ -48,4 +48,33 @@ void sync__merged_clear(struct sync__merged *m);
 int sync__stamp_after(const struct proto_hlc *a, const char *a_device, const struct proto_hlc *b,
                       const char *b_device);
 
+/* ---- scope (scope.c) ----------------------------------------------------- */
+
+/*
+ * True when who may see grid. A cadre is limited to its listed grids even
+ * if its scope says "all". Borrows both; any thread.
+ */
+int sync__allows(const struct db_principal *who, const char *grid);
+
+/*
+ * Fills *fault with the answer to a change that would create or claim a
+ * record outside who's grids (its id is taken there): out_of_scope on
+ * "id", naming neither the record's grid nor anything else about it, the
+ * same for every such record. Any thread.
+ */
+void sync__taken_fault(const struct db_principal *who, const struct proto_change *c,
+                       struct proto_fault *fault);
+
+/*
+ * Checks the records a valid change names in its fields (a visit's
+ * subject): one that exists outside who's grids is refused (1, *fault
+ * filled); one that does not exist is allowed, since records may arrive in
+ * any order. Returns 1, 0, or a negative DB_E* code when the store failed.
+ * One primary-key lookup per named record, none when who sees every grid.
+ * The caller's thread, inside its transaction.
+ */
+int sync__refs_check(const struct sync_rules *rules, struct db *db,
+                     const struct db_principal *who, const struct proto_change *c,
+                     struct proto_fault *fault);
+
 #endif

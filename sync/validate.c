@@ -3,6 +3,9 @@
  *
  * The order is part of the contract: bad_id, unknown_collection,
  * unknown_field, invalid_field, clock_skew, missing_field, out_of_scope.
+ * A record outside the principal's grids is checked as if it did not
+ * exist (scope.c says why), so no message here names a stored record's
+ * grid or rev.
  * Each fault names the field at fault and says which rule it broke, in a
  * sentence a field worker or an operator can act on.
  */
@@ -203,17 +206,6 @@ static int carries(const struct proto_change *c, const char *name)
     return f != NULL && f->value.type != PROTO_NULL;
 }
 
-/* A cadre is limited to its listed grids even if a scope says "all". */
-static int who_allows(const struct db_principal *who, const char *grid)
-{
-    if (who->role == DB_ROLE_CADRE && who->scope.all) {
-        struct db_scope listed = who->scope;
-        listed.all = 0;
-        return sync_scope_allows(&listed, grid);
-    }
-    return sync_scope_allows(&who->scope, grid);
-}
-
 static int check_fields(const struct proto_collection *col, const struct proto_change *c,
                         struct proto_fault *fault)
 {
@@ -253,8 +245,14 @@ static int check_fields(const struct proto_collection *col, const struct proto_c
     return 0;
 }
 
-static int check_missing(const struct proto_collection *col, const struct proto_change *c,
-                         const struct db_record *stored, struct proto_fault *fault)
+/*
+ * stored is NULL both when the record does not exist and when it is outside
+ * the principal's grids, so the words below must be true of both: they
+ * speak of the user's grids, not of the store.
+ */
+static int check_missing(const struct proto_collection *col, const struct db_principal *who,
+                         const struct proto_change *c, const struct db_record *stored,
+                         struct proto_fault *fault)
 {
     for (size_t i = 0; i < col->n_fields; i++) {
         const struct proto_schema_field *sf = &col->fields[i];
@@ -268,9 +266,9 @@ static int check_missing(const struct proto_collection *col, const struct proto_
         }
         if (stored == NULL && is_scope) {
             proto_fault_set(fault, PROTO_CODE_MISSING_FIELD, sf->name,
-                            "%s: the server has no record %s in %s, so the change must name "
-                            "its %s",
-                            sf->name, c->id, col->name, sf->name);
+                            "%s: no record %s of %s is in the grids of user %s, so the change "
+                            "must name its %s",
+                            sf->name, c->id, col->name, who->user, sf->name);
             return 1;
         }
     }
@@ -278,26 +276,21 @@ static int check_missing(const struct proto_collection *col, const struct proto_
     if (stored == NULL && col->scope != NULL && proto_collection_field(col, col->scope) == NULL &&
         !carries(c, col->scope)) {
         proto_fault_set(fault, PROTO_CODE_MISSING_FIELD, col->scope,
-                        "%s: the server has no record %s in %s, so the change must name its %s",
-                        col->scope, c->id, col->name, col->scope);
+                        "%s: no record %s of %s is in the grids of user %s, so the change must "
+                        "name its %s",
+                        col->scope, c->id, col->name, who->user, col->scope);
         return 1;
     }
     return 0;
 }
 
+/* The grid the change gives its record must be one of the principal's. */
 static int check_scope(const struct proto_collection *col, const struct db_principal *who,
-                       const struct proto_change *c, const struct db_record *stored,
-                       struct proto_fault *fault)
+                       const struct proto_change *c, struct proto_fault *fault)
 {
     const char *scope = col->scope != NULL ? col->scope : "";
-    if (stored != NULL && !who_allows(who, stored->grid)) {
-        proto_fault_set(fault, PROTO_CODE_OUT_OF_SCOPE, scope,
-                        "%s: record %s belongs to grid %s, which is outside the grids of user %s",
-                        scope, c->id, stored->grid ? stored->grid : "(none)", who->user);
-        return 1;
-    }
     const struct proto_field *f = col->scope != NULL ? change_field(c, col->scope) : NULL;
-    if (f != NULL && (f->value.type != PROTO_STRING || !who_allows(who, f->value.str))) {
+    if (f != NULL && (f->value.type != PROTO_STRING || !sync__allows(who, f->value.str))) {
         char shown[SHOW_MAX + 8];
         proto_fault_set(fault, PROTO_CODE_OUT_OF_SCOPE, scope,
                         "%s: grid %s is outside the grids of user %s", scope,
@@ -311,7 +304,10 @@ static int check_scope(const struct proto_collection *col, const struct db_princ
  * Checks c against the schema, the clock and who's scope (see sync.h).
  * Borrows every argument; fills *fault only when it returns 1. Any thread.
  * A max_skew_ms of 0 or less means the default (SYNC_DEFAULT_MAX_SKEW_MS),
- * so zeroed rules are safe.
+ * so zeroed rules are safe. A stored record outside who's grids is treated
+ * as absent, and a change that would then be valid is refused as taking
+ * its id (sync__taken_fault): the answer is the one for a record that does
+ * not exist wherever there is one.
  */
 int sync_validate(const struct sync_rules *rules, const struct db_principal *who,
                   const struct proto_change *c, const struct db_record *stored, int64_t now_ms,
@@ -320,7 +316,11 @@ int sync_validate(const struct sync_rules *rules, const struct db_principal *who
     struct proto_fault f = {0};
     int64_t max_skew = rules->max_skew_ms > 0 ? rules->max_skew_ms : SYNC_DEFAULT_MAX_SKEW_MS;
     const struct proto_collection *col;
+    int hidden = stored != NULL && !sync__allows(who, stored->grid);
     int bad = 1;
+
+    if (hidden)
+        stored = NULL;
 
     if (c->id == NULL || !proto_id_valid(c->id, strlen(c->id))) {
         proto_fault_set(&f, PROTO_CODE_BAD_ID, "id",
@@ -344,10 +344,14 @@ int sync_validate(const struct sync_rules *rules, const struct db_principal *who
                         (double)(c->hlc.ms - now_ms) / 1000.0, (double)max_skew / 1000.0);
         goto out;
     }
-    if (check_missing(col, c, stored, &f))
+    if (check_missing(col, who, c, stored, &f))
         goto out;
-    if (check_scope(col, who, c, stored, &f))
+    if (check_scope(col, who, c, &f))
         goto out;
+    if (hidden) {
+        sync__taken_fault(who, c, &f);
+        goto out;
+    }
     bad = 0;
 out:
     if (bad)

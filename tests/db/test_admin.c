@@ -110,10 +110,22 @@ static void test_devices(void **state)
 
     assert_int_equal(db_device_revoke(db, "tab-none", T_NOW), DB_ENOTFOUND);
     assert_non_null(strstr(db_errmsg(db), "tab-none"));
+    int revoked = -1;
+    assert_int_equal(db_device_revoked(db, "tab-c1", &revoked), 0);
+    assert_int_equal(revoked, 0);
     assert_int_equal(db_device_revoke(db, "tab-c1", T_NOW + 10), 0);
     assert_int_equal(db_device_revoke(db, "tab-c1", T_NOW + 20), 0);
     assert_int_equal(dev_int(db, "tab-c1", "revoked_ms"), T_NOW + 10);
     assert_int_equal(dev_int(db, "tab-c2", "revoked"), 0);
+    /* Read from the store each time, as the writer does before every push. */
+    assert_int_equal(db_device_revoked(db, "tab-c1", &revoked), 0);
+    assert_int_equal(revoked, 1);
+    assert_int_equal(db_device_revoked(db, "tab-c2", &revoked), 0);
+    assert_int_equal(revoked, 0);
+    revoked = 7;
+    assert_int_equal(db_device_revoked(db, "tab-none", &revoked), DB_ENOTFOUND);
+    assert_int_equal(revoked, 7);
+    assert_int_equal(db_device_revoked(db, NULL, &revoked), DB_EMISUSE);
 }
 
 struct seen {

@@ -81,6 +81,23 @@ static void test_record_round_trip(void **state)
     in.grid = NULL;
     assert_int_equal(db_record_put(db, &in), DB_EMISUSE);
     db_record_clear(NULL);
+
+    /* The head: rev and grid only; outputs untouched on a miss or a short buffer. */
+    char grid[8] = "unset";
+    int64_t rev = -1;
+    assert_int_equal(db_record_head(db, "visits", "s-1", &rev, grid, sizeof grid), 0);
+    assert_int_equal(rev, 4);
+    assert_string_equal(grid, "g2");
+    rev = -1;
+    assert_int_equal(db_record_head(db, "visits", "s-2", &rev, grid, sizeof grid), DB_ENOTFOUND);
+    assert_non_null(strstr(db_errmsg(db), "s-2"));
+    assert_int_equal(rev, -1);
+    assert_string_equal(grid, "g2");
+    assert_int_equal(db_record_head(db, "visits", "s-1", &rev, grid, 2), DB_ECORRUPT);
+    assert_int_equal(rev, -1);
+    assert_int_equal(db_record_head(db, "visits", "s-1", &rev, grid, 3), 0);
+    assert_string_equal(grid, "g2");
+    assert_int_equal(db_record_head(db, NULL, "s-1", &rev, grid, sizeof grid), DB_EMISUSE);
 }
 
 static void test_history_monotonic(void **state)
