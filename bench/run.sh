@@ -62,7 +62,8 @@ say "open files limit: $(ulimit -n)"
 # ---- the server ------------------------------------------------------------------
 srv_pid=
 start_server() { # db log -> sets srv_pid, srv_port
-  "$vs" serve --db "$1" --listen 127.0.0.1:0 >"$2.out" 2>"$2.err" &
+  # Every bench client comes from 127.0.0.1: no per-address connection cap.
+  "$vs" serve --db "$1" --listen 127.0.0.1:0 --max-conn-per-ip 0 >"$2.out" 2>"$2.err" &
   srv_pid=$!
   local i=0
   while [ $i -lt 100 ]; do

@@ -35,6 +35,7 @@ static int64_t parse_count(const char *s, int64_t max)
 int cli_cmd_serve(struct cli_ctx *ctx, int argc, char **argv)
 {
     const char *listen = NULL, *max_skew = NULL, *max_batch = NULL, *max_message = NULL;
+    const char *max_conn = NULL, *ping = NULL, *idle = NULL;
     struct srv_config cfg;
     int insecure = 0;
     char err[256];
@@ -52,6 +53,9 @@ int cli_cmd_serve(struct cli_ctx *ctx, int argc, char **argv)
         {"max-skew", &max_skew, NULL, 0},
         {"max-batch", &max_batch, NULL, 0},
         {"max-message", &max_message, NULL, 0},
+        {"max-conn-per-ip", &max_conn, NULL, 0},
+        {"ping-interval", &ping, NULL, 0},
+        {"idle-timeout", &idle, NULL, 0},
     };
     struct cli_args_spec spec = {
         .opts = opts, .n_opts = sizeof opts / sizeof opts[0], .db_path = &ctx->db_path};
@@ -79,6 +83,29 @@ int cli_cmd_serve(struct cli_ctx *ctx, int argc, char **argv)
                                    "--max-message %.40s: give bytes from 1024 to 1073741824",
                                    max_message);
         cfg.max_message = v;
+    }
+    if (max_conn != NULL) {
+        if ((v = parse_count(max_conn, 1000000)) < 0)
+            return cli_usage_error("serve", "serve",
+                                   "--max-conn-per-ip %.40s: give a number of connections from "
+                                   "0 (no cap) to 1000000",
+                                   max_conn);
+        cfg.max_conn_per_ip = (int)v;
+    }
+    /* srv_run checks that the idle timeout is longer than the ping interval. */
+    if (ping != NULL) {
+        if ((v = parse_count(ping, SRV_KEEPALIVE_MAX_S)) < 1)
+            return cli_usage_error("serve", "serve",
+                                   "--ping-interval %.40s: give whole seconds from 1 to %d", ping,
+                                   SRV_KEEPALIVE_MAX_S);
+        cfg.ping_s = (int)v;
+    }
+    if (idle != NULL) {
+        if ((v = parse_count(idle, SRV_KEEPALIVE_MAX_S)) < 2)
+            return cli_usage_error("serve", "serve",
+                                   "--idle-timeout %.40s: give whole seconds from 2 to %d", idle,
+                                   SRV_KEEPALIVE_MAX_S);
+        cfg.idle_s = (int)v;
     }
     cfg.insecure = insecure;
     cfg.db_path = cli_db_path(ctx);

@@ -58,13 +58,16 @@ static const struct cli_command commands[] = {
     {"serve", cli_cmd_serve, "run the sync server (WebSocket /sync, GET /healthz)",
      "usage: visitsync serve [--listen HOST:PORT] [--tls-cert F --tls-key F] [--web DIR]\n"
      "                       [--schema F] [--insecure] [--max-skew SECONDS]\n"
-     "                       [--max-batch N] [--max-message BYTES] [--db PATH]\n"
+     "                       [--max-batch N] [--max-message BYTES] [--max-conn-per-ip N]\n"
+     "                       [--ping-interval SECONDS] [--idle-timeout SECONDS] [--db PATH]\n"
      "\n"
      "Serves the sync protocol on ws://HOST:PORT/sync (wss:// with --tls-cert and\n"
      "--tls-key) until SIGINT/SIGTERM. Default listen 127.0.0.1:8080; port 0 picks a\n"
      "free port. Prints `visitsync listening on HOST:PORT` once the socket is bound.\n"
      "A non-loopback HOST needs TLS, or --insecure behind a TLS proxy. Defaults:\n"
-     "--max-skew 600, --max-batch 500, --max-message 1048576.\n"},
+     "--max-skew 600, --max-batch 500, --max-message 1048576, --max-conn-per-ip 512\n"
+     "(0: no cap), --ping-interval 30, --idle-timeout 70 (a connection that answers no\n"
+     "ping for that long is dropped).\n"},
     {"export", cli_cmd_export, "write a collection's current records to stdout",
      "usage: visitsync export --collection NAME [--format jsonl|csv] [--db PATH]\n"
      "\n"

@@ -16,6 +16,14 @@
 #define SRV_DEFAULT_HOST "127.0.0.1"
 #define SRV_DEFAULT_PORT 8080
 #define SRV_HOST_MAX 64
+/*
+ * Connections one peer address may hold at once. High on purpose: a town's
+ * tablets (184 in Xiangang) often reach the server through one NAT address.
+ */
+#define SRV_DEFAULT_MAX_CONN_PER_IP 512
+#define SRV_DEFAULT_PING_S 30 /* keep-alive: ping this long after the last pong */
+#define SRV_DEFAULT_IDLE_S 70 /* and hang up this long after it */
+#define SRV_KEEPALIVE_MAX_S 65535 /* lws keeps both in 16 bits */
 
 /* Exit statuses of srv_run, as the command line reports them (§1). */
 enum srv_exit { SRV_EXIT_OK = 0, SRV_EXIT_RUNTIME = 1, SRV_EXIT_USAGE = 2 };
@@ -36,9 +44,15 @@ struct srv_config {
     int64_t max_skew_ms;
     int64_t max_batch;
     int64_t max_message;
+    int max_conn_per_ip; /* visitsync.v1 connections per peer address; 0: no cap */
+    int ping_s;          /* keep-alive ping after this many seconds without a pong */
+    int idle_s;          /* hang up after this many (more than ping_s) */
 };
 
-/* Fills c with the defaults of the contract (127.0.0.1:8080, 1 MiB, 500, 10 min). */
+/*
+ * Fills c with the defaults of the contract (127.0.0.1:8080, 1 MiB, 500, 10 min)
+ * and ours (512 connections per address, ping 30 s, hang up 70 s).
+ */
 void srv_config_init(struct srv_config *c);
 
 /*

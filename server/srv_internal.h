@@ -27,6 +27,12 @@
 #define SRV_SUBPROTOCOL "visitsync.v1"
 #define SRV_HELLO_TIMEOUT_MS 10000 /* §2.1 */
 #define SRV_HELLO_TICK_US (200 * LWS_US_PER_MS)
+/*
+ * The largest message a connection may send before its welcome. A hello is
+ * a few hundred bytes; without this cap every unauthenticated connection
+ * could make the server buffer max_message (1 MiB) for 10 s.
+ */
+#define SRV_PREHELLO_MAX ((size_t)16 << 10)
 #define SRV_BAD_IN_A_ROW 10                          /* §2.8 */
 #define SRV_MAX_IN_FLIGHT 8              /* requests per session before rx pauses */
 #define SRV_MAX_QUEUED ((size_t)4 << 20) /* reply bytes per session before rx pauses */
@@ -53,6 +59,7 @@ enum srv_close {
     SRV_CLOSE_UNAUTHORIZED = 4401,
     SRV_CLOSE_HELLO_TIMEOUT = 4408,
     SRV_CLOSE_REPLACED = 4409,
+    SRV_CLOSE_THROTTLED = 4429, /* ours: too many failed sign-ins from this address */
 };
 
 /* ---- logging (srv_log.c): thread-safe, unlike Debian's lwsl_* ---------- */
@@ -65,6 +72,12 @@ void srv_log_init(void);
 void srv_log(enum srv_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The lws log emitter: lws logs only from the service thread, through us. */
 void srv_log_lws(int level, const char *line);
+/*
+ * Copies text a peer chose (a device id) into out for a log line: printable
+ * ASCII stays, '"' and '\\' and every other byte become \xNN, and a text too
+ * long for out ends in "...". out is always terminated. Any thread.
+ */
+void srv_log_escape(const char *text, char *out, size_t size);
 
 /* Milliseconds since the epoch (wall clock) and since boot (monotonic). Any thread. */
 int64_t srv_now_ms(void);
@@ -103,6 +116,7 @@ struct srv_job {
     uint64_t reply;            /* the reply slot it fills; 0 for none */
     struct proto_msg *msg;     /* owned: hello, push or pull */
     struct srv_principal *who; /* owned reference: push, note, pull; the result of hello */
+    struct srv_peer *peer;     /* hello: its address; service thread only (kept by pending) */
     char device[PROTO_ID_MAX + 1];
     size_t bytes;              /* push: the message text's length (the group's byte cap) */
 
@@ -150,6 +164,73 @@ struct srv_job *srv_queue_take_all(struct srv_queue *q);
 /* Wakes every waiter; later puts fail. Any thread. */
 void srv_queue_stop(struct srv_queue *q);
 
+/* ---- peer addresses (srv_peer.c, service thread) --------------------------- */
+
+/*
+ * Failed sign-ins (§2.1 refusals) are free up to SRV_THROTTLE_FREE a minute
+ * per address; past that the address's hellos are refused with 4429 for a
+ * ban that starts at 1 s and doubles up to 60 s. The allowance refills
+ * steadily (one failure every 12 s); bans start at 1 s again once a minute
+ * has passed after the last one without a failure.
+ */
+#define SRV_THROTTLE_FREE 5
+#define SRV_THROTTLE_WINDOW_MS 60000
+#define SRV_THROTTLE_COST_MS (SRV_THROTTLE_WINDOW_MS / SRV_THROTTLE_FREE)
+#define SRV_THROTTLE_BAN_MIN_MS 1000
+#define SRV_THROTTLE_BAN_MAX_MS 60000
+#define SRV_PEER_BUCKETS 1024
+#define SRV_PEER_IDLE_MAX 4096 /* addresses kept only for their throttle state */
+#define SRV_ADDR_MAX 64        /* an address as lws_get_peer_simple() prints it */
+
+/* What the server knows of one peer address. */
+struct srv_peer {
+    struct srv_peer *next; /* the bucket's chain */
+    uint32_t conns;        /* live visitsync.v1 connections */
+    uint32_t pending;      /* hellos at the writer */
+    uint32_t fails;        /* failed sign-ins since the address was last clean */
+    uint32_t refused;      /* hellos refused (4429) since the last ban began */
+    uint32_t cap_refused;  /* upgrades refused by the cap since the last log line */
+    int idle;              /* counted in srv_peers.n_idle */
+    int64_t debt_until;    /* failed sign-ins: the allowance is whole again then */
+    int64_t ban_until;     /* hellos are refused until then */
+    int64_t backoff_ms;    /* the length of the next ban */
+    int64_t cap_logged;    /* when the cap was last logged for this address */
+    char addr[SRV_ADDR_MAX];
+};
+
+/* Every address with a connection, a hello at the writer, or a recent failure. */
+struct srv_peers {
+    struct srv_peer *buckets[SRV_PEER_BUCKETS];
+    size_t n;      /* entries */
+    size_t n_idle; /* entries kept only for their throttle state */
+};
+
+/* The entry of addr, or NULL. */
+struct srv_peer *srv_peer_find(struct srv_peers *t, const char *addr);
+/* Counts one more connection of addr, creating its entry; NULL when out of memory. */
+struct srv_peer *srv_peer_attach(struct srv_peers *t, const char *addr);
+/* Counts one connection less; frees the entry once it holds nothing worth keeping. */
+void srv_peer_detach(struct srv_peers *t, struct srv_peer *p, int64_t now);
+/*
+ * A hello arrived from p at now (srv_mono_ms): returns 0 and counts it as
+ * pending (it may go to the writer), or 1 when it must be refused now, with
+ * the milliseconds to wait in *wait_ms.
+ */
+int srv_peer_hello_begin(struct srv_peer *p, int64_t now, int64_t *wait_ms);
+/*
+ * The writer answered a hello counted by srv_peer_hello_begin; failed: it
+ * was refused, and *fails is set to the address's failures since it was
+ * last clean. Returns 1 when this failure began a ban (its length in
+ * *ban_ms), else 0; ban_ms and fails may be NULL when failed is 0. May free
+ * p (its connection may be gone already): copy p->addr before.
+ */
+int srv_peer_hello_end(struct srv_peers *t, struct srv_peer *p, int failed, int64_t now,
+                       int64_t *ban_ms, uint32_t *fails);
+/* Frees the entries that hold nothing any more. */
+void srv_peers_sweep(struct srv_peers *t, int64_t now);
+/* Frees every entry. At shutdown, after the lws context is gone. */
+void srv_peers_free(struct srv_peers *t);
+
 /* ---- the server --------------------------------------------------------- */
 
 struct srv_session;
@@ -174,6 +255,7 @@ struct srv {
     atomic_int db_ok;          /* 0 after the writer failed to commit */
     atomic_int stop_requested; /* set by the signal thread */
     int64_t started_ms;
+    lws_retry_bo_t keepalive; /* from --ping-interval and --idle-timeout */
 
     /* Service thread only. */
     struct srv_session *buckets[SRV_BUCKETS];
@@ -192,6 +274,8 @@ struct srv {
      */
     struct srv_session *hello_head, *hello_tail;
     lws_sorted_usec_list_t hello_tick;
+    struct srv_peers peers;
+    int64_t peers_swept; /* srv_mono_ms of the last srv_peers_sweep */
 };
 
 /* ---- sessions (srv_session.c, service thread) ---------------------------- */
@@ -216,6 +300,7 @@ struct srv_session {
     int in_devices;
 
     struct srv_principal *who; /* NULL until welcome */
+    struct srv_peer *peer;     /* its address's entry (counted in conns); NULL when out of memory */
     int hello_pending;
     int64_t hello_deadline; /* srv_mono_ms; meaningful while on the hello list */
     int on_hello_list;

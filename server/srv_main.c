@@ -17,12 +17,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "srv_internal.h"
 
 #define SRV_SCHEMA_FILE_MAX ((size_t)4 << 20)
 #define SRV_TICK_US (50 * LWS_US_PER_MS)
+/*
+ * File descriptors the server asks for (each connection holds one). Debian's
+ * default soft limit of 1024 caps it near a thousand connections, and past
+ * the limit lws retries accept() in a tight loop. lws sizes its descriptor
+ * table from the limit when the context is created, so it is raised first.
+ */
+#define SRV_NOFILE_WANT 65536
+#define SRV_NOFILE_WARN 4096
 
 /* Any thread. */
 void srv_config_init(struct srv_config *c)
@@ -33,6 +42,9 @@ void srv_config_init(struct srv_config *c)
     c->max_skew_ms = SYNC_DEFAULT_MAX_SKEW_MS;
     c->max_batch = PROTO_MAX_BATCH;
     c->max_message = PROTO_MAX_MESSAGE;
+    c->max_conn_per_ip = SRV_DEFAULT_MAX_CONN_PER_IP;
+    c->ping_s = SRV_DEFAULT_PING_S;
+    c->idle_s = SRV_DEFAULT_IDLE_S;
 }
 
 /* Any thread. */
@@ -140,6 +152,17 @@ static int check_config(const struct srv_config *c)
         c->max_skew_ms < 0) {
         fprintf(stderr, "visitsync: --max-batch must be at least 1, --max-message between "
                         "1024 and 1073741824 bytes, --max-skew not negative\n");
+        return SRV_EXIT_USAGE;
+    }
+    if (c->max_conn_per_ip < 0) {
+        fprintf(stderr, "visitsync: --max-conn-per-ip must not be negative (0: no cap)\n");
+        return SRV_EXIT_USAGE;
+    }
+    if (c->ping_s < 1 || c->idle_s <= c->ping_s || c->idle_s > SRV_KEEPALIVE_MAX_S) {
+        fprintf(stderr,
+                "visitsync: --ping-interval %d, --idle-timeout %d: the ping interval must be at "
+                "least 1 s and the idle timeout longer than it, at most %d s\n",
+                c->ping_s, c->idle_s, SRV_KEEPALIVE_MAX_S);
         return SRV_EXIT_USAGE;
     }
     return SRV_EXIT_OK;
@@ -285,17 +308,31 @@ static const struct lws_protocols srv_protocols[] = {
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
-static const struct lws_extension srv_extensions[] = {
-    {"permessage-deflate", lws_extension_callback_pm_deflate,
-     "permessage-deflate; client_no_context_takeover; client_max_window_bits"},
-    {NULL, NULL, NULL},
-};
+/*
+ * No permessage-deflate: lws 4.1.6 inflates wrongly when several compressing
+ * clients send at once (zlib errors, then an abort; upstream issue 2120), and
+ * Debian ships that version. Without info.extensions every client, browsers
+ * included, negotiates no compression and works uncompressed.
+ */
 
-/* Idle connections are pinged after 30 s and dropped after 70 s of silence. */
-static const lws_retry_bo_t srv_retry = {
-    .secs_since_valid_ping = 30,
-    .secs_since_valid_hangup = 70,
-};
+/* Raises the soft descriptor limit towards SRV_NOFILE_WANT (see there). Main thread. */
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    if (rl.rlim_cur < SRV_NOFILE_WANT && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max < SRV_NOFILE_WANT ? rl.rlim_max : SRV_NOFILE_WANT;
+        if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+            getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (rl.rlim_cur < SRV_NOFILE_WARN)
+        srv_log(SRV_LOG_WARN,
+                "only %llu file descriptors allowed: fewer than that many connections fit; "
+                "raise the limit (LimitNOFILE= in the systemd unit, ulimit -n)",
+                (unsigned long long)rl.rlim_cur);
+}
 
 /* Creates the context and the listening vhost; prints the startup line. Main thread. */
 static int start_lws(struct srv *srv, struct lws_http_mount *mounts)
@@ -341,9 +378,11 @@ static int start_lws(struct srv *srv, struct lws_http_mount *mounts)
     info.iface = bind_address(c->host);
     info.port = c->port;
     info.protocols = srv_protocols;
-    info.extensions = srv_extensions;
     info.mounts = c->web_dir != NULL ? mounts : NULL;
-    info.retry_and_idle_policy = &srv_retry;
+    /* lws pings a connection ping_s after its last pong and drops it at idle_s. */
+    srv->keepalive.secs_since_valid_ping = (uint16_t)c->ping_s;
+    srv->keepalive.secs_since_valid_hangup = (uint16_t)c->idle_s;
+    info.retry_and_idle_policy = &srv->keepalive;
     info.ssl_cert_filepath = c->tls_cert;
     info.ssl_private_key_filepath = c->tls_key;
     /* HTTP/1.1 only: lws ignores rx flow control on h2 streams. */
@@ -446,6 +485,7 @@ int srv_run(const struct srv_config *c)
     rc = open_stores(srv);
     if (rc != SRV_EXIT_OK)
         goto out;
+    raise_nofile();
     rc = start_lws(srv, mounts);
     if (rc != SRV_EXIT_OK)
         goto out;
@@ -500,6 +540,7 @@ out:
         lws_sul_cancel(&srv->hello_tick);
         lws_context_destroy(srv->ctx);
     }
+    srv_peers_free(&srv->peers); /* after the sessions' CLOSED callbacks in the destroy */
     srv_queue_destroy(&srv->writes);
     srv_queue_destroy(&srv->reads);
     srv_queue_destroy(&srv->done);

@@ -5,10 +5,11 @@
  *
  * Design:
  * - Messages are assembled from fragments until lws_is_final_fragment();
- *   max_message applies to the assembled (decompressed) size. Over it, the
- *   session is flagged and closed with 1009 from the writeable callback
- *   (returning -1 from RECEIVE may not close a permessage-deflate
- *   connection in lws 4.1).
+ *   max_message applies to the assembled size, SRV_PREHELLO_MAX before the
+ *   welcome. Over it, the session is flagged and closed with 1009 from the
+ *   writeable callback (returning -1 from RECEIVE may not close a
+ *   permessage-deflate connection in lws 4.1; compression is off now, but
+ *   the close path does not depend on that).
  * - Replies keep request order: each request gets a slot in a FIFO when it
  *   arrives; a worker's completion fills its slot; only the head is written,
  *   one lws_write per writeable callback. Pokes and errors are slots that
@@ -19,6 +20,12 @@
  *   a client that never reads cannot make the server buffer without bound.
  * - The 10 s hello deadline is a FIFO of sessions checked by one periodic
  *   timer (srv_hello_tick), not a timer per connection.
+ * - Peer addresses (srv_peer.c): an upgrade over --max-conn-per-ip is
+ *   answered HTTP 429 at LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION (the same
+ *   lws call as ESTABLISHED, where it is counted, so the check cannot race).
+ *   Failed sign-ins are counted per address when the writer's answer comes
+ *   back, whether or not the session still exists, and a throttled address's
+ *   hello is refused (4429) here, before it is queued for the writer.
  * - Closing: close_code is set, what must not be sent is dropped, the
  *   remaining ready replies are written, then the writeable callback sets
  *   the close reason and returns -1.
@@ -29,6 +36,8 @@
 #include <string.h>
 
 #include "srv_internal.h"
+
+_Static_assert(SRV_PREHELLO_MAX == 16384, "on_receive's close reason names the size");
 
 /* ---- the session table ---------------------------------------------------- */
 
@@ -163,7 +172,10 @@ static void hello_unwait(struct srv_session *s)
 
 static void session_close(struct srv_session *s, int code, const char *why, int keep_ready);
 
-/* Service thread (a context sul): closes overdue sessions, then looks again soon. */
+/*
+ * Service thread (a context sul): closes overdue sessions, once a second
+ * forgets peer addresses whose throttle state decayed, then looks again soon.
+ */
 void srv_hello_tick(lws_sorted_usec_list_t *sul)
 {
     struct srv *srv = lws_container_of(sul, struct srv, hello_tick);
@@ -171,6 +183,10 @@ void srv_hello_tick(lws_sorted_usec_list_t *sul)
 
     while (srv->hello_head != NULL && srv->hello_head->hello_deadline <= now)
         session_close(srv->hello_head, SRV_CLOSE_HELLO_TIMEOUT, "no hello within 10 s", 0);
+    if (now - srv->peers_swept >= 1000) {
+        srv_peers_sweep(&srv->peers, now);
+        srv->peers_swept = now;
+    }
     if (srv->phase != SRV_DONE)
         lws_sul_schedule(srv->ctx, 0, &srv->hello_tick, srv_hello_tick, SRV_HELLO_TICK_US);
 }
@@ -347,15 +363,18 @@ static void session_bad(struct srv_session *s)
 
 /* ---- requests ------------------------------------------------------------ */
 
-/* Hands job to a worker queue with a reply slot; on failure answers "internal". */
-static void submit(struct srv_session *s, struct srv_queue *q, struct srv_job *job,
-                   const char *req)
+/*
+ * Hands job to a worker queue with a reply slot; on failure answers
+ * "internal". Returns 0 when a worker has the job, -1 when it was freed.
+ */
+static int submit(struct srv_session *s, struct srv_queue *q, struct srv_job *job,
+                  const char *req)
 {
     struct srv_reply *r = reply_add(s, 1);
 
     if (r == NULL) {
         srv_job_free(job);
-        return;
+        return -1;
     }
     job->session = s->id;
     job->reply = r->id;
@@ -363,25 +382,57 @@ static void submit(struct srv_session *s, struct srv_queue *q, struct srv_job *j
         srv_write_error(&r->buf, req, PROTO_CODE_INTERNAL, "the server is stopping");
         srv_job_free(job);
         reply_ready(s, r);
-        return;
+        return -1;
     }
     session_flow(s);
+    return 0;
+}
+
+/*
+ * True (and the session closing with 4429) when the session's address may
+ * not sign in now: it is banned, or its probe is still at the writer.
+ */
+static int hello_throttled(struct srv_session *s, struct proto_msg *msg)
+{
+    char device[PROTO_ID_MAX * 4 + 8];
+    int64_t wait_ms;
+
+    if (s->peer == NULL || srv_peer_hello_begin(s->peer, srv_mono_ms(), &wait_ms) == 0)
+        return 0;
+    srv_log_escape(msg->u.hello.device ? msg->u.hello.device : "", device, sizeof device);
+    srv_log(SRV_LOG_INFO, "sign-in of device \"%s\" from %s not checked: throttled for %lld ms",
+            device, s->peer->addr, (long long)wait_ms);
+    /* not_authenticated, not unauthorized: the token was not judged, and must not be dropped. */
+    reply_error(s, msg->req, PROTO_CODE_NOT_AUTHENTICATED,
+                "too many failed sign-ins from %s; wait %lld s and try again", s->peer->addr,
+                (long long)((wait_ms + 999) / 1000));
+    session_close(s, SRV_CLOSE_THROTTLED, "too many failed sign-ins", 1);
+    return 1;
 }
 
 /* hello (§2.1): the writer authenticates it; reading pauses until it answers. */
 static void on_hello(struct srv_session *s, struct proto_msg *msg)
 {
-    struct srv_job *job = srv_job_new(SRV_JOB_HELLO);
+    struct srv_job *job;
 
-    if (job == NULL) {
-        reply_error(s, msg->req, PROTO_CODE_INTERNAL, "out of memory");
+    if (hello_throttled(s, msg)) {
         proto_msg_free(msg);
         return;
     }
+    job = srv_job_new(SRV_JOB_HELLO);
+    if (job == NULL) {
+        reply_error(s, msg->req, PROTO_CODE_INTERNAL, "out of memory");
+        proto_msg_free(msg);
+        if (s->peer != NULL)
+            srv_peer_hello_end(&s->srv->peers, s->peer, 0, srv_mono_ms(), NULL, NULL);
+        return;
+    }
     job->msg = msg;
+    job->peer = s->peer;
     s->hello_pending = 1;
     hello_unwait(s); /* the writer answers it; a failure puts it back */
-    submit(s, &s->srv->writes, job, msg->req);
+    if (submit(s, &s->srv->writes, job, msg->req) != 0 && s->peer != NULL)
+        srv_peer_hello_end(&s->srv->peers, s->peer, 0, srv_mono_ms(), NULL, NULL);
 }
 
 /* push (§2.2): bounded by max_batch here, applied by the writer. */
@@ -519,17 +570,25 @@ static void on_message(struct srv_session *s)
     session_bad(s);
 }
 
-/* A fragment arrived: assemble, enforce max_message, dispatch whole messages. */
+/*
+ * A fragment arrived: assemble, enforce max_message (SRV_PREHELLO_MAX before
+ * the welcome), dispatch whole messages.
+ */
 static void on_receive(struct srv_session *s, const void *in, size_t len)
 {
     size_t max = (size_t)s->srv->cfg->max_message;
 
     if (s->close_code)
         return; /* closing: further data is dropped */
+    if (s->who == NULL && max > SRV_PREHELLO_MAX)
+        max = SRV_PREHELLO_MAX; /* no hello is this big: do not hold more for a stranger */
     if (s->rx_len == 0)
         s->rx_binary = lws_frame_is_binary(s->wsi);
     if (len > max - s->rx_len) {
-        session_close(s, SRV_CLOSE_TOO_BIG, "message over max_message", 0);
+        session_close(s, SRV_CLOSE_TOO_BIG,
+                      s->who != NULL ? "message over max_message"
+                                     : "message over 16384 bytes before welcome",
+                      0);
         return;
     }
     if (s->rx_len + len > s->rx_cap) {
@@ -623,6 +682,8 @@ static int on_writable(struct srv_session *s)
 static void session_cleanup(struct srv_session *s)
 {
     hello_unwait(s);
+    srv_peer_detach(&s->srv->peers, s->peer, srv_mono_ms());
+    s->peer = NULL;
     device_remove(s);
     if (s->registered)
         session_unregister(s);
@@ -726,11 +787,44 @@ static void close_revoked(struct srv *srv, const struct srv_job *job)
     }
 }
 
+/*
+ * Counts a hello's answer against its address, whether or not its session
+ * is still there (closing right after sending a wrong token must not dodge
+ * the count), and logs a refusal: the address and the device, never the token.
+ */
+static void hello_account(struct srv *srv, struct srv_job *job)
+{
+    char addr[SRV_ADDR_MAX], device[PROTO_ID_MAX * 4 + 8];
+    int failed = job->rc == 0 && job->refused != PROTO_CODE_NONE;
+    int64_t ban_ms = 0;
+    uint32_t fails = 0;
+    int banned;
+
+    if (job->peer == NULL)
+        return;
+    snprintf(addr, sizeof addr, "%s", job->peer->addr);
+    banned = srv_peer_hello_end(&srv->peers, job->peer, failed, srv_mono_ms(), &ban_ms, &fails);
+    job->peer = NULL; /* may be freed */
+    if (!failed)
+        return;
+    srv_log_escape(job->msg != NULL && job->msg->u.hello.device ? job->msg->u.hello.device : "",
+                   device, sizeof device);
+    srv_log(SRV_LOG_NOTICE,
+            "sign-in refused: device \"%s\" from %s (unknown, revoked, or the token does not "
+            "match); %u failures from this address lately (%d a minute are free)",
+            device, addr, fails, SRV_THROTTLE_FREE);
+    if (banned)
+        srv_log(SRV_LOG_NOTICE, "sign-ins from %s refused for %lld s (close 4429)", addr,
+                (long long)(ban_ms / 1000));
+}
+
 /* Service thread. Takes ownership of job. */
 void srv_session_complete(struct srv *srv, struct srv_job *job)
 {
     struct srv_session *s = NULL;
 
+    if (job->kind == SRV_JOB_HELLO)
+        hello_account(srv, job);
     if (job->kind == SRV_JOB_REVOKED) {
         close_revoked(srv, job);
         srv_job_free(job);
@@ -753,11 +847,77 @@ void srv_session_complete(struct srv *srv, struct srv_job *job)
 
 /* ---- the lws protocol callback -------------------------------------------- */
 
+/*
+ * The peer's address as lws prints it, an IPv4 peer of the dual-stack socket
+ * without its "::ffff:" ("unknown" when lws cannot say).
+ */
+static const char *peer_address(struct lws *wsi, char *buf, size_t size)
+{
+    static const char mapped[] = "::ffff:";
+    size_t n = sizeof mapped - 1;
+
+    if (lws_get_peer_simple(wsi, buf, size) == NULL || buf[0] == '\0')
+        snprintf(buf, size, "unknown");
+    else if (strncmp(buf, mapped, n) == 0 && strchr(buf + n, '.') != NULL)
+        memmove(buf, buf + n, strlen(buf + n) + 1);
+    return buf;
+}
+
+/*
+ * Answers an upgrade with an HTTP error before lws drops the connection.
+ * Written by hand: lws_return_http_status() says "HTTP/1.0" this early (the
+ * request's version is not recorded yet), which clients reject as no valid
+ * response, and it knows no reason phrase for 429.
+ */
+static void refuse_upgrade(struct lws *wsi, const char *status, const char *body)
+{
+    unsigned char buf[LWS_PRE + 256];
+    int n = snprintf((char *)buf + LWS_PRE, sizeof buf - LWS_PRE,
+                     "HTTP/1.1 %s\r\ncontent-type: text/plain\r\ncontent-length: %zu\r\n"
+                     "connection: close\r\ncache-control: no-store\r\n\r\n%s",
+                     status, strlen(body), body);
+
+    if (n > 0 && (size_t)n < sizeof buf - LWS_PRE)
+        lws_write(wsi, buf + LWS_PRE, (size_t)n, LWS_WRITE_HTTP);
+}
+
+/*
+ * At the upgrade: answers HTTP 429 and returns 1 (lws then drops the
+ * connection) when the peer's address holds --max-conn-per-ip connections
+ * already. Logged at most every 10 s per address, with the count refused.
+ */
+static int over_cap(struct srv *srv, struct lws *wsi)
+{
+    int cap = srv->cfg->max_conn_per_ip;
+    char addr[SRV_ADDR_MAX];
+    struct srv_peer *p;
+    int64_t now;
+
+    if (cap <= 0)
+        return 0;
+    p = srv_peer_find(&srv->peers, peer_address(wsi, addr, sizeof addr));
+    if (p == NULL || p->conns < (uint32_t)cap)
+        return 0;
+    p->cap_refused++;
+    now = srv_mono_ms();
+    if (p->cap_logged == 0 || now - p->cap_logged >= 10000) {
+        srv_log(SRV_LOG_NOTICE,
+                "refused %u connection(s) from %s: it has %u, the cap (--max-conn-per-ip)",
+                p->cap_refused, addr, p->conns);
+        p->cap_logged = now;
+        p->cap_refused = 0;
+    }
+    refuse_upgrade(wsi, "429 Too Many Requests",
+                   "too many connections from this address (--max-conn-per-ip)\n");
+    return 1;
+}
+
 /* Service thread: lws calls it for every event of a visitsync.v1 connection. */
 int srv_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                     size_t len)
 {
     struct srv_session *s = user;
+    char addr[SRV_ADDR_MAX];
     struct srv *srv;
 
     switch (reason) {
@@ -769,11 +929,14 @@ int srv_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         return 0;
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
         srv = lws_context_user(lws_get_context(wsi));
-        return srv->phase != SRV_RUNNING; /* stopping: refuse new connections */
+        if (srv->phase != SRV_RUNNING)
+            return 1; /* stopping: refuse new connections */
+        return over_cap(srv, wsi);
     case LWS_CALLBACK_ESTABLISHED:
         srv = lws_context_user(lws_get_context(wsi));
         memset(s, 0, sizeof *s);
         session_register(srv, s, wsi);
+        s->peer = srv_peer_attach(&srv->peers, peer_address(wsi, addr, sizeof addr));
         hello_wait(s);
         srv_log(SRV_LOG_DEBUG, "session %llu: connected", (unsigned long long)s->id);
         return 0;

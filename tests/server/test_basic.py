@@ -176,7 +176,7 @@ async def test_fragmented_messages_are_assembled(env):
     env.standard()
     srv = Server(env)
     try:
-        ws = await connect(srv, compression=None)
+        ws = await connect(srv)
         text = json.dumps({"type": "hello", "device": "tabA", "token": env.tokens["tabA"]})
         await ws.send([text[i:i + 7] for i in range(0, len(text), 7)])
         assert (await recv(ws))["type"] == "welcome"

@@ -1,4 +1,4 @@
-"""Limits (§2.2, §2.8): max_message (plain and permessage-deflate), max_batch, back-pressure."""
+"""Limits (§2.2, §2.8): max_message (also when deflate is offered), max_batch, back-pressure."""
 import asyncio
 import json
 import os
@@ -19,7 +19,7 @@ async def test_message_over_max_message_closes_1009_plain(env):
     env.standard()
     srv = Server(env)
     try:
-        ws = await connect(srv, compression=None)
+        ws = await connect(srv)
         await hello(ws, env, "tabA")
         # Just under the limit is an ordinary (bad) message: the connection stays.
         await ws.send("x" * (1048576 - 10))
@@ -35,17 +35,17 @@ async def test_message_over_max_message_closes_1009_plain(env):
         srv.kill()
 
 
-async def test_message_over_max_message_closes_1009_deflated(env):
+async def test_message_over_max_message_closes_1009_deflate_offered(env):
     env.standard()
     srv = Server(env)
     try:
         ws = await connect(srv)  # websockets offers permessage-deflate by default
-        assert any("deflate" in type(e).__name__.lower() or "deflate" in str(e.name)
-                   for e in ws.extensions), ws.extensions
+        # The server declines it (lws 4.1.6 breaks with it; test_compression.py).
+        assert ws.extensions == [], ws.extensions
         await hello(ws, env, "tabA")
         big = json.dumps({"type": "push", "req": "z", "changes": [],
                           "pad": "a" * (1536 * 1024)})
-        await ws.send(big)  # compresses to a few KiB on the wire
+        await ws.send(big)
         code, seen = await expect_close(ws)
         assert code == 1009, (code, seen)
         assert not any(m.get("type") == "ack" for m in seen), seen
@@ -61,7 +61,7 @@ async def test_max_message_option_lowers_the_limit(env):
     env.standard()
     srv = Server(env, "--max-message", "4096")
     try:
-        ws = await connect(srv, compression=None)
+        ws = await connect(srv)
         w = await hello(ws, env, "tabA")
         assert w["max_message"] == 4096, w
         await ws.send("y" * 5000)

@@ -290,3 +290,107 @@ async def no_message(ws, seconds):
         return m
     except asyncio.TimeoutError:
         return None
+
+
+# ---- raw WebSocket and process helpers (hostile-peer tests) -----------------------------
+
+def rss_kb(pid):
+    """The resident set of process pid in KiB (VmRSS of /proc/PID/status)."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def raise_nofile(want):
+    """Raises this process's soft descriptor limit to want (capped by the hard limit);
+    returns the limit in force. Children started afterwards inherit it."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < want:
+        new = want if hard == resource.RLIM_INFINITY else min(want, hard)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (new, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def healthz(server):
+    """(HTTP status, parsed body) of GET /healthz."""
+    import urllib.request
+    with urllib.request.urlopen("http://127.0.0.1:%d/healthz" % server.port,
+                                timeout=WAIT) as r:
+        return r.status, json.loads(r.read())
+
+
+async def raw_ws_open(server, local_host=None, timeout=WAIT):
+    """A WebSocket upgrade done by hand on an asyncio stream, from local_host (an address
+    such as 127.0.0.7) when given. Returns (reader, writer) positioned after the 101
+    response; fails on any other answer."""
+    import base64
+    kw = {"local_addr": (local_host, 0)} if local_host else {}
+    reader, writer = await asyncio.wait_for(
+        asyncio.open_connection("127.0.0.1", server.port, **kw), timeout)
+    key = base64.b64encode(os.urandom(16)).decode()
+    writer.write(("GET /sync HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
+                  "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n"
+                  "Sec-WebSocket-Protocol: %s\r\n\r\n" % (server.port, key, SUBPROTOCOL)).encode())
+    try:
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout)
+    except BaseException:
+        writer.close()
+        raise
+    if not head.startswith(b"HTTP/1.1 101"):
+        writer.close()
+        raise AssertionError("upgrade answered %r" % head[:200])
+    return reader, writer
+
+
+def ws_frame(payload, opcode=1, fin=True, declared=None):
+    """A masked client frame carrying payload; declared: the length its header announces
+    (more than len(payload) makes a frame whose rest never comes)."""
+    n = len(payload) if declared is None else declared
+    head = bytes([(0x80 if fin else 0) | opcode])
+    if n < 126:
+        head += bytes([0x80 | n])
+    elif n < 65536:
+        head += bytes([0x80 | 126]) + n.to_bytes(2, "big")
+    else:
+        head += bytes([0x80 | 127]) + n.to_bytes(8, "big")
+    mask = os.urandom(4)
+    return head + mask + _masked(payload, mask)
+
+
+def _masked(payload, mask):
+    # XORed as one big integer: a loop over the bytes is too slow for frames of 256 KiB.
+    n = len(payload)
+    key = (mask * (n // 4 + 1))[:n]
+    return (int.from_bytes(payload, "big") ^ int.from_bytes(key, "big")).to_bytes(n, "big")
+
+
+async def ws_read_frame(reader, timeout=WAIT):
+    """The next server frame as (opcode, payload); (None, b"") at end of stream."""
+    try:
+        h = await asyncio.wait_for(reader.readexactly(2), timeout)
+    except (asyncio.IncompleteReadError, ConnectionError):
+        return None, b""
+    n = h[1] & 0x7f
+    if n == 126:
+        n = int.from_bytes(await reader.readexactly(2), "big")
+    elif n == 127:
+        n = int.from_bytes(await reader.readexactly(8), "big")
+    return h[0] & 0x0f, await asyncio.wait_for(reader.readexactly(n), timeout)
+
+
+async def ws_close_code(reader, timeout=WAIT):
+    """Reads server frames until a close frame; its code, or None when the stream ended
+    without one."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise AssertionError("no close frame within %.1fs" % timeout)
+        op, payload = await ws_read_frame(reader, left)
+        if op is None:
+            return None
+        if op == 8:
+            return int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1005
