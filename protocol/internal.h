@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <cjson/cJSON.h>
 
@@ -33,6 +34,18 @@
 #define PROTO__ARENA_MAX ((size_t)256 * 1024 * 1024)
 /* A push is parsed only up to this many changes, to bound memory. */
 #define PROTO__MAX_CHANGES 10000
+
+/*
+ * The field whose value lives in its stamp, not in a record's body
+ * (record.c writes it, record_decode.c reads it back).
+ */
+#define PROTO__DELETED "_deleted"
+
+/* True for "_deleted"; the first byte rules out nearly every other name without strcmp. */
+static inline int proto__is_deleted(const char *name)
+{
+    return name[0] == '_' && strcmp(name, PROTO__DELETED) == 0;
+}
 
 /* ---- arena (arena.c) ---------------------------------------------------- */
 

@@ -422,6 +422,10 @@ struct proto_record {
  * meta gets stamps with device "" and zeros). Stored text that breaks the
  * format fails with PROTO_EINVALID and an INTERNAL fault. Free the result
  * with proto_record_free.
+ * It reads only what proto_record_encode writes, byte for byte (compact,
+ * sorted, canonical escapes and numbers), and refuses anything else; it is
+ * safe on arbitrary bytes. It keeps no global state (no cJSON): any thread,
+ * the writer's included, may call it.
  */
 int proto_record_decode(const char *body, size_t body_len, const char *meta, size_t meta_len,
                         struct proto_record **out, struct proto_fault *fault);
@@ -437,7 +441,13 @@ int proto_record_encode(const struct proto_field *fields, const struct proto_sta
                         size_t n, struct proto_buf *body, struct proto_buf *meta);
 void proto_record_free(struct proto_record *r);
 
-/* Decodes a body (the fields only, stamps NULL) for export and clients. */
+/*
+ * Decodes a body (the fields only, stamps NULL) for export and clients.
+ * Any JSON object of fields is read (whitespace, any order), through
+ * cJSON, whose parser writes a global error position: call it from one
+ * thread only (the CLI, the client library), never from the server's
+ * writer or reader.
+ */
 int proto_fields_decode(const char *body, size_t body_len, struct proto_record **out,
                         struct proto_fault *fault);
 

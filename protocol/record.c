@@ -8,13 +8,17 @@
  * fields and stamps always give the same bytes: records compare, hash and
  * replicate by their text. "_deleted" is a field like the others for the
  * merge; its value lives in its stamp so that body stays what clients see.
+ *
+ * The stored form is read back by proto_record_decode (record_decode.c),
+ * strictly and without cJSON. proto_fields_decode below reads any JSON
+ * object of fields through cJSON: the CLI and the client library hand it
+ * text a person or another program wrote. The server never calls it (cJSON's
+ * parser writes global state; only the service thread may use it).
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
-
-static const char DELETED[] = "_deleted";
 
 static int put(struct proto_buf *b, const char *s)
 {
@@ -39,7 +43,7 @@ static int plain(const char *s, size_t n)
 static int put_stamp(struct proto_buf *m, const struct proto_field *f, const struct proto_stamp *s)
 {
     size_t name_len = strlen(f->name), dev_len = strlen(s->device);
-    int deleted = strcmp(f->name, DELETED) == 0;
+    int deleted = proto__is_deleted(f->name);
     if (name_len <= STAMP_PART_MAX && dev_len <= STAMP_PART_MAX && plain(f->name, name_len) &&
         plain(s->device, dev_len)) {
         /*
@@ -103,8 +107,8 @@ int proto_record_encode(const struct proto_field *fields, const struct proto_sta
         /* Sorted and unique is what makes the encoding deterministic. */
         if (!fields[i].name || !stamps[i].device ||
             (i > 0 && strcmp(fields[i - 1].name, fields[i].name) >= 0) ||
-            (strcmp(fields[i].name, DELETED) == 0 && fields[i].value.type != PROTO_BOOL) ||
-            (strcmp(fields[i].name, DELETED) != 0 && !fields[i].value.json))
+            (proto__is_deleted(fields[i].name) ? fields[i].value.type != PROTO_BOOL
+                                               : !fields[i].value.json))
             return PROTO_EINVALID;
     }
     /*
@@ -129,7 +133,7 @@ int proto_record_encode(const struct proto_field *fields, const struct proto_sta
             err = put(meta, ",");
         if (!err)
             err = put_stamp(meta, &fields[i], &stamps[i]);
-        if (err || strcmp(fields[i].name, DELETED) == 0)
+        if (err || proto__is_deleted(fields[i].name))
             continue;
         size_t name_len = strlen(fields[i].name);
         if (name_len <= STAMP_PART_MAX && plain(fields[i].name, name_len)) {
@@ -171,75 +175,26 @@ int proto_record_encode(const struct proto_field *fields, const struct proto_sta
     return err;
 }
 
-/* A stamp read from meta, with the deleted flag of a "_deleted" entry. */
-struct meta_entry {
-    const char *name;
-    struct proto_stamp stamp;
-    int deleted;
-};
-
-static int entry_cmp(const void *x, const void *y)
-{
-    return strcmp(((const struct meta_entry *)x)->name, ((const struct meta_entry *)y)->name);
-}
-
 static int corrupt(struct proto_fault *f, const char *field, const char *what)
 {
     return proto_fault_set(f, PROTO_CODE_INTERNAL, field, "the stored record is corrupt: %s",
                            what);
 }
 
-static int read_meta(struct proto_arena *a, const cJSON *meta, struct meta_entry **out,
+/* Reads body's members into fields, sorted. */
+static int read_body(struct proto_arena *a, const cJSON *body, struct proto_field **out,
                      size_t *n_out, struct proto_fault *f)
-{
-    if (!cJSON_IsObject(meta))
-        return corrupt(f, "meta", "meta is not a JSON object");
-    size_t n = (size_t)cJSON_GetArraySize(meta);
-    struct meta_entry *e = proto__alloc(a, (n ? n : 1) * sizeof(*e));
-    if (!e)
-        return PROTO_ENOMEM;
-    size_t i = 0;
-    for (const cJSON *c = meta->child; c && i < n; c = c->next, i++) {
-        int is_deleted = strcmp(c->string, DELETED) == 0;
-        int size = cJSON_GetArraySize(c);
-        const cJSON *ms = cJSON_GetArrayItem(c, 0), *ctr = cJSON_GetArrayItem(c, 1);
-        const cJSON *dev = cJSON_GetArrayItem(c, 2), *rev = cJSON_GetArrayItem(c, 3);
-        if (!cJSON_IsArray(c) || size != (is_deleted ? 5 : 4) ||
-            !proto__json_int(ms, 0, PROTO_HLC_MS_MAX, &e[i].stamp.hlc.ms) ||
-            !proto__json_int(ctr, 0, PROTO_HLC_COUNTER_MAX, &e[i].stamp.hlc.counter) ||
-            !cJSON_IsString(dev) || !proto__json_int(rev, 0, PROTO_SEQ_MAX, &e[i].stamp.rev) ||
-            (is_deleted && !cJSON_IsBool(cJSON_GetArrayItem(c, 4))))
-            return corrupt(f, c->string, "a stamp must be [ms,counter,\"device\",rev]");
-        e[i].name = proto__strdup(a, c->string);
-        e[i].stamp.device = proto__strdup(a, dev->valuestring);
-        if (!e[i].name || !e[i].stamp.device)
-            return PROTO_ENOMEM;
-        e[i].deleted = is_deleted && cJSON_IsTrue(cJSON_GetArrayItem(c, 4));
-    }
-    qsort(e, i, sizeof(*e), entry_cmp);
-    for (size_t k = 1; k < i; k++) {
-        if (strcmp(e[k - 1].name, e[k].name) == 0)
-            return corrupt(f, e[k].name, "a field is stamped twice");
-    }
-    *out = e;
-    *n_out = i;
-    return 0;
-}
-
-/* Reads body's members into fields (room for extra more), sorted. */
-static int read_body(struct proto_arena *a, const cJSON *body, size_t extra,
-                     struct proto_field **out, size_t *n_out, struct proto_fault *f)
 {
     size_t n = body ? (size_t)cJSON_GetArraySize(body) : 0;
     if (body && !cJSON_IsObject(body))
         return corrupt(f, "body", "body is not a JSON object");
-    struct proto_field *fields = proto__alloc(a, (n + extra ? n + extra : 1) * sizeof(*fields));
+    struct proto_field *fields = proto__alloc(a, (n ? n : 1) * sizeof(*fields));
     if (!fields)
         return PROTO_ENOMEM;
     size_t i = 0;
     for (const cJSON *c = body ? body->child : NULL; c && i < n; c = c->next, i++) {
         const char *why = NULL;
-        if (strcmp(c->string, DELETED) == 0)
+        if (proto__is_deleted(c->string))
             return corrupt(f, c->string, "_deleted belongs in meta, not in body");
         int err = proto__value_from_json(a, c, &fields[i].value, &why);
         if (err == PROTO_EINVALID)
@@ -258,72 +213,26 @@ static int read_body(struct proto_arena *a, const cJSON *body, size_t extra,
     return 0;
 }
 
-static int record_decode(const char *body, size_t body_len, const char *meta, size_t meta_len,
-                         int with_meta, struct proto_record **out, struct proto_fault *fault)
+int proto_fields_decode(const char *body, size_t body_len, struct proto_record **out,
+                        struct proto_fault *fault)
 {
-    static const struct proto_value deleted_true = {
-        .type = PROTO_BOOL, .boolean = 1, .json = "true", .json_len = 4};
-    static const struct proto_value deleted_false = {
-        .type = PROTO_BOOL, .boolean = 0, .json = "false", .json_len = 5};
-    cJSON *jbody = NULL, *jmeta = NULL;
+    cJSON *jbody = NULL;
     struct proto_arena *a = proto__arena_new();
     int err = a ? 0 : PROTO_ENOMEM;
     if (!err && body && body_len)
         err = proto__json_parse(body, body_len, &jbody, fault);
-    if (!err && with_meta && meta && meta_len)
-        err = proto__json_parse(meta, meta_len, &jmeta, fault);
     if (err == PROTO_EINVALID)
         fault->code = PROTO_CODE_INTERNAL;
-    struct meta_entry *entries = NULL;
-    size_t n_entries = 0;
-    if (!err && jmeta)
-        err = read_meta(a, jmeta, &entries, &n_entries, fault);
     struct proto_field *fields = NULL;
     size_t n = 0;
     if (!err)
-        err = read_body(a, jbody, 1, &fields, &n, fault);
+        err = read_body(a, jbody, &fields, &n, fault);
     struct proto_record *r = NULL;
     if (!err) {
         r = proto__alloc(a, sizeof(*r));
         err = r ? 0 : PROTO_ENOMEM;
     }
-    if (err || !with_meta)
-        goto done;
-    /* _deleted lives only in meta: it joins the fields from its stamp. */
-    for (size_t k = 0; k < n_entries; k++) {
-        if (strcmp(entries[k].name, DELETED) == 0) {
-            fields[n].name = DELETED;
-            fields[n].value = entries[k].deleted ? deleted_true : deleted_false;
-            n++;
-        }
-    }
-    (void)proto__fields_sort(fields, n);
-    r->stamps = proto__alloc(a, (n ? n : 1) * sizeof(*r->stamps));
-    if (!r->stamps) {
-        err = PROTO_ENOMEM;
-        goto done;
-    }
-    for (size_t i = 0; i < n; i++) {
-        struct meta_entry key = {.name = fields[i].name};
-        const struct meta_entry *e =
-            entries ? bsearch(&key, entries, n_entries, sizeof(*entries), entry_cmp) : NULL;
-        if (e) {
-            r->stamps[i] = e->stamp;
-        } else if (jmeta) {
-            err = corrupt(fault, fields[i].name, "a field has no stamp in meta");
-            goto done;
-        } else {
-            r->stamps[i].device = ""; /* a body without meta: stamps are unknown */
-        }
-    }
-    /* Each field found its own stamp; any stamp left over names a field body lacks. */
-    if (n != n_entries && jmeta) {
-        err = corrupt(fault, "meta", "meta stamps a field that body does not hold");
-        goto done;
-    }
-done:
     cJSON_Delete(jbody);
-    cJSON_Delete(jmeta);
     if (err) {
         proto__arena_free(a);
         return err;
@@ -333,18 +242,6 @@ done:
     r->arena = a;
     *out = r;
     return 0;
-}
-
-int proto_record_decode(const char *body, size_t body_len, const char *meta, size_t meta_len,
-                        struct proto_record **out, struct proto_fault *fault)
-{
-    return record_decode(body, body_len, meta, meta_len, 1, out, fault);
-}
-
-int proto_fields_decode(const char *body, size_t body_len, struct proto_record **out,
-                        struct proto_fault *fault)
-{
-    return record_decode(body, body_len, NULL, 0, 0, out, fault);
 }
 
 void proto_record_free(struct proto_record *r)

@@ -740,6 +740,10 @@ async def crash_cycles(env, cycles, seed, slow, connect_kw, mutate):
             h.url = None
             await asyncio.to_thread(srv.proc.wait, 10)
             srv.errf.close()
+            report = srv.tsan_report()  # a killed server never exits 66: read its stderr
+            if report:
+                h.failures.append("cycle %d: ThreadSanitizer reported:\n%s" % (cycle, report))
+                break
             inflight = sum(len(b) for t in tablets for _, b, _ in t.inflight)
             outbox = sum(len(t.outbox) for t in tablets)
             stats["inflight_at_kill"] += inflight > 0
