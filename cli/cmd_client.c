@@ -1,7 +1,7 @@
 /*
  * cmd_client.c — `visitsync client …`: a tablet in a terminal. It keeps a
- * local store (db/replica.h: config, outbox, replica) and syncs it with a
- * server through the client library (server/client_sync.h):
+ * local store (client/vsc_replica.h: config, outbox, replica) and syncs it
+ * with a server through the client library (client/vsc_sync.h):
  *
  *   client init   --url URL --device ID --token TOKEN   create the store
  *   client add    --collection C --id ID [--base N] (--set f=v … | --json OBJ)
@@ -13,7 +13,7 @@
  * Every subcommand takes --replica PATH (default $VISITSYNC_REPLICA, else
  * ./visitsync-client.db); --db is accepted and ignored (§1: every
  * subcommand takes it, but a tablet has no server database). The store is
- * created 0600 (it holds the device's token; db_replica_open). Whatever
+ * created 0600 (it holds the device's token; vsc_replica_open). Whatever
  * came from the server or the store is printed through cli_term_* (cli.h).
  */
 #include <errno.h>
@@ -24,8 +24,8 @@
 
 #include "args.h"
 #include "cli.h"
-#include "client_sync.h"
-#include "replica.h"
+#include "vsc_sync.h"
+#include "vsc_replica.h"
 
 #define CLIENT_DEFAULT_REPLICA "./visitsync-client.db"
 #define CLIENT_MAX_SETS 64
@@ -40,10 +40,10 @@ static const char *client_replica_path(const char *given)
 }
 
 /* Opens the store for cmd; prints the line and returns CLI_EXIT_FAIL on failure. */
-static int client_open(const char *cmd, const char *path, int create, struct db_replica **out)
+static int client_open(const char *cmd, const char *path, int create, struct vsc_replica **out)
 {
     char err[600];
-    int rc = db_replica_open(path, create, out, err, sizeof err);
+    int rc = vsc_replica_open(path, create, out, err, sizeof err);
     if (rc != 0)
         return cli_fail("%s: %s", cmd, err);
     return 0;
@@ -73,7 +73,7 @@ static int client_init(struct cli_ctx *ctx, int argc, char **argv)
         {"replica", &replica, NULL, 0},
     };
     struct cli_args_spec spec = {.opts = opts, .n_opts = 4, .db_path = &ctx->db_path};
-    struct db_replica *r = NULL;
+    struct vsc_replica *r = NULL;
     char err[256], *old = NULL;
     size_t n_pos = 0;
     int rc = cli_args_parse(&spec, argc, argv, NULL, &n_pos, err, sizeof err);
@@ -89,24 +89,24 @@ static int client_init(struct cli_ctx *ctx, int argc, char **argv)
     if ((rc = client_open("client init", path, 1, &r)) != 0)
         return rc;
     /* A store belongs to one device: its seqs mean nothing to another one. */
-    rc = db_replica_config_get(r, "device", &old);
+    rc = vsc_replica_config_get(r, "device", &old);
     if (rc == 0 && strcmp(old, device) != 0) {
         rc = cli_fail("client init: %s already belongs to device %s; use another --replica "
                       "for device %s",
                       path, old, device);
         goto out;
     }
-    if ((rc = db_replica_config_set(r, "url", url)) != 0 ||
-        (rc = db_replica_config_set(r, "device", device)) != 0 ||
-        (rc = db_replica_config_set(r, "token", token)) != 0) {
-        rc = cli_fail("client init: %s", db_replica_errmsg(r));
+    if ((rc = vsc_replica_config_set(r, "url", url)) != 0 ||
+        (rc = vsc_replica_config_set(r, "device", device)) != 0 ||
+        (rc = vsc_replica_config_set(r, "token", token)) != 0) {
+        rc = cli_fail("client init: %s", vsc_replica_errmsg(r));
         goto out;
     }
     cli_note("client store %s ready for device %s at %s", path, device, url);
     rc = CLI_EXIT_OK;
 out:
     free(old);
-    db_replica_close(r);
+    vsc_replica_close(r);
     return rc;
 }
 
@@ -226,8 +226,8 @@ static int client_add(struct cli_ctx *ctx, int argc, char **argv)
     };
     struct cli_args_spec spec = {.opts = opts, .n_opts = 7, .db_path = &ctx->db_path};
     struct proto_buf raw, fields;
-    struct db_replica *r = NULL;
-    struct db_replica_change c = {0};
+    struct vsc_replica *r = NULL;
+    struct vsc_replica_change c = {0};
     size_t n_sets = 0, n_pos = 0;
     int64_t base = -1;
     char err[256];
@@ -283,10 +283,10 @@ static int client_add(struct cli_ctx *ctx, int argc, char **argv)
 
     if ((rc = client_open("client add", client_replica_path(replica), 0, &r)) != 0)
         goto out;
-    rc = db_replica_queue(r, collection, id, base, proto_buf_data(&fields),
-                          del ? 1 : restore ? 0 : -1, cli_now_ms(), &c);
+    rc = vsc_replica_queue(r, collection, id, base, proto_buf_data(&fields),
+                           del ? 1 : restore ? 0 : -1, cli_now_ms(), &c);
     if (rc != 0) {
-        rc = cli_fail("client add: cannot queue the change: %s", db_replica_errmsg(r));
+        rc = cli_fail("client add: cannot queue the change: %s", vsc_replica_errmsg(r));
         goto out;
     }
     cli_term_printf(stdout,
@@ -294,8 +294,8 @@ static int client_add(struct cli_ctx *ctx, int argc, char **argv)
                     c.seq, c.collection, c.id, c.base, c.hlc_ms, c.hlc_counter);
     rc = CLI_EXIT_OK;
 out:
-    db_replica_change_clear(&c);
-    db_replica_close(r);
+    vsc_replica_change_clear(&c);
+    vsc_replica_close(r);
     proto_buf_free(&raw);
     proto_buf_free(&fields);
     return rc;
@@ -323,7 +323,7 @@ static int client_sync(struct cli_ctx *ctx, int argc, char **argv)
     struct vsc_opts conn = {0};
     struct vsc_sync_opts so = {0};
     struct vsc_sync_report rep;
-    struct db_replica *r = NULL;
+    struct vsc_replica *r = NULL;
     int64_t timeout = 15, attempts = 5, batch = 0;
     char err[800], *cursor = NULL;
     size_t n_pos = 0;
@@ -358,7 +358,7 @@ static int client_sync(struct cli_ctx *ctx, int argc, char **argv)
                  " renumbered to follow them",
                  rep.server_seq, rep.renumbered, rep.renumbered == 1 ? "" : "s",
                  rep.renumbered == 1 ? "was" : "were");
-    if (db_replica_config_get(r, "cursor", &cursor) != 0)
+    if (vsc_replica_config_get(r, "cursor", &cursor) != 0)
         cursor = NULL;
     if (rc != 0) {
         rc = cli_fail("client sync: %s; pushed %" PRId64 ", %" PRId64 " changes still queued", err,
@@ -373,12 +373,12 @@ static int client_sync(struct cli_ctx *ctx, int argc, char **argv)
              cursor ? cursor : "0");
     cli_term_printf(stdout, "%s", summary); /* the cursor is the server's text */
     /* Kept for `client status`; a failure to note it does not undo the sync. */
-    (void)db_replica_config_set_int(r, "last_sync_ms", cli_now_ms());
-    (void)db_replica_config_set(r, "last_sync", summary);
+    (void)vsc_replica_config_set_int(r, "last_sync_ms", cli_now_ms());
+    (void)vsc_replica_config_set(r, "last_sync", summary);
     rc = CLI_EXIT_OK;
 out:
     free(cursor);
-    db_replica_close(r);
+    vsc_replica_close(r);
     return rc;
 }
 
@@ -394,7 +394,7 @@ static int client_print_count(void *ctx, const char *collection, int64_t live, i
     return 0;
 }
 
-static int client_print_rejected(void *ctx, const struct db_replica_rejected *x)
+static int client_print_rejected(void *ctx, const struct vsc_replica_rejected *x)
 {
     (void)ctx;
     /* The code, field and message are the server's words. */
@@ -403,7 +403,7 @@ static int client_print_rejected(void *ctx, const struct db_replica_rejected *x)
     return 0;
 }
 
-static int client_count_rejected(void *ctx, const struct db_replica_rejected *x)
+static int client_count_rejected(void *ctx, const struct vsc_replica_rejected *x)
 {
     (void)x;
     (*(int64_t *)ctx)++;
@@ -411,10 +411,10 @@ static int client_count_rejected(void *ctx, const struct db_replica_rejected *x)
 }
 
 /* Prints "label: value" from a setting, or "label: -" when unset. */
-static void client_print_setting(struct db_replica *r, const char *label, const char *key)
+static void client_print_setting(struct vsc_replica *r, const char *label, const char *key)
 {
     char *v = NULL;
-    if (db_replica_config_get(r, key, &v) != 0)
+    if (vsc_replica_config_get(r, key, &v) != 0)
         v = NULL;
     cli_term_printf(stdout, "%s: %s", label, v ? v : "-");
     free(v);
@@ -425,7 +425,7 @@ static int client_status(struct cli_ctx *ctx, int argc, char **argv)
     const char *replica = NULL;
     const struct cli_opt opts[] = {{"replica", &replica, NULL, 0}};
     struct cli_args_spec spec = {.opts = opts, .n_opts = 1, .db_path = &ctx->db_path};
-    struct db_replica *r = NULL;
+    struct vsc_replica *r = NULL;
     int64_t pending = 0, oldest = 0, rejected = 0, last = 0;
     char err[256], when[40], *user = NULL, *role = NULL;
     size_t n_pos = 0;
@@ -435,15 +435,15 @@ static int client_status(struct cli_ctx *ctx, int argc, char **argv)
         return cli_usage_error("client status", "client", "%s", err);
     if ((rc = client_open("client status", client_replica_path(replica), 0, &r)) != 0)
         return rc;
-    if ((rc = db_replica_pending(r, &pending, &oldest)) != 0 ||
-        (rc = db_replica_rejected_list(r, client_count_rejected, &rejected)) != 0 ||
-        (rc = db_replica_config_get_int(r, "last_sync_ms", 0, &last)) != 0) {
-        rc = cli_fail("client status: %s", db_replica_errmsg(r));
+    if ((rc = vsc_replica_pending(r, &pending, &oldest)) != 0 ||
+        (rc = vsc_replica_rejected_list(r, client_count_rejected, &rejected)) != 0 ||
+        (rc = vsc_replica_config_get_int(r, "last_sync_ms", 0, &last)) != 0) {
+        rc = cli_fail("client status: %s", vsc_replica_errmsg(r));
         goto out;
     }
     client_print_setting(r, "device", "device");
-    if (db_replica_config_get(r, "user", &user) == 0 &&
-        db_replica_config_get(r, "role", &role) == 0)
+    if (vsc_replica_config_get(r, "user", &user) == 0 &&
+        vsc_replica_config_get(r, "role", &role) == 0)
         cli_term_printf(stdout, "user: %s (%s)", user, role);
     client_print_setting(r, "server", "url");
     if (pending > 0) {
@@ -458,7 +458,7 @@ static int client_status(struct cli_ctx *ctx, int argc, char **argv)
     if (last > 0) {
         char *summary = NULL;
         proto_format_time(last, when, sizeof when);
-        if (db_replica_config_get(r, "last_sync", &summary) != 0)
+        if (vsc_replica_config_get(r, "last_sync", &summary) != 0)
             summary = NULL;
         cli_term_printf(stdout, "last sync: %s: %s", when, summary ? summary : "-");
         free(summary);
@@ -466,22 +466,22 @@ static int client_status(struct cli_ctx *ctx, int argc, char **argv)
         printf("last sync: never\n");
     }
     printf("records: ");
-    if ((rc = db_replica_counts(r, client_print_count, &any)) != 0) {
+    if ((rc = vsc_replica_counts(r, client_print_count, &any)) != 0) {
         printf("\n");
-        rc = cli_fail("client status: %s", db_replica_errmsg(r));
+        rc = cli_fail("client status: %s", vsc_replica_errmsg(r));
         goto out;
     }
     printf("%s\n", any ? "" : "none");
     printf("rejected: %" PRId64 "\n", rejected);
-    if ((rc = db_replica_rejected_list(r, client_print_rejected, NULL)) != 0) {
-        rc = cli_fail("client status: %s", db_replica_errmsg(r));
+    if ((rc = vsc_replica_rejected_list(r, client_print_rejected, NULL)) != 0) {
+        rc = cli_fail("client status: %s", vsc_replica_errmsg(r));
         goto out;
     }
     rc = CLI_EXIT_OK;
 out:
     free(user);
     free(role);
-    db_replica_close(r);
+    vsc_replica_close(r);
     return rc;
 }
 
@@ -513,7 +513,7 @@ static int client_list(struct cli_ctx *ctx, int argc, char **argv)
     const struct cli_opt opts[] = {{"replica", &replica, NULL, 0},
                                    {"collection", &collection, NULL, 0}};
     struct cli_args_spec spec = {.opts = opts, .n_opts = 2, .db_path = &ctx->db_path};
-    struct db_replica *r = NULL;
+    struct vsc_replica *r = NULL;
     struct proto_buf b;
     char err[256];
     size_t n_pos = 0;
@@ -524,12 +524,12 @@ static int client_list(struct cli_ctx *ctx, int argc, char **argv)
     if ((rc = client_open("client list", client_replica_path(replica), 0, &r)) != 0)
         return rc;
     proto_buf_init(&b, 0, 4096);
-    rc = db_replica_list(r, collection, client_print_record, &b);
+    rc = vsc_replica_list(r, collection, client_print_record, &b);
     if (rc != 0)
-        rc = cli_fail("client list: %s", rc < DB_ERRNO_FIRST_ ? db_replica_errmsg(r)
+        rc = cli_fail("client list: %s", rc < DB_ERRNO_FIRST_ ? vsc_replica_errmsg(r)
                                                              : proto_strerror(rc));
     proto_buf_free(&b);
-    db_replica_close(r);
+    vsc_replica_close(r);
     return rc ? CLI_EXIT_FAIL : CLI_EXIT_OK;
 }
 

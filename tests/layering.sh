@@ -1,18 +1,23 @@
 #!/bin/sh
 # Checks the dependency direction the include paths already enforce, plus the
-# rule that third-party types stay in their module: cJSON in protocol/,
-# sqlite3 in db/, libwebsockets in server/ (and the load generator in bench/).
+# rule that third-party types stay in their module: cJSON in protocol/;
+# sqlite3 in db/ and client/ (the tablet's local store); libwebsockets in
+# server/ and client/ (and the load generator in bench/, for both). The
+# server and the client library never include each other's headers.
 top=${1:-.}
 fail=0
+mods="$top/protocol $top/sync $top/db $top/server $top/client $top/cli"
 check() { # pattern, allowed dir, what
-  hits=$(grep -rlE "$1" "$top"/protocol "$top"/sync "$top"/db "$top"/server "$top"/cli "$top"/bench \
+  hits=$(grep -rlE "$1" $mods "$top"/bench \
          --include='*.c' --include='*.h' 2>/dev/null | grep -vE "^$top/($2)/" || true)
   if [ -n "$hits" ]; then echo "layering: $3 outside $2/: $hits"; fail=1; fi
 }
 check '#include *[<"](cjson/)?cJSON\.h' protocol "cJSON"
-check '#include *[<"]sqlite3\.h' 'db|bench' "sqlite3"
-check '#include *[<"]libwebsockets\.h' 'server|bench' "libwebsockets"
-if grep -rnE '#include *"\.\./' "$top"/protocol "$top"/sync "$top"/db "$top"/server "$top"/cli 2>/dev/null; then
+check '#include *[<"]sqlite3\.h' 'db|client|bench' "sqlite3"
+check '#include *[<"]libwebsockets\.h' 'server|client|bench' "libwebsockets"
+check '#include *"srv[a-z_]*\.h"' 'server|cli' "the server's headers"
+check '#include *"vsc[a-z_]*\.h"' 'client|cli' "the client library's headers"
+if grep -rnE '#include *"\.\./' $mods 2>/dev/null; then
   echo "layering: relative includes across modules bypass the build's direction"; fail=1
 fi
 [ $fail = 0 ] && echo "layering: ok"

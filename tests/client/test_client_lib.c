@@ -1,5 +1,5 @@
 /*
- * test_client_lib.c — the client library (server/client.h) against the
+ * test_client_lib.c — the client library (client/vsc.h) against the
  * scripted fake server (fake_server.py, which runs this program with
  * VSC_TEST_URL set): fragmented replies, pipelined pushes matched in order,
  * pokes counted between replies, duplicates, rejections, pull paging, the
@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "client.h"
+#include "vsc.h"
 
 static const char *url(void)
 {

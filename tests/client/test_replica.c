@@ -1,8 +1,9 @@
 /*
- * test_replica.c — the client's local store (db/replica.h) on :memory: and
- * on a file: seq and hybrid-clock stamping, the default base, the outbox
- * and its acks, the rejected list, the first welcome's renumbering of the
- * outbox, pulled pages with their cursor.
+ * test_replica.c — the client's local store (client/vsc_replica.h) on
+ * :memory: and on a file: seq and hybrid-clock stamping, the default base,
+ * the outbox and its acks, the rejected list, the first welcome's
+ * renumbering of the outbox, pulled pages with their cursor, and the modes
+ * of the files a store is made of.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,18 +11,20 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-#include "replica.h"
+#include "vsc_replica.h"
 
 static int setup(void **state)
 {
-    struct db_replica *r = NULL;
+    struct vsc_replica *r = NULL;
     char err[256];
-    if (db_replica_open(":memory:", 1, &r, err, sizeof err) != 0) {
+    if (vsc_replica_open(":memory:", 1, &r, err, sizeof err) != 0) {
         fprintf(stderr, "%s\n", err);
         return -1;
     }
@@ -31,66 +34,66 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    db_replica_close(*state);
+    vsc_replica_close(*state);
     return 0;
 }
 
 static void test_queue_stamps(void **state)
 {
-    struct db_replica *r = *state;
-    struct db_replica_change c;
+    struct vsc_replica *r = *state;
+    struct vsc_replica_change c;
 
-    assert_int_equal(db_replica_queue(r, "visits", "v1", -1, "{\"a\":1}", -1, 1000, &c), 0);
+    assert_int_equal(vsc_replica_queue(r, "visits", "v1", -1, "{\"a\":1}", -1, 1000, &c), 0);
     assert_int_equal(c.seq, 1);
     assert_int_equal(c.base, 0);
     assert_int_equal(c.hlc_ms, 1000);
     assert_int_equal(c.hlc_counter, 0);
     assert_int_equal(c.deleted, -1);
-    db_replica_change_clear(&c);
+    vsc_replica_change_clear(&c);
     /* The same ms again, and a clock that went back: the counter breaks ties. */
-    assert_int_equal(db_replica_queue(r, "visits", "v2", 4, "{}", 1, 1000, &c), 0);
+    assert_int_equal(vsc_replica_queue(r, "visits", "v2", 4, "{}", 1, 1000, &c), 0);
     assert_int_equal(c.seq, 2);
     assert_int_equal(c.base, 4);
     assert_int_equal(c.hlc_ms, 1000);
     assert_int_equal(c.hlc_counter, 1);
     assert_int_equal(c.deleted, 1);
-    db_replica_change_clear(&c);
-    assert_int_equal(db_replica_queue(r, "visits", "v3", -1, "{}", -1, 900, &c), 0);
+    vsc_replica_change_clear(&c);
+    assert_int_equal(vsc_replica_queue(r, "visits", "v3", -1, "{}", -1, 900, &c), 0);
     assert_int_equal(c.hlc_ms, 1000);
     assert_int_equal(c.hlc_counter, 2);
-    db_replica_change_clear(&c);
+    vsc_replica_change_clear(&c);
     /* The server's clock is ahead: stamps follow it. */
-    assert_int_equal(db_replica_clock_merge(r, 5000), 0);
-    assert_int_equal(db_replica_queue(r, "visits", "v4", -1, "{}", -1, 1200, &c), 0);
+    assert_int_equal(vsc_replica_clock_merge(r, 5000), 0);
+    assert_int_equal(vsc_replica_queue(r, "visits", "v4", -1, "{}", -1, 1200, &c), 0);
     assert_int_equal(c.hlc_ms, 5000);
     assert_int_equal(c.hlc_counter, 1);
     assert_int_equal(c.seq, 4);
-    db_replica_change_clear(&c);
+    vsc_replica_change_clear(&c);
     /* A clock merge from the past changes nothing. */
-    assert_int_equal(db_replica_clock_merge(r, 10), 0);
-    assert_int_equal(db_replica_queue(r, "visits", "v5", -1, "{}", -1, 6000, &c), 0);
+    assert_int_equal(vsc_replica_clock_merge(r, 10), 0);
+    assert_int_equal(vsc_replica_queue(r, "visits", "v5", -1, "{}", -1, 6000, &c), 0);
     assert_int_equal(c.hlc_ms, 6000);
     assert_int_equal(c.hlc_counter, 0);
-    db_replica_change_clear(&c);
+    vsc_replica_change_clear(&c);
 
     int64_t n = 0, oldest = 0;
-    assert_int_equal(db_replica_pending(r, &n, &oldest), 0);
+    assert_int_equal(vsc_replica_pending(r, &n, &oldest), 0);
     assert_int_equal(n, 5);
     assert_int_equal(oldest, 900);
 }
 
 static void test_base_from_replica(void **state)
 {
-    struct db_replica *r = *state;
-    struct db_replica_change c;
-    struct db_replica_item it = {"subjects", "s1", 7, 0, 0, "{\"name\":\"x\"}", 12};
+    struct vsc_replica *r = *state;
+    struct vsc_replica_change c;
+    struct vsc_replica_item it = {"subjects", "s1", 7, 0, 0, "{\"name\":\"x\"}", 12};
 
-    assert_int_equal(db_replica_apply(r, &it, 1, "42"), 0);
-    assert_int_equal(db_replica_queue(r, "subjects", "s1", -1, "{}", -1, 1, &c), 0);
+    assert_int_equal(vsc_replica_apply(r, &it, 1, "42"), 0);
+    assert_int_equal(vsc_replica_queue(r, "subjects", "s1", -1, "{}", -1, 1, &c), 0);
     assert_int_equal(c.base, 7);
-    db_replica_change_clear(&c);
+    vsc_replica_change_clear(&c);
     char *cursor = NULL;
-    assert_int_equal(db_replica_config_get(r, "cursor", &cursor), 0);
+    assert_int_equal(vsc_replica_config_get(r, "cursor", &cursor), 0);
     assert_string_equal(cursor, "42");
     free(cursor);
 }
@@ -100,14 +103,14 @@ struct seen {
     int n;
 };
 
-static int collect(void *ctx, const struct db_replica_change *c)
+static int collect(void *ctx, const struct vsc_replica_change *c)
 {
     struct seen *s = ctx;
     s->seqs[s->n++] = c->seq;
     return 0;
 }
 
-static int collect_rejected(void *ctx, const struct db_replica_rejected *x)
+static int collect_rejected(void *ctx, const struct vsc_replica_rejected *x)
 {
     struct seen *s = ctx;
     assert_string_equal(x->code, "invalid_field");
@@ -119,36 +122,36 @@ static int collect_rejected(void *ctx, const struct db_replica_rejected *x)
 
 static void test_outbox_and_acks(void **state)
 {
-    struct db_replica *r = *state;
-    struct db_replica_change c;
+    struct vsc_replica *r = *state;
+    struct vsc_replica_change c;
     for (int i = 1; i <= 4; i++) {
         char id[8];
         snprintf(id, sizeof id, "v%d", i);
-        assert_int_equal(db_replica_queue(r, "visits", id, 0, "{}", -1, 100 * i, &c), 0);
-        db_replica_change_clear(&c);
+        assert_int_equal(vsc_replica_queue(r, "visits", id, 0, "{}", -1, 100 * i, &c), 0);
+        vsc_replica_change_clear(&c);
     }
     struct seen s = {0};
-    assert_int_equal(db_replica_outbox_list(r, 1, 2, collect, &s), 0);
+    assert_int_equal(vsc_replica_outbox_list(r, 1, 2, collect, &s), 0);
     assert_int_equal(s.n, 2);
     assert_int_equal(s.seqs[0], 2);
     assert_int_equal(s.seqs[1], 3);
 
-    struct db_replica_outcome o[2] = {
+    struct vsc_replica_outcome o[2] = {
         {1, 0, NULL, NULL, NULL},
         {2, 1, "invalid_field", "kind", "kind must be one of home, phone"},
     };
-    assert_int_equal(db_replica_acked(r, o, 2, 999), 0);
+    assert_int_equal(vsc_replica_acked(r, o, 2, 999), 0);
     int64_t n = 0, oldest = 0;
-    assert_int_equal(db_replica_pending(r, &n, &oldest), 0);
+    assert_int_equal(vsc_replica_pending(r, &n, &oldest), 0);
     assert_int_equal(n, 2);
     assert_int_equal(oldest, 300);
     struct seen rej = {0};
-    assert_int_equal(db_replica_rejected_list(r, collect_rejected, &rej), 0);
+    assert_int_equal(vsc_replica_rejected_list(r, collect_rejected, &rej), 0);
     assert_int_equal(rej.n, 1);
     assert_int_equal(rej.seqs[0], 2);
     /* Acking an unknown seq (a duplicate of something long gone) is harmless. */
-    struct db_replica_outcome gone = {77, 0, NULL, NULL, NULL};
-    assert_int_equal(db_replica_acked(r, &gone, 1, 999), 0);
+    struct vsc_replica_outcome gone = {77, 0, NULL, NULL, NULL};
+    assert_int_equal(vsc_replica_acked(r, &gone, 1, 999), 0);
 }
 
 /* The outbox as "seq:id" entries in seq order, for the renumbering tests. */
@@ -156,7 +159,7 @@ struct outbox_text {
     char text[512];
 };
 
-static int outbox_append(void *ctx, const struct db_replica_change *c)
+static int outbox_append(void *ctx, const struct vsc_replica_change *c)
 {
     struct outbox_text *o = ctx;
     size_t len = strlen(o->text);
@@ -165,27 +168,27 @@ static int outbox_append(void *ctx, const struct db_replica_change *c)
     return 0;
 }
 
-static const char *outbox_of(struct db_replica *r, struct outbox_text *o)
+static const char *outbox_of(struct vsc_replica *r, struct outbox_text *o)
 {
     o->text[0] = '\0';
-    assert_int_equal(db_replica_outbox_list(r, INT64_MIN, 1000, outbox_append, o), 0);
+    assert_int_equal(vsc_replica_outbox_list(r, INT64_MIN, 1000, outbox_append, o), 0);
     return o->text;
 }
 
-static void queue_ids(struct db_replica *r, const char *const *ids, int64_t first_seq)
+static void queue_ids(struct vsc_replica *r, const char *const *ids, int64_t first_seq)
 {
-    struct db_replica_change c;
+    struct vsc_replica_change c;
     for (int64_t i = 0; ids[i]; i++) {
-        assert_int_equal(db_replica_queue(r, "visits", ids[i], 0, "{}", -1, 1000 + i, &c), 0);
+        assert_int_equal(vsc_replica_queue(r, "visits", ids[i], 0, "{}", -1, 1000 + i, &c), 0);
         assert_int_equal(c.seq, first_seq + i);
-        db_replica_change_clear(&c);
+        vsc_replica_change_clear(&c);
     }
 }
 
-static int64_t next_seq_of(struct db_replica *r)
+static int64_t next_seq_of(struct vsc_replica *r)
 {
     int64_t next = 0;
-    assert_int_equal(db_replica_config_get_int(r, "next_seq", 1, &next), 0);
+    assert_int_equal(vsc_replica_config_get_int(r, "next_seq", 1, &next), 0);
     return next;
 }
 
@@ -198,45 +201,45 @@ static int64_t next_seq_of(struct db_replica *r)
 static void test_first_welcome_renumbers(void **state)
 {
     static const char *const ids[] = {"v1", "v2", "v3", NULL};
-    struct db_replica *r = *state;
+    struct vsc_replica *r = *state;
     struct outbox_text o;
-    struct db_replica_change c;
+    struct vsc_replica_change c;
     int64_t moved = -1, server = 0;
 
     queue_ids(r, ids, 1);
-    assert_int_equal(db_replica_welcome(r, 36, &moved), 0);
+    assert_int_equal(vsc_replica_welcome(r, 36, &moved), 0);
     assert_int_equal(moved, 3);
     assert_string_equal(outbox_of(r, &o), "37:v1 38:v2 39:v3");
     assert_int_equal(next_seq_of(r), 40);
-    assert_int_equal(db_replica_config_get_int(r, "server_seq", -1, &server), 0);
+    assert_int_equal(vsc_replica_config_get_int(r, "server_seq", -1, &server), 0);
     assert_int_equal(server, 36);
-    assert_int_equal(db_replica_queue(r, "visits", "v4", 0, "{}", -1, 2000, &c), 0);
+    assert_int_equal(vsc_replica_queue(r, "visits", "v4", 0, "{}", -1, 2000, &c), 0);
     assert_int_equal(c.seq, 40);
-    db_replica_change_clear(&c);
+    vsc_replica_change_clear(&c);
 
     /* An ack of 37 raises the known server seq; the change leaves the queue. */
-    struct db_replica_outcome acked = {37, 0, NULL, NULL, NULL};
-    assert_int_equal(db_replica_acked(r, &acked, 1, 2500), 0);
-    assert_int_equal(db_replica_config_get_int(r, "server_seq", -1, &server), 0);
+    struct vsc_replica_outcome acked = {37, 0, NULL, NULL, NULL};
+    assert_int_equal(vsc_replica_acked(r, &acked, 1, 2500), 0);
+    assert_int_equal(vsc_replica_config_get_int(r, "server_seq", -1, &server), 0);
     assert_int_equal(server, 37);
-    assert_int_equal(db_replica_queue(r, "visits", "v1", 0, "{}", -1, 2600, &c), 0);
+    assert_int_equal(vsc_replica_queue(r, "visits", "v1", 0, "{}", -1, 2600, &c), 0);
     assert_int_equal(c.seq, 41);
-    db_replica_change_clear(&c);
+    vsc_replica_change_clear(&c);
 
     /* The next welcome says 38 were committed (the ack of 38 was lost). */
-    assert_int_equal(db_replica_welcome(r, 38, &moved), 0);
+    assert_int_equal(vsc_replica_welcome(r, 38, &moved), 0);
     assert_int_equal(moved, 0);
     assert_string_equal(outbox_of(r, &o), "38:v2 39:v3 40:v4 41:v1");
     assert_int_equal(next_seq_of(r), 42);
 
     /* Another store of the device went further: only new changes move past it. */
-    assert_int_equal(db_replica_welcome(r, 100, &moved), 0);
+    assert_int_equal(vsc_replica_welcome(r, 100, &moved), 0);
     assert_int_equal(moved, 0);
     assert_string_equal(outbox_of(r, &o), "38:v2 39:v3 40:v4 41:v1");
-    assert_int_equal(db_replica_queue(r, "visits", "v5", 0, "{}", -1, 3000, &c), 0);
+    assert_int_equal(vsc_replica_queue(r, "visits", "v5", 0, "{}", -1, 3000, &c), 0);
     assert_int_equal(c.seq, 101);
-    db_replica_change_clear(&c);
-    assert_int_equal(db_replica_config_get_int(r, "server_seq", -1, &server), 0);
+    vsc_replica_change_clear(&c);
+    assert_int_equal(vsc_replica_config_get_int(r, "server_seq", -1, &server), 0);
     assert_int_equal(server, 100);
 }
 
@@ -244,12 +247,12 @@ static void test_first_welcome_renumbers(void **state)
 static void test_first_welcome_overlapping_shift(void **state)
 {
     static const char *const ids[] = {"a", "b", "c", "d", "e", NULL};
-    struct db_replica *r = *state;
+    struct vsc_replica *r = *state;
     struct outbox_text o;
     int64_t moved = -1;
 
     queue_ids(r, ids, 1);
-    assert_int_equal(db_replica_welcome(r, 2, &moved), 0);
+    assert_int_equal(vsc_replica_welcome(r, 2, &moved), 0);
     assert_int_equal(moved, 5);
     assert_string_equal(outbox_of(r, &o), "3:a 4:b 5:c 6:d 7:e");
     assert_int_equal(next_seq_of(r), 8);
@@ -259,27 +262,27 @@ static void test_first_welcome_overlapping_shift(void **state)
 static void test_first_welcome_without_overlap(void **state)
 {
     static const char *const ids[] = {"x", "y", NULL};
-    struct db_replica *r = *state;
+    struct vsc_replica *r = *state;
     struct outbox_text o;
     int64_t moved = -1;
-    struct db_replica_change c;
+    struct vsc_replica_change c;
 
-    assert_int_equal(db_replica_welcome(r, 0, &moved), 0);
+    assert_int_equal(vsc_replica_welcome(r, 0, &moved), 0);
     assert_int_equal(moved, 0);
     assert_int_equal(next_seq_of(r), 1);
     queue_ids(r, ids, 1);
-    assert_int_equal(db_replica_welcome(r, 0, &moved), 0);
+    assert_int_equal(vsc_replica_welcome(r, 0, &moved), 0);
     assert_string_equal(outbox_of(r, &o), "1:x 2:y");
 
     /* An empty store welcomed by a server that has 9: the first change is 10. */
-    struct db_replica *e = NULL;
-    assert_int_equal(db_replica_open(":memory:", 1, &e, NULL, 0), 0);
-    assert_int_equal(db_replica_welcome(e, 9, &moved), 0);
+    struct vsc_replica *e = NULL;
+    assert_int_equal(vsc_replica_open(":memory:", 1, &e, NULL, 0), 0);
+    assert_int_equal(vsc_replica_welcome(e, 9, &moved), 0);
     assert_int_equal(moved, 0);
-    assert_int_equal(db_replica_queue(e, "visits", "z", 0, "{}", -1, 1, &c), 0);
+    assert_int_equal(vsc_replica_queue(e, "visits", "z", 0, "{}", -1, 1, &c), 0);
     assert_int_equal(c.seq, 10);
-    db_replica_change_clear(&c);
-    db_replica_close(e);
+    vsc_replica_change_clear(&c);
+    vsc_replica_close(e);
 }
 
 /*
@@ -291,51 +294,51 @@ static void test_first_welcome_without_overlap(void **state)
 static void test_welcome_without_seq_and_legacy_store(void **state)
 {
     static const char *const ids[] = {"p", "q", NULL};
-    struct db_replica *r = *state;
+    struct vsc_replica *r = *state;
     struct outbox_text o;
     int64_t moved = -1, server = 0;
 
     queue_ids(r, ids, 1);
-    assert_int_equal(db_replica_welcome(r, -1, &moved), 0);
+    assert_int_equal(vsc_replica_welcome(r, -1, &moved), 0);
     assert_int_equal(moved, 0);
     assert_string_equal(outbox_of(r, &o), "1:p 2:q");
     assert_int_equal(next_seq_of(r), 3);
-    assert_int_equal(db_replica_config_get_int(r, "server_seq", -1, &server), 0);
+    assert_int_equal(vsc_replica_config_get_int(r, "server_seq", -1, &server), 0);
     assert_int_equal(server, -1);
     /* An ack does not make the server's seq known either. */
-    struct db_replica_outcome acked = {1, 0, NULL, NULL, NULL};
-    assert_int_equal(db_replica_acked(r, &acked, 1, 2000), 0);
-    assert_int_equal(db_replica_config_get_int(r, "server_seq", -1, &server), 0);
+    struct vsc_replica_outcome acked = {1, 0, NULL, NULL, NULL};
+    assert_int_equal(vsc_replica_acked(r, &acked, 1, 2000), 0);
+    assert_int_equal(vsc_replica_config_get_int(r, "server_seq", -1, &server), 0);
     assert_int_equal(server, -1);
-    assert_int_equal(db_replica_welcome(r, 5, &moved), 0);
+    assert_int_equal(vsc_replica_welcome(r, 5, &moved), 0);
     assert_int_equal(moved, 0);
     assert_string_equal(outbox_of(r, &o), "2:q");
     assert_int_equal(next_seq_of(r), 6);
 
-    struct db_replica *old = NULL;
-    assert_int_equal(db_replica_open(":memory:", 1, &old, NULL, 0), 0);
-    assert_int_equal(db_replica_config_set(old, "user", "c001"), 0);
+    struct vsc_replica *old = NULL;
+    assert_int_equal(vsc_replica_open(":memory:", 1, &old, NULL, 0), 0);
+    assert_int_equal(vsc_replica_config_set(old, "user", "c001"), 0);
     queue_ids(old, ids, 1);
-    assert_int_equal(db_replica_welcome(old, 5, &moved), 0);
+    assert_int_equal(vsc_replica_welcome(old, 5, &moved), 0);
     assert_int_equal(moved, 0);
     assert_string_equal(outbox_of(old, &o), "1:p 2:q");
-    db_replica_close(old);
+    vsc_replica_close(old);
 }
 
 /* Renumbering past 2^53 - 1 fails and leaves the store as it was. */
 static void test_first_welcome_seq_ceiling(void **state)
 {
     static const char *const ids[] = {"m", "n", NULL};
-    struct db_replica *r = *state;
+    struct vsc_replica *r = *state;
     struct outbox_text o;
     int64_t moved = -1, next = 0;
 
     queue_ids(r, ids, 1);
-    assert_int_equal(db_replica_welcome(r, 9007199254740990LL, &moved), DB_EMISUSE);
+    assert_int_equal(vsc_replica_welcome(r, 9007199254740990LL, &moved), DB_EMISUSE);
     assert_int_equal(moved, -1);
-    assert_non_null(strstr(db_replica_errmsg(r), "9007199254740990"));
+    assert_non_null(strstr(vsc_replica_errmsg(r), "9007199254740990"));
     assert_string_equal(outbox_of(r, &o), "1:m 2:n");
-    assert_int_equal(db_replica_config_get_int(r, "welcomed", 0, &next), 0);
+    assert_int_equal(vsc_replica_config_get_int(r, "welcomed", 0, &next), 0);
     assert_int_equal(next, 0);
 }
 
@@ -351,47 +354,47 @@ static int count_cb(void *ctx, const char *collection, int64_t live, int64_t del
 
 static void test_apply_pages(void **state)
 {
-    struct db_replica *r = *state;
-    struct db_replica_item page1[] = {
+    struct vsc_replica *r = *state;
+    struct vsc_replica_item page1[] = {
         {"visits", "a", 1, 0, 0, "{\"k\":1}", 7},
         {"visits", "b", 2, 1, 0, "{}", 2},
         {"visits", "c", 1, 0, 0, "{}", 2},
     };
-    struct db_replica_item page2[] = {
+    struct vsc_replica_item page2[] = {
         {"visits", "a", 3, 0, 0, "{\"k\":3}", 7},
         {"visits", "c", 0, 0, 1, NULL, 0},
     };
-    assert_int_equal(db_replica_apply(r, page1, 3, "10"), 0);
-    assert_int_equal(db_replica_apply(r, page2, 2, "12"), 0);
-    struct db_replica_record rec;
-    assert_int_equal(db_replica_get(r, "visits", "a", &rec), 0);
+    assert_int_equal(vsc_replica_apply(r, page1, 3, "10"), 0);
+    assert_int_equal(vsc_replica_apply(r, page2, 2, "12"), 0);
+    struct vsc_replica_record rec;
+    assert_int_equal(vsc_replica_get(r, "visits", "a", &rec), 0);
     assert_int_equal(rec.rev, 3);
     assert_string_equal(rec.body, "{\"k\":3}");
     free(rec.body);
-    assert_int_equal(db_replica_get(r, "visits", "c", &rec), DB_ENOTFOUND);
+    assert_int_equal(vsc_replica_get(r, "visits", "c", &rec), DB_ENOTFOUND);
     int64_t t[2] = {-1, -1};
-    assert_int_equal(db_replica_counts(r, count_cb, t), 0);
+    assert_int_equal(vsc_replica_counts(r, count_cb, t), 0);
     assert_int_equal(t[0], 1);
     assert_int_equal(t[1], 1);
 }
 
 static void test_config(void **state)
 {
-    struct db_replica *r = *state;
+    struct vsc_replica *r = *state;
     int64_t v = 0;
     char *s = NULL;
-    assert_int_equal(db_replica_config_get(r, "url", &s), DB_ENOTFOUND);
+    assert_int_equal(vsc_replica_config_get(r, "url", &s), DB_ENOTFOUND);
     assert_null(s);
-    assert_int_equal(db_replica_config_get_int(r, "n", 5, &v), 0);
+    assert_int_equal(vsc_replica_config_get_int(r, "n", 5, &v), 0);
     assert_int_equal(v, 5);
-    assert_int_equal(db_replica_config_set_int(r, "n", -12), 0);
-    assert_int_equal(db_replica_config_get_int(r, "n", 5, &v), 0);
+    assert_int_equal(vsc_replica_config_set_int(r, "n", -12), 0);
+    assert_int_equal(vsc_replica_config_get_int(r, "n", 5, &v), 0);
     assert_int_equal(v, -12);
-    assert_int_equal(db_replica_config_set(r, "n", "abc"), 0);
-    assert_int_equal(db_replica_config_get_int(r, "n", 5, &v), DB_ECORRUPT);
-    assert_non_null(strstr(db_replica_errmsg(r), "n"));
-    assert_int_equal(db_replica_config_set(r, "n", NULL), 0);
-    assert_int_equal(db_replica_config_get(r, "n", &s), DB_ENOTFOUND);
+    assert_int_equal(vsc_replica_config_set(r, "n", "abc"), 0);
+    assert_int_equal(vsc_replica_config_get_int(r, "n", 5, &v), DB_ECORRUPT);
+    assert_non_null(strstr(vsc_replica_errmsg(r), "n"));
+    assert_int_equal(vsc_replica_config_set(r, "n", NULL), 0);
+    assert_int_equal(vsc_replica_config_get(r, "n", &s), DB_ENOTFOUND);
 }
 
 static void test_file_persists(void **state)
@@ -402,30 +405,76 @@ static void test_file_persists(void **state)
     assert_true(fd >= 0);
     close(fd);
     unlink(path);
-    struct db_replica *r = NULL;
+    struct vsc_replica *r = NULL;
     char err[256];
     /* Without create, a missing store is an error that says what to do. */
-    assert_int_equal(db_replica_open(path, 0, &r, err, sizeof err), DB_ENOTFOUND);
+    assert_int_equal(vsc_replica_open(path, 0, &r, err, sizeof err), DB_ENOTFOUND);
     assert_non_null(strstr(err, "client init"));
-    assert_int_equal(db_replica_open(path, 1, &r, err, sizeof err), 0);
-    struct db_replica_change c;
-    assert_int_equal(db_replica_queue(r, "visits", "v1", -1, "{}", -1, 5, &c), 0);
-    db_replica_change_clear(&c);
-    db_replica_close(r);
-    assert_int_equal(db_replica_open(path, 0, &r, err, sizeof err), 0);
+    assert_int_equal(vsc_replica_open(path, 1, &r, err, sizeof err), 0);
+    struct vsc_replica_change c;
+    assert_int_equal(vsc_replica_queue(r, "visits", "v1", -1, "{}", -1, 5, &c), 0);
+    vsc_replica_change_clear(&c);
+    vsc_replica_close(r);
+    assert_int_equal(vsc_replica_open(path, 0, &r, err, sizeof err), 0);
     int64_t n = 0, oldest = 0;
-    assert_int_equal(db_replica_pending(r, &n, &oldest), 0);
+    assert_int_equal(vsc_replica_pending(r, &n, &oldest), 0);
     assert_int_equal(n, 1);
-    assert_int_equal(db_replica_queue(r, "visits", "v2", -1, "{}", -1, 6, &c), 0);
+    assert_int_equal(vsc_replica_queue(r, "visits", "v2", -1, "{}", -1, 6, &c), 0);
     assert_int_equal(c.seq, 2);
-    db_replica_change_clear(&c);
-    db_replica_close(r);
+    vsc_replica_change_clear(&c);
+    vsc_replica_close(r);
     char wal[64], shm[64];
     snprintf(wal, sizeof wal, "%s-wal", path);
     snprintf(shm, sizeof shm, "%s-shm", path);
     unlink(path);
     unlink(wal);
     unlink(shm);
+}
+
+static unsigned file_mode(const char *path, const char *suffix)
+{
+    char full[512];
+    struct stat st;
+    snprintf(full, sizeof full, "%s%s", path, suffix);
+    if (stat(full, &st) != 0)
+        fail_msg("%s: %s", full, strerror(errno));
+    return (unsigned)(st.st_mode & 07777);
+}
+
+static void unlink_store(const char *path)
+{
+    static const char *const sides[] = { "", "-wal", "-shm", "-journal" };
+    char full[512];
+    for (size_t i = 0; i < sizeof sides / sizeof sides[0]; i++) {
+        snprintf(full, sizeof full, "%s%s", path, sides[i]);
+        unlink(full);
+    }
+}
+
+/* A replica holds the device's token: its files are 0600 under any umask. */
+static void test_new_files_private(void **state)
+{
+    (void)state;
+    char path[256], err[512];
+    struct vsc_replica *r = NULL;
+    mode_t old = umask(022);
+
+    snprintf(path, sizeof path, "/tmp/vs-replica-mode-%ld.db", (long)getpid());
+    unlink_store(path);
+    assert_int_equal(vsc_replica_open(path, 1, &r, err, sizeof err), 0);
+    assert_int_equal(vsc_replica_config_set(r, "token", "secret"), 0);
+    assert_int_equal(file_mode(path, ""), 0600);
+    assert_int_equal(file_mode(path, "-wal"), 0600);
+    assert_int_equal(file_mode(path, "-shm"), 0600);
+    vsc_replica_close(r);
+    unlink_store(path);
+
+    /* A file that cannot be created: the sentence says why. */
+    r = NULL;
+    assert_int_equal(vsc_replica_open("/nonexistent-vs-dir/x.db", 1, &r, err, sizeof err), DB_EIO);
+    assert_null(r);
+    assert_non_null(strstr(err, strerror(ENOENT)));
+    umask(old);
 }
 
 int main(void)
@@ -443,6 +492,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_apply_pages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config, setup, teardown),
         cmocka_unit_test(test_file_persists),
+        cmocka_unit_test(test_new_files_private),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,7 +2,8 @@
  * test_open.c — opening a store: pragmas on files and :memory:, migration
  * re-runs, the errors for missing, foreign, too new and too old files, a
  * read-only second connection that sees what the writer committed, and the
- * modes of the files a store and a replica are made of (0600 under any umask).
+ * modes of the files a store is made of (0600 under any umask; the client's
+ * replica: tests/client/test_replica.c).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,7 +20,6 @@
 #include <unistd.h>
 
 #include "db_internal.h"
-#include "replica.h"
 #include "t_db.h"
 
 /* The text of a one-value query on the store's own connection, copied into out. */
@@ -367,7 +367,6 @@ static void test_new_files_private(void **state)
     (void)state;
     char path[256], err[512];
     struct db *db = NULL;
-    struct db_replica *r = NULL;
     mode_t old = umask(022);
     t_temp_path(path, sizeof path);
 
@@ -386,25 +385,12 @@ static void test_new_files_private(void **state)
     db_close(db);
     t_unlink(path);
 
-    /* A replica holds the device's token in its config. */
-    assert_int_equal(db_replica_open(path, 1, &r, err, sizeof err), 0);
-    assert_int_equal(db_replica_config_set(r, "token", "secret"), 0);
-    assert_int_equal(file_mode(path, ""), 0600);
-    assert_int_equal(file_mode(path, "-wal"), 0600);
-    assert_int_equal(file_mode(path, "-shm"), 0600);
-    db_replica_close(r);
-    t_unlink(path);
-
     /* A file that cannot be created: the sentence says why. */
     db = NULL;
     assert_int_equal(db_open("/nonexistent-vs-dir/x.db", DB_OPEN_CREATE, &db, err, sizeof err),
                      DB_EIO);
     assert_null(db);
     assert_non_null(strstr(err, "/nonexistent-vs-dir/x.db"));
-    assert_non_null(strstr(err, strerror(ENOENT)));
-    r = NULL;
-    assert_int_equal(db_replica_open("/nonexistent-vs-dir/x.db", 1, &r, err, sizeof err), DB_EIO);
-    assert_null(r);
     assert_non_null(strstr(err, strerror(ENOENT)));
     umask(old);
 }

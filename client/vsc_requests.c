@@ -1,11 +1,11 @@
 /*
- * client.c — the visitsync.v1 calls of the client library: hello, push
+ * vsc_requests.c — the visitsync.v1 calls of the client library: hello, push
  * (pipelined), pull, schema, pokes. Each call writes its message with
- * protocol/, queues it, and runs the event loop (client_conn.c) until the
+ * protocol/, queues it, and runs the event loop (vsc_conn.c) until the
  * reply with its req is in the inbox. Replies to other calls stay in the
  * inbox for them; an `error` without req answers whichever call waits.
  */
-#include "client_internal.h"
+#include "vsc_internal.h"
 
 #include <inttypes.h>
 #include <stdio.h>

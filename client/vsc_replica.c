@@ -1,5 +1,5 @@
 /*
- * replica.c — the tablet's local store (see replica.h).
+ * vsc_replica.c — the tablet's local store (see vsc_replica.h).
  *
  * Design: every statement is listed once in stmt_sql[], prepared on first
  * use with SQLITE_PREPARE_PERSISTENT and kept until close; each use ends
@@ -8,7 +8,7 @@
  * ack, apply) run inside BEGIN IMMEDIATE … COMMIT so a crash leaves the
  * outbox, the clock and the replica consistent with each other.
  */
-#include "replica.h"
+#include "vsc_replica.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -81,17 +81,17 @@ static const char schema_sql[] =
     " rev INTEGER NOT NULL, deleted INTEGER NOT NULL DEFAULT 0, body TEXT NOT NULL,"
     " PRIMARY KEY(collection, id)) WITHOUT ROWID;";
 
-struct db_replica {
+struct vsc_replica {
     sqlite3 *sql;
     sqlite3_stmt *stmt[RS_STMT_COUNT_];
     char errmsg[512];
 };
 
-static int rs_fail(struct db_replica *r, int code, const char *fmt, ...)
+static int rs_fail(struct vsc_replica *r, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Stores a sentence for db_replica_errmsg() and returns code. */
-static int rs_fail(struct db_replica *r, int code, const char *fmt, ...)
+/* Stores a sentence for vsc_replica_errmsg() and returns code. */
+static int rs_fail(struct vsc_replica *r, int code, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -116,13 +116,13 @@ static int rs_code(int rc)
 }
 
 /* Fails with SQLite's own message for what was being done. */
-static int rs_sqlfail(struct db_replica *r, int rc, const char *what)
+static int rs_sqlfail(struct vsc_replica *r, int rc, const char *what)
 {
     return rs_fail(r, rs_code(rc), "local store: %s failed: %s", what, sqlite3_errmsg(r->sql));
 }
 
 /* Returns the prepared statement for s, preparing it on first use; NULL on failure. */
-static sqlite3_stmt *rs_stmt(struct db_replica *r, enum rs_stmt s)
+static sqlite3_stmt *rs_stmt(struct vsc_replica *r, enum rs_stmt s)
 {
     if (!r->stmt[s]) {
         int rc = sqlite3_prepare_v3(r->sql, stmt_sql[s], -1, SQLITE_PREPARE_PERSISTENT,
@@ -144,19 +144,19 @@ static void rs_done(sqlite3_stmt *st)
     }
 }
 
-static int rs_exec(struct db_replica *r, const char *sql, const char *what)
+static int rs_exec(struct vsc_replica *r, const char *sql, const char *what)
 {
     int rc = sqlite3_exec(r->sql, sql, NULL, NULL, NULL);
     return rc == SQLITE_OK ? 0 : rs_sqlfail(r, rc, what);
 }
 
-static int rs_begin(struct db_replica *r)
+static int rs_begin(struct vsc_replica *r)
 {
     return rs_exec(r, "BEGIN IMMEDIATE", "starting a transaction");
 }
 
 /* Commits when rc == 0, else rolls back; returns rc or the commit's failure. */
-static int rs_end(struct db_replica *r, int rc)
+static int rs_end(struct vsc_replica *r, int rc)
 {
     if (rc == 0)
         return rs_exec(r, "COMMIT", "committing");
@@ -169,10 +169,10 @@ static char *rs_strdup(const unsigned char *s)
     return strdup(s ? (const char *)s : "");
 }
 
-int db_replica_open(const char *path, int create, struct db_replica **out, char *errbuf,
-                    size_t errsize)
+int vsc_replica_open(const char *path, int create, struct vsc_replica **out, char *errbuf,
+                     size_t errsize)
 {
-    struct db_replica *r = calloc(1, sizeof *r);
+    struct vsc_replica *r = calloc(1, sizeof *r);
     int rc = DB_ENOMEM, version = 0, src;
     sqlite3_stmt *st = NULL;
     int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
@@ -231,14 +231,14 @@ out:
     if (rc != 0) {
         if (errbuf)
             snprintf(errbuf, errsize, "%s", r->errmsg[0] ? r->errmsg : db_strerror(rc));
-        db_replica_close(r);
+        vsc_replica_close(r);
         return rc;
     }
     *out = r;
     return 0;
 }
 
-void db_replica_close(struct db_replica *r)
+void vsc_replica_close(struct vsc_replica *r)
 {
     if (!r)
         return;
@@ -250,14 +250,14 @@ void db_replica_close(struct db_replica *r)
     free(r);
 }
 
-const char *db_replica_errmsg(const struct db_replica *r)
+const char *vsc_replica_errmsg(const struct vsc_replica *r)
 {
     return r && r->errmsg[0] ? r->errmsg : "no error";
 }
 
 /* ---- config ------------------------------------------------------------- */
 
-int db_replica_config_get(struct db_replica *r, const char *key, char **out)
+int vsc_replica_config_get(struct vsc_replica *r, const char *key, char **out)
 {
     sqlite3_stmt *st = rs_stmt(r, RS_CONFIG_GET);
     int rc;
@@ -280,7 +280,7 @@ int db_replica_config_get(struct db_replica *r, const char *key, char **out)
     return rc;
 }
 
-int db_replica_config_set(struct db_replica *r, const char *key, const char *value)
+int vsc_replica_config_set(struct vsc_replica *r, const char *key, const char *value)
 {
     sqlite3_stmt *st = rs_stmt(r, value ? RS_CONFIG_SET : RS_CONFIG_DEL);
     int rc;
@@ -296,10 +296,10 @@ int db_replica_config_set(struct db_replica *r, const char *key, const char *val
     return rc;
 }
 
-int db_replica_config_get_int(struct db_replica *r, const char *key, int64_t dflt, int64_t *out)
+int vsc_replica_config_get_int(struct vsc_replica *r, const char *key, int64_t dflt, int64_t *out)
 {
     char *v = NULL, *end = NULL;
-    int rc = db_replica_config_get(r, key, &v);
+    int rc = vsc_replica_config_get(r, key, &v);
 
     if (rc == DB_ENOTFOUND) {
         *out = dflt;
@@ -318,25 +318,25 @@ int db_replica_config_get_int(struct db_replica *r, const char *key, int64_t dfl
     return rc;
 }
 
-int db_replica_config_set_int(struct db_replica *r, const char *key, int64_t value)
+int vsc_replica_config_set_int(struct vsc_replica *r, const char *key, int64_t value)
 {
     char buf[32];
     snprintf(buf, sizeof buf, "%" PRId64, value);
-    return db_replica_config_set(r, key, buf);
+    return vsc_replica_config_set(r, key, buf);
 }
 
-int db_replica_clock_merge(struct db_replica *r, int64_t server_ms)
+int vsc_replica_clock_merge(struct vsc_replica *r, int64_t server_ms)
 {
     int64_t ms = 0;
     int rc = rs_begin(r);
 
     if (rc != 0)
         return rc;
-    rc = db_replica_config_get_int(r, "hlc_ms", 0, &ms);
+    rc = vsc_replica_config_get_int(r, "hlc_ms", 0, &ms);
     if (rc == 0 && server_ms > ms) {
-        rc = db_replica_config_set_int(r, "hlc_ms", server_ms);
+        rc = vsc_replica_config_set_int(r, "hlc_ms", server_ms);
         if (rc == 0)
-            rc = db_replica_config_set_int(r, "hlc_counter", 0);
+            rc = vsc_replica_config_set_int(r, "hlc_counter", 0);
     }
     return rs_end(r, rc);
 }
@@ -345,14 +345,14 @@ int db_replica_clock_merge(struct db_replica *r, int64_t server_ms)
 
 #define RS_SEQ_MAX 9007199254740991LL /* 2^53 - 1, the protocol's largest seq */
 
-/* Whether this store ever had a welcome (see db_replica_welcome). */
-static int rs_welcomed(struct db_replica *r, int *out)
+/* Whether this store ever had a welcome (see vsc_replica_welcome). */
+static int rs_welcomed(struct vsc_replica *r, int *out)
 {
     char *v = NULL;
-    int rc = db_replica_config_get(r, "welcomed", &v);
+    int rc = vsc_replica_config_get(r, "welcomed", &v);
 
     if (rc == DB_ENOTFOUND)
-        rc = db_replica_config_get(r, "user", &v);
+        rc = vsc_replica_config_get(r, "user", &v);
     if (rc == 0 || rc == DB_ENOTFOUND) {
         *out = rc == 0;
         rc = 0;
@@ -362,7 +362,7 @@ static int rs_welcomed(struct db_replica *r, int *out)
 }
 
 /* The lowest and highest queued seq; *n_out 0 when the outbox is empty. */
-static int rs_outbox_range(struct db_replica *r, int64_t *lo, int64_t *hi, int *n_out)
+static int rs_outbox_range(struct vsc_replica *r, int64_t *lo, int64_t *hi, int *n_out)
 {
     sqlite3_stmt *st = rs_stmt(r, RS_OUTBOX_RANGE);
     int rc;
@@ -383,7 +383,7 @@ static int rs_outbox_range(struct db_replica *r, int64_t *lo, int64_t *hi, int *
 }
 
 /* Runs one of the renumbering statements, binding offset when it takes one. */
-static int rs_renumber_step(struct db_replica *r, enum rs_stmt s, int64_t offset)
+static int rs_renumber_step(struct vsc_replica *r, enum rs_stmt s, int64_t offset)
 {
     sqlite3_stmt *st = rs_stmt(r, s);
     int rc;
@@ -398,7 +398,7 @@ static int rs_renumber_step(struct db_replica *r, enum rs_stmt s, int64_t offset
     return rc;
 }
 
-int db_replica_welcome(struct db_replica *r, int64_t server_seq, int64_t *renumbered)
+int vsc_replica_welcome(struct vsc_replica *r, int64_t server_seq, int64_t *renumbered)
 {
     int64_t lo = 0, hi = 0, next = 1, offset = 0, moved = 0;
     int welcomed = 0, queued = 0;
@@ -407,7 +407,7 @@ int db_replica_welcome(struct db_replica *r, int64_t server_seq, int64_t *renumb
     if (rc != 0)
         return rc;
     if ((rc = rs_welcomed(r, &welcomed)) != 0 ||
-        (rc = db_replica_config_get_int(r, "next_seq", 1, &next)) != 0 ||
+        (rc = vsc_replica_config_get_int(r, "next_seq", 1, &next)) != 0 ||
         (rc = rs_outbox_range(r, &lo, &hi, &queued)) != 0)
         goto out;
     if (!welcomed && server_seq >= 0 && queued && server_seq >= lo) {
@@ -432,11 +432,11 @@ int db_replica_welcome(struct db_replica *r, int64_t server_seq, int64_t *renumb
     }
     if (server_seq >= 0 && next <= server_seq)
         next = server_seq + 1;
-    if ((rc = db_replica_config_set_int(r, "next_seq", next)) != 0 ||
-        (rc = db_replica_config_set(r, "welcomed", "1")) != 0)
+    if ((rc = vsc_replica_config_set_int(r, "next_seq", next)) != 0 ||
+        (rc = vsc_replica_config_set(r, "welcomed", "1")) != 0)
         goto out;
     if (server_seq >= 0)
-        rc = db_replica_config_set_int(r, "server_seq", server_seq);
+        rc = vsc_replica_config_set_int(r, "server_seq", server_seq);
 out:
     rc = rs_end(r, rc);
     if (rc == 0 && renumbered)
@@ -446,7 +446,7 @@ out:
 
 /* ---- outbox ------------------------------------------------------------- */
 
-void db_replica_change_clear(struct db_replica_change *c)
+void vsc_replica_change_clear(struct vsc_replica_change *c)
 {
     if (!c)
         return;
@@ -457,10 +457,10 @@ void db_replica_change_clear(struct db_replica_change *c)
 }
 
 /* The replica's rev of a record, 0 when it has none. */
-static int rs_local_rev(struct db_replica *r, const char *collection, const char *id, int64_t *out)
+static int rs_local_rev(struct vsc_replica *r, const char *collection, const char *id, int64_t *out)
 {
-    struct db_replica_record rec;
-    int rc = db_replica_get(r, collection, id, &rec);
+    struct vsc_replica_record rec;
+    int rc = vsc_replica_get(r, collection, id, &rec);
 
     if (rc == DB_ENOTFOUND) {
         *out = 0;
@@ -473,20 +473,20 @@ static int rs_local_rev(struct db_replica *r, const char *collection, const char
     return rc;
 }
 
-int db_replica_queue(struct db_replica *r, const char *collection, const char *id, int64_t base,
-                     const char *fields, int deleted, int64_t now_ms,
-                     struct db_replica_change *out)
+int vsc_replica_queue(struct vsc_replica *r, const char *collection, const char *id, int64_t base,
+                      const char *fields, int deleted, int64_t now_ms,
+                      struct vsc_replica_change *out)
 {
     int64_t seq = 0, ms = 0, counter = 0;
-    struct db_replica_change c = { 0 };
+    struct vsc_replica_change c = { 0 };
     sqlite3_stmt *st = NULL;
     int rc = rs_begin(r);
 
     if (rc != 0)
         return rc;
-    if ((rc = db_replica_config_get_int(r, "next_seq", 1, &seq)) != 0 ||
-        (rc = db_replica_config_get_int(r, "hlc_ms", 0, &ms)) != 0 ||
-        (rc = db_replica_config_get_int(r, "hlc_counter", 0, &counter)) != 0)
+    if ((rc = vsc_replica_config_get_int(r, "next_seq", 1, &seq)) != 0 ||
+        (rc = vsc_replica_config_get_int(r, "hlc_ms", 0, &ms)) != 0 ||
+        (rc = vsc_replica_config_get_int(r, "hlc_counter", 0, &counter)) != 0)
         goto out;
     if (base < 0 && (rc = rs_local_rev(r, collection, id, &base)) != 0)
         goto out;
@@ -527,22 +527,22 @@ int db_replica_queue(struct db_replica *r, const char *collection, const char *i
     rc = rc == SQLITE_DONE ? 0 : rs_sqlfail(r, rc, "queueing a change");
     rs_done(st);
     if (rc == 0)
-        rc = db_replica_config_set_int(r, "next_seq", seq + 1);
+        rc = vsc_replica_config_set_int(r, "next_seq", seq + 1);
     if (rc == 0)
-        rc = db_replica_config_set_int(r, "hlc_ms", ms);
+        rc = vsc_replica_config_set_int(r, "hlc_ms", ms);
     if (rc == 0)
-        rc = db_replica_config_set_int(r, "hlc_counter", counter);
+        rc = vsc_replica_config_set_int(r, "hlc_counter", counter);
 out:
     rc = rs_end(r, rc);
     if (rc != 0) {
-        db_replica_change_clear(&c);
+        vsc_replica_change_clear(&c);
         return rc;
     }
     *out = c;
     return 0;
 }
 
-int db_replica_pending(struct db_replica *r, int64_t *count, int64_t *oldest_ms)
+int vsc_replica_pending(struct vsc_replica *r, int64_t *count, int64_t *oldest_ms)
 {
     sqlite3_stmt *st = rs_stmt(r, RS_OUTBOX_STATS);
     int rc;
@@ -561,8 +561,8 @@ int db_replica_pending(struct db_replica *r, int64_t *count, int64_t *oldest_ms)
     return rc;
 }
 
-int db_replica_outbox_list(struct db_replica *r, int64_t after_seq, int64_t limit,
-                           db_replica_change_fn fn, void *ctx)
+int vsc_replica_outbox_list(struct vsc_replica *r, int64_t after_seq, int64_t limit,
+                            vsc_replica_change_fn fn, void *ctx)
 {
     sqlite3_stmt *st = rs_stmt(r, RS_OUTBOX_LIST);
     int rc;
@@ -572,7 +572,7 @@ int db_replica_outbox_list(struct db_replica *r, int64_t after_seq, int64_t limi
     sqlite3_bind_int64(st, 1, after_seq);
     sqlite3_bind_int64(st, 2, limit);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        struct db_replica_change c = {
+        struct vsc_replica_change c = {
             .seq = sqlite3_column_int64(st, 0),
             .collection = (char *)sqlite3_column_text(st, 1),
             .id = (char *)sqlite3_column_text(st, 2),
@@ -593,7 +593,7 @@ out:
 }
 
 /* Runs a statement that takes (seq) or a rejected row's values; one step. */
-static int rs_ack_one(struct db_replica *r, const struct db_replica_outcome *o, int64_t now_ms)
+static int rs_ack_one(struct vsc_replica *r, const struct vsc_replica_outcome *o, int64_t now_ms)
 {
     sqlite3_stmt *st;
     int rc;
@@ -621,8 +621,8 @@ static int rs_ack_one(struct db_replica *r, const struct db_replica_outcome *o, 
     return rc;
 }
 
-int db_replica_acked(struct db_replica *r, const struct db_replica_outcome *o, size_t n,
-                     int64_t now_ms)
+int vsc_replica_acked(struct vsc_replica *r, const struct vsc_replica_outcome *o, size_t n,
+                      int64_t now_ms)
 {
     int64_t top = -1, known = -1;
     int rc = rs_begin(r);
@@ -633,13 +633,13 @@ int db_replica_acked(struct db_replica *r, const struct db_replica_outcome *o, s
     }
     /* Every seq an ack names is committed: keep server_seq current, once known. */
     if (rc == 0 && top >= 0)
-        rc = db_replica_config_get_int(r, "server_seq", -1, &known);
+        rc = vsc_replica_config_get_int(r, "server_seq", -1, &known);
     if (rc == 0 && known >= 0 && top > known)
-        rc = db_replica_config_set_int(r, "server_seq", top);
+        rc = vsc_replica_config_set_int(r, "server_seq", top);
     return rs_end(r, rc);
 }
 
-int db_replica_rejected_list(struct db_replica *r, db_replica_rejected_fn fn, void *ctx)
+int vsc_replica_rejected_list(struct vsc_replica *r, vsc_replica_rejected_fn fn, void *ctx)
 {
     sqlite3_stmt *st = rs_stmt(r, RS_REJECT_LIST);
     int rc;
@@ -647,7 +647,7 @@ int db_replica_rejected_list(struct db_replica *r, db_replica_rejected_fn fn, vo
     if (!st)
         return DB_EIO;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        struct db_replica_rejected x = {
+        struct vsc_replica_rejected x = {
             .seq = sqlite3_column_int64(st, 0),
             .collection = (const char *)sqlite3_column_text(st, 1),
             .id = (const char *)sqlite3_column_text(st, 2),
@@ -669,7 +669,7 @@ out:
 
 /* ---- replica ------------------------------------------------------------ */
 
-static int rs_apply_one(struct db_replica *r, const struct db_replica_item *it)
+static int rs_apply_one(struct vsc_replica *r, const struct vsc_replica_item *it)
 {
     sqlite3_stmt *st = rs_stmt(r, it->removed ? RS_RECORD_DEL : RS_RECORD_PUT);
     int rc;
@@ -692,20 +692,20 @@ static int rs_apply_one(struct db_replica *r, const struct db_replica_item *it)
     return rc;
 }
 
-int db_replica_apply(struct db_replica *r, const struct db_replica_item *items, size_t n,
-                     const char *cursor)
+int vsc_replica_apply(struct vsc_replica *r, const struct vsc_replica_item *items, size_t n,
+                      const char *cursor)
 {
     int rc = rs_begin(r);
 
     for (size_t i = 0; rc == 0 && i < n; i++)
         rc = rs_apply_one(r, &items[i]);
     if (rc == 0 && cursor)
-        rc = db_replica_config_set(r, "cursor", cursor);
+        rc = vsc_replica_config_set(r, "cursor", cursor);
     return rs_end(r, rc);
 }
 
-int db_replica_get(struct db_replica *r, const char *collection, const char *id,
-                   struct db_replica_record *out)
+int vsc_replica_get(struct vsc_replica *r, const char *collection, const char *id,
+                    struct vsc_replica_record *out)
 {
     sqlite3_stmt *st = rs_stmt(r, RS_RECORD_GET);
     int rc;
@@ -734,8 +734,8 @@ int db_replica_get(struct db_replica *r, const char *collection, const char *id,
     return rc;
 }
 
-int db_replica_list(struct db_replica *r, const char *collection, db_replica_record_fn fn,
-                    void *ctx)
+int vsc_replica_list(struct vsc_replica *r, const char *collection, vsc_replica_record_fn fn,
+                     void *ctx)
 {
     sqlite3_stmt *st = rs_stmt(r, collection ? RS_RECORD_LIST_ONE : RS_RECORD_LIST_ALL);
     int rc;
@@ -757,7 +757,7 @@ out:
     return rc;
 }
 
-int db_replica_counts(struct db_replica *r, db_replica_count_fn fn, void *ctx)
+int vsc_replica_counts(struct vsc_replica *r, vsc_replica_count_fn fn, void *ctx)
 {
     sqlite3_stmt *st = rs_stmt(r, RS_RECORD_COUNTS);
     int rc;

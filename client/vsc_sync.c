@@ -1,5 +1,5 @@
 /*
- * client_sync.c — one sync of a local store with the server (client_sync.h).
+ * vsc_sync.c — one sync of a local store with the server (vsc_sync.h).
  *
  * Design: a session is connect → hello → (the store notes the welcome, and
  * on its first one numbers its queue after the server's seq) → push the
@@ -10,7 +10,7 @@
  * store as soon as it arrives, so what a failed attempt achieved is kept;
  * the next attempt re-sends the rest of the outbox from its start.
  */
-#include "client_sync.h"
+#include "vsc_sync.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -18,26 +18,26 @@
 #include <string.h>
 #include <time.h>
 
-#define SYNC_DEFAULT_ATTEMPTS 5
-#define SYNC_DEFAULT_BACKOFF_MS 500
-#define SYNC_DEFAULT_IN_FLIGHT 4
-#define SYNC_MAX_PAGES 1000000 /* a server whose "more" never ends is broken */
+#define VSC__SYNC_DEFAULT_ATTEMPTS 5
+#define VSC__SYNC_DEFAULT_BACKOFF_MS 500
+#define VSC__SYNC_DEFAULT_IN_FLIGHT 4
+#define VSC__SYNC_MAX_PAGES 1000000 /* a server whose "more" never ends is broken */
 
 /* One queued change loaded for a push, with its decoded fields. */
-struct sync_item {
-    struct db_replica_change c; /* owned copies */
+struct vsc__sync_item {
+    struct vsc_replica_change c; /* owned copies */
     struct proto_record *rec;
     struct proto_field *fields; /* rec's fields plus _deleted, when set */
 };
 
 /* The changes of one push, in seq order. */
-struct sync_batch {
-    struct sync_item *items;
+struct vsc__sync_batch {
+    struct vsc__sync_item *items;
     size_t n, cap;
 };
 
-struct sync_state {
-    struct db_replica *r;
+struct vsc__sync_state {
+    struct vsc_replica *r;
     const struct vsc_sync_opts *o;
     struct vsc_sync_report *rep;
     char *url, *device, *token;
@@ -45,27 +45,27 @@ struct sync_state {
     char err[600];
 };
 
-static int64_t sync_wall_ms(void)
+static int64_t vsc__sync_wall_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void sync_sleep_ms(int ms)
+static void vsc__sync_sleep_ms(int ms)
 {
     struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
     while (nanosleep(&ts, &ts) != 0)
         ;
 }
 
-static int sync_dbfail(struct sync_state *s, int rc)
+static int vsc__sync_dbfail(struct vsc__sync_state *s, int rc)
 {
-    snprintf(s->err, sizeof s->err, "%s", db_replica_errmsg(s->r));
+    snprintf(s->err, sizeof s->err, "%s", vsc_replica_errmsg(s->r));
     return rc;
 }
 
-static int sync_vscfail(struct sync_state *s, struct vsc *v, int rc)
+static int vsc__sync_vscfail(struct vsc__sync_state *s, struct vsc *v, int rc)
 {
     snprintf(s->err, sizeof s->err, "%s", vsc_errmsg(v));
     return rc;
@@ -73,28 +73,28 @@ static int sync_vscfail(struct sync_state *s, struct vsc *v, int rc)
 
 /* ---- batches ------------------------------------------------------------ */
 
-static void sync_batch_clear(struct sync_batch *b)
+static void vsc__sync_batch_clear(struct vsc__sync_batch *b)
 {
     for (size_t i = 0; i < b->n; i++) {
-        db_replica_change_clear(&b->items[i].c);
+        vsc_replica_change_clear(&b->items[i].c);
         proto_record_free(b->items[i].rec);
         free(b->items[i].fields);
     }
     b->n = 0;
 }
 
-static void sync_batch_free(struct sync_batch *b)
+static void vsc__sync_batch_free(struct vsc__sync_batch *b)
 {
-    sync_batch_clear(b);
+    vsc__sync_batch_clear(b);
     free(b->items);
     b->items = NULL;
     b->cap = 0;
 }
 
-static int sync_collect(void *ctx, const struct db_replica_change *c)
+static int vsc__sync_collect(void *ctx, const struct vsc_replica_change *c)
 {
-    struct sync_batch *b = ctx;
-    struct sync_item *it = &b->items[b->n];
+    struct vsc__sync_batch *b = ctx;
+    struct vsc__sync_item *it = &b->items[b->n];
 
     memset(it, 0, sizeof *it);
     it->c = *c;
@@ -106,27 +106,29 @@ static int sync_collect(void *ctx, const struct db_replica_change *c)
 }
 
 /* Loads up to size changes after seq `after` into b (emptied first). */
-static int sync_batch_load(struct sync_state *s, struct sync_batch *b, int64_t after, int64_t size)
+static int vsc__sync_batch_load(struct vsc__sync_state *s, struct vsc__sync_batch *b,
+                                int64_t after, int64_t size)
 {
     int rc;
 
-    sync_batch_clear(b);
+    vsc__sync_batch_clear(b);
     if ((size_t)size > b->cap) {
-        struct sync_item *p = realloc(b->items, (size_t)size * sizeof *p);
+        struct vsc__sync_item *p = realloc(b->items, (size_t)size * sizeof *p);
         if (!p)
             return DB_ENOMEM;
         b->items = p;
         b->cap = (size_t)size;
     }
-    rc = db_replica_outbox_list(s->r, after, size, sync_collect, b);
-    return rc ? sync_dbfail(s, rc) : 0;
+    rc = vsc_replica_outbox_list(s->r, after, size, vsc__sync_collect, b);
+    return rc ? vsc__sync_dbfail(s, rc) : 0;
 }
 
 /*
  * Decodes item's fields into a proto_change; returns 0, or -1 with a
  * sentence in why when the stored text is not a JSON object of fields.
  */
-static int sync_change(struct sync_item *it, struct proto_change *ch, char *why, size_t size)
+static int vsc__sync_change(struct vsc__sync_item *it, struct proto_change *ch, char *why,
+                            size_t size)
 {
     static const struct proto_value del_true = { .type = PROTO_BOOL, .boolean = 1,
                                                  .json = "true", .json_len = 4 };
@@ -168,13 +170,13 @@ static int sync_change(struct sync_item *it, struct proto_change *ch, char *why,
 }
 
 /* Keeps a change the server can never take in the rejected list. */
-static int sync_reject_locally(struct sync_state *s, int64_t seq, const char *code,
-                               const char *message)
+static int vsc__sync_reject_locally(struct vsc__sync_state *s, int64_t seq, const char *code,
+                                    const char *message)
 {
-    struct db_replica_outcome o = { seq, 1, code, "", message };
-    int rc = db_replica_acked(s->r, &o, 1, sync_wall_ms());
+    struct vsc_replica_outcome o = { seq, 1, code, "", message };
+    int rc = vsc_replica_acked(s->r, &o, 1, vsc__sync_wall_ms());
     if (rc)
-        return sync_dbfail(s, rc);
+        return vsc__sync_dbfail(s, rc);
     s->rep->rejected++;
     return 0;
 }
@@ -184,8 +186,8 @@ static int sync_reject_locally(struct sync_state *s, int64_t seq, const char *co
  * past what it sent (or rejected locally). *sent is 1 when a push went out,
  * 0 when the outbox had nothing more.
  */
-static int sync_send_one(struct sync_state *s, struct vsc *v, struct sync_batch *b,
-                         int64_t *after, int *sent)
+static int vsc__sync_send_one(struct vsc__sync_state *s, struct vsc *v,
+                              struct vsc__sync_batch *b, int64_t *after, int *sent)
 {
     struct proto_change *chs = NULL;
     char why[300];
@@ -193,7 +195,7 @@ static int sync_send_one(struct sync_state *s, struct vsc *v, struct sync_batch 
 
     *sent = 0;
     for (;;) {
-        if ((rc = sync_batch_load(s, b, *after, s->batch_size)) != 0)
+        if ((rc = vsc__sync_batch_load(s, b, *after, s->batch_size)) != 0)
             goto out;
         if (b->n == 0)
             goto out;
@@ -205,12 +207,12 @@ static int sync_send_one(struct sync_state *s, struct vsc *v, struct sync_batch 
         }
         size_t n = 0;
         for (size_t i = 0; i < b->n; i++) {
-            if (sync_change(&b->items[i], &chs[n], why, sizeof why) == 0) {
+            if (vsc__sync_change(&b->items[i], &chs[n], why, sizeof why) == 0) {
                 n++;
                 continue;
             }
             /* A queued change that cannot even be written will never be accepted. */
-            if ((rc = sync_reject_locally(s, b->items[i].c.seq, "bad_json", why)) != 0)
+            if ((rc = vsc__sync_reject_locally(s, b->items[i].c.seq, "bad_json", why)) != 0)
                 goto out;
         }
         int64_t last = b->items[b->n - 1].c.seq;
@@ -225,7 +227,7 @@ static int sync_send_one(struct sync_state *s, struct vsc *v, struct sync_batch 
             goto out;
         }
         if (rc != VSC_ETOOBIG) {
-            rc = sync_vscfail(s, v, rc);
+            rc = vsc__sync_vscfail(s, v, rc);
             goto out;
         }
         if (b->n > 1) {
@@ -233,7 +235,7 @@ static int sync_send_one(struct sync_state *s, struct vsc *v, struct sync_batch 
             continue;
         }
         snprintf(why, sizeof why, "the change is larger than the server accepts in one message");
-        if ((rc = sync_reject_locally(s, b->items[0].c.seq, "too_large", why)) != 0)
+        if ((rc = vsc__sync_reject_locally(s, b->items[0].c.seq, "too_large", why)) != 0)
             goto out;
         *after = last;
     }
@@ -243,9 +245,9 @@ out:
 }
 
 /* Writes one ack's verdicts to the store and counts them. */
-static int sync_record_ack(struct sync_state *s, const struct proto_ack *ack)
+static int vsc__sync_record_ack(struct vsc__sync_state *s, const struct proto_ack *ack)
 {
-    struct db_replica_outcome *o = calloc(ack->n_results ? ack->n_results : 1, sizeof *o);
+    struct vsc_replica_outcome *o = calloc(ack->n_results ? ack->n_results : 1, sizeof *o);
     int rc;
 
     if (!o) {
@@ -267,47 +269,47 @@ static int sync_record_ack(struct sync_state *s, const struct proto_ack *ack)
         }
     }
     s->rep->pushed += (int64_t)ack->n_results;
-    rc = db_replica_acked(s->r, o, ack->n_results, sync_wall_ms());
+    rc = vsc_replica_acked(s->r, o, ack->n_results, vsc__sync_wall_ms());
     free(o);
-    return rc ? sync_dbfail(s, rc) : 0;
+    return rc ? vsc__sync_dbfail(s, rc) : 0;
 }
 
-static int sync_push_all(struct sync_state *s, struct vsc *v)
+static int vsc__sync_push_all(struct vsc__sync_state *s, struct vsc *v)
 {
-    struct sync_batch b = { 0 };
+    struct vsc__sync_batch b = { 0 };
     int64_t after = 0;
     int more = 1, rc = 0;
-    size_t window = s->o->in_flight > 0 ? (size_t)s->o->in_flight : SYNC_DEFAULT_IN_FLIGHT;
+    size_t window = s->o->in_flight > 0 ? (size_t)s->o->in_flight : VSC__SYNC_DEFAULT_IN_FLIGHT;
 
     if (window > VSC_MAX_IN_FLIGHT)
         window = VSC_MAX_IN_FLIGHT;
     for (;;) {
         while (more && vsc_in_flight(v) < window) {
-            if ((rc = sync_send_one(s, v, &b, &after, &more)) != 0)
+            if ((rc = vsc__sync_send_one(s, v, &b, &after, &more)) != 0)
                 goto out;
         }
         if (vsc_in_flight(v) == 0)
             break;
         struct proto_msg *ack = NULL;
         if ((rc = vsc_push_wait(v, &ack)) != 0) {
-            rc = sync_vscfail(s, v, rc);
+            rc = vsc__sync_vscfail(s, v, rc);
             goto out;
         }
-        rc = sync_record_ack(s, &ack->u.ack);
+        rc = vsc__sync_record_ack(s, &ack->u.ack);
         proto_msg_free(ack);
         if (rc)
             goto out;
     }
 out:
-    sync_batch_free(&b);
+    vsc__sync_batch_free(&b);
     return rc;
 }
 
 /* ---- pull --------------------------------------------------------------- */
 
-static int sync_apply_page(struct sync_state *s, const struct proto_changes *ch)
+static int vsc__sync_apply_page(struct vsc__sync_state *s, const struct proto_changes *ch)
 {
-    struct db_replica_item *items = calloc(ch->n_items ? ch->n_items : 1, sizeof *items);
+    struct vsc_replica_item *items = calloc(ch->n_items ? ch->n_items : 1, sizeof *items);
     int rc;
 
     if (!items) {
@@ -316,37 +318,37 @@ static int sync_apply_page(struct sync_state *s, const struct proto_changes *ch)
     }
     for (size_t i = 0; i < ch->n_items; i++) {
         const struct proto_pulled *p = &ch->items[i];
-        items[i] = (struct db_replica_item){ p->collection, p->id, p->rev, p->deleted,
+        items[i] = (struct vsc_replica_item){ p->collection, p->id, p->rev, p->deleted,
                                              p->removed, p->body, p->body_len };
         s->rep->removed += p->removed != 0;
     }
     s->rep->pulled += (int64_t)ch->n_items;
-    rc = db_replica_apply(s->r, items, ch->n_items, ch->cursor);
+    rc = vsc_replica_apply(s->r, items, ch->n_items, ch->cursor);
     free(items);
-    return rc ? sync_dbfail(s, rc) : 0;
+    return rc ? vsc__sync_dbfail(s, rc) : 0;
 }
 
-static int sync_pull_all(struct sync_state *s, struct vsc *v)
+static int vsc__sync_pull_all(struct vsc__sync_state *s, struct vsc *v)
 {
     char *since = NULL;
-    int rc = db_replica_config_get(s->r, "cursor", &since);
+    int rc = vsc_replica_config_get(s->r, "cursor", &since);
 
     if (rc == DB_ENOTFOUND) {
         since = strdup("0");
         rc = since ? 0 : DB_ENOMEM;
     }
     if (rc)
-        return sync_dbfail(s, rc);
-    for (long page = 0; page < SYNC_MAX_PAGES; page++) {
+        return vsc__sync_dbfail(s, rc);
+    for (long page = 0; page < VSC__SYNC_MAX_PAGES; page++) {
         struct proto_msg *m = NULL;
         if ((rc = vsc_pull(v, since, PROTO_PULL_LIMIT, &m)) != 0) {
-            rc = sync_vscfail(s, v, rc);
+            rc = vsc__sync_vscfail(s, v, rc);
             goto out;
         }
         const struct proto_changes *ch = &m->u.changes;
         const char *cursor = ch->cursor ? ch->cursor : since;
         int more = ch->more, stuck = more && strcmp(cursor, since) == 0;
-        rc = sync_apply_page(s, ch);
+        rc = vsc__sync_apply_page(s, ch);
         if (rc == 0) {
             char *next = strdup(cursor);
             if (next) {
@@ -376,21 +378,21 @@ out:
 
 /* ---- a session and the retries ------------------------------------------ */
 
-static int sync_hello(struct sync_state *s, struct vsc *v)
+static int vsc__sync_hello(struct vsc__sync_state *s, struct vsc *v)
 {
     int64_t pending = 0, oldest = 0;
     char oldest_txt[40];
     const struct proto_welcome *w = NULL;
-    int rc = db_replica_pending(s->r, &pending, &oldest);
+    int rc = vsc_replica_pending(s->r, &pending, &oldest);
 
     if (rc)
-        return sync_dbfail(s, rc);
+        return vsc__sync_dbfail(s, rc);
     struct proto_hello h = {
         .device = s->device,
         .token = s->token,
         .app = s->o->app ? s->o->app : "visitsync-client",
         .pending = pending,
-        .clock = sync_wall_ms(),
+        .clock = vsc__sync_wall_ms(),
         .has_clock = 1,
     };
     if (pending > 0) {
@@ -398,27 +400,27 @@ static int sync_hello(struct sync_state *s, struct vsc *v)
         h.oldest_pending = oldest_txt;
     }
     if ((rc = vsc_hello(v, &h, &w)) != 0)
-        return sync_vscfail(s, v, rc);
+        return vsc__sync_vscfail(s, v, rc);
     /*
      * Before any push: a store new to a device the server knows numbers its
      * queue after the server's seq, or its changes would be duplicates.
      */
     int64_t moved = 0;
-    if ((rc = db_replica_welcome(s->r, w->seq, &moved)) != 0)
-        return sync_dbfail(s, rc);
+    if ((rc = vsc_replica_welcome(s->r, w->seq, &moved)) != 0)
+        return vsc__sync_dbfail(s, rc);
     s->rep->renumbered += moved;
     s->rep->server_seq = w->seq;
     /* The batch is capped by the server's limit as well as ours. */
     if (w->max_batch > 0 && s->batch_size > w->max_batch)
         s->batch_size = w->max_batch;
-    if ((rc = db_replica_clock_merge(s->r, w->time)) != 0 ||
-        (w->user && (rc = db_replica_config_set(s->r, "user", w->user)) != 0) ||
-        (w->role && (rc = db_replica_config_set(s->r, "role", w->role)) != 0))
-        return sync_dbfail(s, rc);
+    if ((rc = vsc_replica_clock_merge(s->r, w->time)) != 0 ||
+        (w->user && (rc = vsc_replica_config_set(s->r, "user", w->user)) != 0) ||
+        (w->role && (rc = vsc_replica_config_set(s->r, "role", w->role)) != 0))
+        return vsc__sync_dbfail(s, rc);
     return 0;
 }
 
-static int sync_session(struct sync_state *s)
+static int vsc__sync_session(struct vsc__sync_state *s)
 {
     struct vsc *v = NULL;
     int rc = vsc_connect(s->url, s->o->conn, &v, s->err, sizeof s->err);
@@ -426,8 +428,8 @@ static int sync_session(struct sync_state *s)
     if (rc)
         return rc;
     s->rep->attempts++;
-    if ((rc = sync_hello(s, v)) == 0 && (rc = sync_push_all(s, v)) == 0)
-        rc = sync_pull_all(s, v);
+    if ((rc = vsc__sync_hello(s, v)) == 0 && (rc = vsc__sync_push_all(s, v)) == 0)
+        rc = vsc__sync_pull_all(s, v);
     if (rc == VSC_ECLOSED && (vsc_close_code(v) == 4401 || vsc_close_code(v) == 4400 ||
                               vsc_close_code(v) == 1009))
         rc = VSC_ESERVER; /* a new connection would be refused the same way */
@@ -436,17 +438,17 @@ static int sync_session(struct sync_state *s)
 }
 
 /* Failures that another connection may cure. */
-static int sync_transient(int rc)
+static int vsc__sync_transient(int rc)
 {
     return rc == VSC_ECONNECT || rc == VSC_ETIMEOUT || rc == VSC_ECLOSED;
 }
 
-static int sync_load_config(struct sync_state *s)
+static int vsc__sync_load_config(struct vsc__sync_state *s)
 {
     int rc;
-    if ((rc = db_replica_config_get(s->r, "url", &s->url)) != 0 ||
-        (rc = db_replica_config_get(s->r, "device", &s->device)) != 0 ||
-        (rc = db_replica_config_get(s->r, "token", &s->token)) != 0) {
+    if ((rc = vsc_replica_config_get(s->r, "url", &s->url)) != 0 ||
+        (rc = vsc_replica_config_get(s->r, "device", &s->device)) != 0 ||
+        (rc = vsc_replica_config_get(s->r, "token", &s->token)) != 0) {
         snprintf(s->err, sizeof s->err,
                  "the local store has no %s (run `visitsync client init` first)",
                  !s->url ? "server url" : !s->device ? "device id" : "token");
@@ -455,25 +457,25 @@ static int sync_load_config(struct sync_state *s)
     return 0;
 }
 
-int vsc_sync(struct db_replica *r, const struct vsc_sync_opts *opts,
+int vsc_sync(struct vsc_replica *r, const struct vsc_sync_opts *opts,
              struct vsc_sync_report *report, char *errbuf, size_t errsize)
 {
     static const struct vsc_sync_opts dflt = { 0 };
-    struct sync_state s = { .r = r, .o = opts ? opts : &dflt, .rep = report };
+    struct vsc__sync_state s = { .r = r, .o = opts ? opts : &dflt, .rep = report };
     int rc, attempts, backoff;
     int64_t oldest;
 
     memset(report, 0, sizeof *report);
     report->server_seq = -1;
-    attempts = s.o->attempts > 0 ? s.o->attempts : SYNC_DEFAULT_ATTEMPTS;
-    backoff = s.o->backoff_ms > 0 ? s.o->backoff_ms : SYNC_DEFAULT_BACKOFF_MS;
-    if ((rc = sync_load_config(&s)) != 0)
+    attempts = s.o->attempts > 0 ? s.o->attempts : VSC__SYNC_DEFAULT_ATTEMPTS;
+    backoff = s.o->backoff_ms > 0 ? s.o->backoff_ms : VSC__SYNC_DEFAULT_BACKOFF_MS;
+    if ((rc = vsc__sync_load_config(&s)) != 0)
         goto out;
     for (int i = 1;; i++) {
         s.batch_size = s.o->max_batch > 0 && s.o->max_batch < PROTO_MAX_BATCH ? s.o->max_batch
                                                                               : PROTO_MAX_BATCH;
-        rc = sync_session(&s);
-        if (rc == 0 || !sync_transient(rc) || i >= attempts)
+        rc = vsc__sync_session(&s);
+        if (rc == 0 || !vsc__sync_transient(rc) || i >= attempts)
             break;
         if (s.o->note) {
             char line[800];
@@ -481,16 +483,16 @@ int vsc_sync(struct db_replica *r, const struct vsc_sync_opts *opts,
                      backoff, i + 1, attempts);
             s.o->note(s.o->note_ctx, line);
         }
-        sync_sleep_ms(backoff);
+        vsc__sync_sleep_ms(backoff);
         backoff = backoff < 30000 ? backoff * 2 : backoff;
     }
-    if (rc && sync_transient(rc) && attempts > 1) {
+    if (rc && vsc__sync_transient(rc) && attempts > 1) {
         char first[512];
         snprintf(first, sizeof first, "%.500s", s.err);
         snprintf(s.err, sizeof s.err, "%s (gave up after %d attempts)", first, attempts);
     }
 out:
-    if (db_replica_pending(r, &report->pending, &oldest) != 0)
+    if (vsc_replica_pending(r, &report->pending, &oldest) != 0)
         report->pending = -1;
     if (rc && errbuf)
         snprintf(errbuf, errsize, "%s", s.err[0] ? s.err : "sync failed");

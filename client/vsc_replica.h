@@ -1,7 +1,7 @@
 /*
- * replica.h — a tablet's local store: one SQLite file of its own.
+ * vsc_replica.h — a tablet's local store: one SQLite file of its own.
  *
- * The sync client (cli/cmd_client.c, and any app built on server/client.h)
+ * The sync client (cli/cmd_client.c, and any app built on client/vsc.h)
  * keeps three things here, all in one file so that a crash leaves them
  * consistent with each other:
  *   - config: key/value settings (server url, device, token, the next seq,
@@ -13,21 +13,22 @@
  *   - replica: the records pulled from the server at their newest state.
  *
  * The file is opened in WAL mode with synchronous=FULL: a change queued or
- * an ack recorded survives a power cut. This module is part of db/ because
- * sqlite3 types never leave db/; it shares db.h's DB_E* codes and
- * db_strerror(). A struct db_replica is used by one thread at a time.
- * Output parameters are set only on success; strings handed out are copies
- * the caller frees with free() or the named *_clear function.
+ * an ack recorded survives a power cut. It is part of the client library
+ * (client/), which with db/ is the only module that sees sqlite3; it shares
+ * db.h's DB_E* codes and db_strerror(). A struct vsc_replica is used by one
+ * thread at a time. Output parameters are set only on success; strings
+ * handed out are copies the caller frees with free() or the named *_clear
+ * function.
  */
-#ifndef VS_DB_REPLICA_H
-#define VS_DB_REPLICA_H
+#ifndef VS_VSC_REPLICA_H
+#define VS_VSC_REPLICA_H
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include "db.h"
 
-struct db_replica;
+struct vsc_replica;
 
 /*
  * Opens (with create != 0: creates) the store at path (":memory:" for
@@ -35,24 +36,24 @@ struct db_replica;
  * is DB_ENOTFOUND. A file it creates is 0600 (it will hold the device's
  * token); an existing one keeps its mode. On failure returns a DB_E* code
  * and, when errbuf is not NULL, a sentence naming the file. The caller owns
- * *out (db_replica_close).
+ * *out (vsc_replica_close).
  */
-int db_replica_open(const char *path, int create, struct db_replica **out, char *errbuf,
-                    size_t errsize);
-void db_replica_close(struct db_replica *r);
+int vsc_replica_open(const char *path, int create, struct vsc_replica **out, char *errbuf,
+                     size_t errsize);
+void vsc_replica_close(struct vsc_replica *r);
 
 /* The last error's sentence for this store (never NULL). */
-const char *db_replica_errmsg(const struct db_replica *r);
+const char *vsc_replica_errmsg(const struct vsc_replica *r);
 
 /* ---- config ------------------------------------------------------------- */
 
 /* Copies the value of key into *out (free it). DB_ENOTFOUND when unset. */
-int db_replica_config_get(struct db_replica *r, const char *key, char **out);
+int vsc_replica_config_get(struct vsc_replica *r, const char *key, char **out);
 /* Sets key to value (NULL deletes it). */
-int db_replica_config_set(struct db_replica *r, const char *key, const char *value);
+int vsc_replica_config_set(struct vsc_replica *r, const char *key, const char *value);
 /* Integer settings; *out = dflt when unset. DB_ECORRUPT when not an integer. */
-int db_replica_config_get_int(struct db_replica *r, const char *key, int64_t dflt, int64_t *out);
-int db_replica_config_set_int(struct db_replica *r, const char *key, int64_t value);
+int vsc_replica_config_get_int(struct vsc_replica *r, const char *key, int64_t dflt, int64_t *out);
+int vsc_replica_config_set_int(struct vsc_replica *r, const char *key, int64_t value);
 
 /*
  * Merges a clock reading from the server (welcome.time, ms) into the stored
@@ -60,7 +61,7 @@ int db_replica_config_set_int(struct db_replica *r, const char *key, int64_t val
  * stamped afterwards therefore never look older than what the server has
  * already seen.
  */
-int db_replica_clock_merge(struct db_replica *r, int64_t server_ms);
+int vsc_replica_clock_merge(struct vsc_replica *r, int64_t server_ms);
 
 /*
  * Records a welcome of the server (§2.1), in one transaction; the client
@@ -87,11 +88,11 @@ int db_replica_clock_merge(struct db_replica *r, int64_t server_ms);
  * renumbered. Returns 0 or a DB_E* code (DB_EMISUSE when renumbering would
  * pass 2^53 - 1, the largest seq a JSON reader keeps exact).
  */
-int db_replica_welcome(struct db_replica *r, int64_t server_seq, int64_t *renumbered);
+int vsc_replica_welcome(struct vsc_replica *r, int64_t server_seq, int64_t *renumbered);
 
 /* ---- outbox ------------------------------------------------------------- */
 
-struct db_replica_change {
+struct vsc_replica_change {
     int64_t seq;
     char *collection;
     char *id;
@@ -102,7 +103,7 @@ struct db_replica_change {
     int deleted;  /* -1: _deleted not set; 1: deletes the record; 0: restores it */
     int64_t created_ms;
 };
-void db_replica_change_clear(struct db_replica_change *c);
+void vsc_replica_change_clear(struct vsc_replica_change *c);
 
 /*
  * Queues one change made now (now_ms, the local wall clock) in one
@@ -114,24 +115,24 @@ void db_replica_change_clear(struct db_replica_change *c);
  * deleted, -1, 0 or 1). On success *out holds the queued change (caller
  * clears it).
  */
-int db_replica_queue(struct db_replica *r, const char *collection, const char *id, int64_t base,
-                     const char *fields, int deleted, int64_t now_ms,
-                     struct db_replica_change *out);
+int vsc_replica_queue(struct vsc_replica *r, const char *collection, const char *id, int64_t base,
+                      const char *fields, int deleted, int64_t now_ms,
+                      struct vsc_replica_change *out);
 
 /* How many changes wait in the outbox, and when the oldest was made (0: none). */
-int db_replica_pending(struct db_replica *r, int64_t *count, int64_t *oldest_ms);
+int vsc_replica_pending(struct vsc_replica *r, int64_t *count, int64_t *oldest_ms);
 
 /*
  * Calls fn(ctx, c) for up to limit queued changes with seq > after_seq, in
  * seq order; c is valid only during the call. A non-zero return from fn
  * stops the walk and is returned.
  */
-typedef int (*db_replica_change_fn)(void *ctx, const struct db_replica_change *c);
-int db_replica_outbox_list(struct db_replica *r, int64_t after_seq, int64_t limit,
-                           db_replica_change_fn fn, void *ctx);
+typedef int (*vsc_replica_change_fn)(void *ctx, const struct vsc_replica_change *c);
+int vsc_replica_outbox_list(struct vsc_replica *r, int64_t after_seq, int64_t limit,
+                            vsc_replica_change_fn fn, void *ctx);
 
 /* The server's verdict on one queued change (from an ack). */
-struct db_replica_outcome {
+struct vsc_replica_outcome {
     int64_t seq;
     int rejected;           /* 0: applied, conflict or duplicate: the change is done */
     const char *code;       /* rejected only: the wire error code */
@@ -145,10 +146,10 @@ struct db_replica_outcome {
  * The setting "server_seq", once a welcome set it, rises to the highest seq
  * the ack names (every one of them is committed on the server).
  */
-int db_replica_acked(struct db_replica *r, const struct db_replica_outcome *o, size_t n,
-                     int64_t now_ms);
+int vsc_replica_acked(struct vsc_replica *r, const struct vsc_replica_outcome *o, size_t n,
+                      int64_t now_ms);
 
-struct db_replica_rejected {
+struct vsc_replica_rejected {
     int64_t seq;
     const char *collection;
     const char *id;
@@ -160,13 +161,13 @@ struct db_replica_rejected {
     int64_t rejected_ms;
 };
 /* Calls fn(ctx, x) for each rejected change in seq order (x valid during the call). */
-typedef int (*db_replica_rejected_fn)(void *ctx, const struct db_replica_rejected *x);
-int db_replica_rejected_list(struct db_replica *r, db_replica_rejected_fn fn, void *ctx);
+typedef int (*vsc_replica_rejected_fn)(void *ctx, const struct vsc_replica_rejected *x);
+int vsc_replica_rejected_list(struct vsc_replica *r, vsc_replica_rejected_fn fn, void *ctx);
 
 /* ---- replica ------------------------------------------------------------ */
 
 /* One record of a pull page (§2.4): removed → only collection and id count. */
-struct db_replica_item {
+struct vsc_replica_item {
     const char *collection;
     const char *id;
     int64_t rev;
@@ -181,32 +182,32 @@ struct db_replica_item {
  * transaction: each item replaces the local copy of its record (a removed
  * one is dropped). So the cursor never runs ahead of the records.
  */
-int db_replica_apply(struct db_replica *r, const struct db_replica_item *items, size_t n,
-                     const char *cursor);
+int vsc_replica_apply(struct vsc_replica *r, const struct vsc_replica_item *items, size_t n,
+                      const char *cursor);
 
 /* A local record: rev 0 and no body when it has never been pulled. */
-struct db_replica_record {
+struct vsc_replica_record {
     int64_t rev;
     int deleted;
     char *body;
 };
 /* DB_ENOTFOUND when absent. Caller frees out->body. */
-int db_replica_get(struct db_replica *r, const char *collection, const char *id,
-                   struct db_replica_record *out);
+int vsc_replica_get(struct vsc_replica *r, const char *collection, const char *id,
+                    struct vsc_replica_record *out);
 
 /*
  * Calls fn(ctx, collection, id, rev, deleted, body) for each local record
  * (of one collection, or all when collection is NULL) in (collection, id)
  * order; the strings are valid during the call.
  */
-typedef int (*db_replica_record_fn)(void *ctx, const char *collection, const char *id,
-                                    int64_t rev, int deleted, const char *body);
-int db_replica_list(struct db_replica *r, const char *collection, db_replica_record_fn fn,
-                    void *ctx);
+typedef int (*vsc_replica_record_fn)(void *ctx, const char *collection, const char *id,
+                                     int64_t rev, int deleted, const char *body);
+int vsc_replica_list(struct vsc_replica *r, const char *collection, vsc_replica_record_fn fn,
+                     void *ctx);
 
 /* Calls fn(ctx, collection, live, deleted) per collection, in name order. */
-typedef int (*db_replica_count_fn)(void *ctx, const char *collection, int64_t live,
-                                   int64_t deleted);
-int db_replica_counts(struct db_replica *r, db_replica_count_fn fn, void *ctx);
+typedef int (*vsc_replica_count_fn)(void *ctx, const char *collection, int64_t live,
+                                    int64_t deleted);
+int vsc_replica_counts(struct vsc_replica *r, vsc_replica_count_fn fn, void *ctx);
 
 #endif

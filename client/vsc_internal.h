@@ -1,11 +1,11 @@
 /*
- * client_internal.h — what client_conn.c (the libwebsockets side) and
- * client.c (the visitsync.v1 calls) share. Not installed, not for callers.
+ * vsc_internal.h — what vsc_conn.c (the libwebsockets side) and
+ * vsc_requests.c (the visitsync.v1 calls) share. Not installed, not for callers.
  */
-#ifndef VS_CLIENT_INTERNAL_H
-#define VS_CLIENT_INTERNAL_H
+#ifndef VS_VSC_INTERNAL_H
+#define VS_VSC_INTERNAL_H
 
-#include "client.h"
+#include "vsc.h"
 
 #define VSC_INBOX_MAX 64 /* parsed messages nobody has asked for yet */
 

@@ -1,5 +1,5 @@
 /*
- * client.h — a small synchronous client for the visitsync.v1 protocol.
+ * vsc.h — a small synchronous client for the visitsync.v1 protocol.
  *
  * For the `visitsync client` command, the tests, and whoever builds a
  * tablet app in C. Every call runs the libwebsockets event loop itself until
@@ -19,8 +19,8 @@
  * After VSC_ECLOSED, VSC_ECONNECT or VSC_EPROTOCOL the connection is dead:
  * only vsc_close() is left to call.
  */
-#ifndef VS_CLIENT_H
-#define VS_CLIENT_H
+#ifndef VS_VSC_H
+#define VS_VSC_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,6 +1,6 @@
 /*
- * client_sync.h — one full sync of a tablet's local store (db/replica.h)
- * with the server, built on the client library (client.h).
+ * vsc_sync.h — one full sync of a tablet's local store (vsc_replica.h)
+ * with the server, built on the client library (vsc.h).
  *
  * A sync connects, says hello (with the outbox's size and age and the local
  * clock), pushes the outbox in batches with a few pushes in flight until
@@ -11,15 +11,15 @@
  * already committed is answered `duplicate` (§2.2). That same rule would
  * drop the changes of a store that is new for a device the server knows, so
  * the store's first welcome renumbers its queue after welcome.seq
- * (db_replica_welcome, docs/protocol.md §2).
+ * (vsc_replica_welcome, docs/protocol.md §2).
  */
-#ifndef VS_CLIENT_SYNC_H
-#define VS_CLIENT_SYNC_H
+#ifndef VS_VSC_SYNC_H
+#define VS_VSC_SYNC_H
 
 #include <stdint.h>
 
-#include "client.h"
-#include "replica.h"
+#include "vsc.h"
+#include "vsc_replica.h"
 
 struct vsc_sync_opts {
     const struct vsc_opts *conn; /* TLS, timeout; NULL: defaults */
@@ -44,7 +44,7 @@ struct vsc_sync_report {
     /*
      * The seq the server last reported as committed for the device (-1:
      * unknown), and how many queued changes the store's first welcome
-     * renumbered to follow it (db_replica_welcome).
+     * renumbered to follow it (vsc_replica_welcome).
      */
     int64_t server_seq;
     int64_t renumbered;
@@ -57,7 +57,7 @@ struct vsc_sync_report {
  * failed on every attempt, or the server refused: errbuf says why) or a
  * DB_E* code (the local store failed).
  */
-int vsc_sync(struct db_replica *r, const struct vsc_sync_opts *opts,
+int vsc_sync(struct vsc_replica *r, const struct vsc_sync_opts *opts,
              struct vsc_sync_report *report, char *errbuf, size_t errsize);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * client_conn.c — the libwebsockets side of the client library: the URL,
+ * vsc_conn.c — the libwebsockets side of the client library: the URL,
  * the connection, the event loop run on the caller's thread, the queue of
  * outgoing messages and the assembly of incoming ones.
  *
@@ -11,7 +11,7 @@
  * (at most one second ahead, never past the deadline) before each turn to
  * bound the sleep.
  */
-#include "client_internal.h"
+#include "vsc_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
