@@ -1,74 +1,75 @@
 /*
  * vsc_replica.c — the tablet's local store (see vsc_replica.h).
  *
- * Design: every statement is listed once in stmt_sql[], prepared on first
- * use with SQLITE_PREPARE_PERSISTENT and kept until close; each use ends
- * with rs_done(), which resets and unbinds it, so no exit path leaves a
- * statement holding a read transaction open. Multi-step operations (queue,
- * ack, apply) run inside BEGIN IMMEDIATE … COMMIT so a crash leaves the
- * outbox, the clock and the replica consistent with each other.
+ * Design: the connection is a struct db_core (db/db_core.h), as the
+ * server's store is: the core opens the file (0600 when new, WAL verified,
+ * synchronous=FULL, busy timeout), caches the statements and maps SQLite's
+ * result codes to the DB_E* codes both stores share. Every statement is
+ * listed once in VSC__REPLICA_STMT_MAP, prepared on first use and kept
+ * until close; each use ends with db_core_reset(), which resets and unbinds
+ * it, so no exit path leaves a statement holding a read transaction open.
+ * Multi-step operations (queue, ack, apply) run inside BEGIN IMMEDIATE …
+ * COMMIT so a crash leaves the outbox, the clock and the replica consistent
+ * with each other. A store is used by one thread at a time, the caller's.
  */
 #include "vsc_replica.h"
 
 #include <errno.h>
 #include <inttypes.h>
-#include <sqlite3.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include "db_internal.h"
+#include "db_core.h"
 
-#define RS_SCHEMA_VERSION 1
+#define VSC__REPLICA_SCHEMA_VERSION 1
 
 /* Every statement the store uses, prepared once. */
-#define RS_STMT_MAP(X)                                                                       \
-    X(CONFIG_GET, "SELECT value FROM config WHERE key = ?1")                                 \
-    X(CONFIG_SET, "INSERT INTO config(key, value) VALUES (?1, ?2) "                          \
-                  "ON CONFLICT(key) DO UPDATE SET value = excluded.value")                   \
-    X(CONFIG_DEL, "DELETE FROM config WHERE key = ?1")                                       \
-    X(OUTBOX_ADD, "INSERT INTO outbox(seq, collection, id, base, hlc_ms, hlc_counter, "      \
+#define VSC__REPLICA_STMT_MAP(X)                                                              \
+    X(CONFIG_GET, "SELECT value FROM config WHERE key = ?1")                                  \
+    X(CONFIG_SET, "INSERT INTO config(key, value) VALUES (?1, ?2) "                           \
+                  "ON CONFLICT(key) DO UPDATE SET value = excluded.value")                    \
+    X(CONFIG_DEL, "DELETE FROM config WHERE key = ?1")                                        \
+    X(OUTBOX_ADD, "INSERT INTO outbox(seq, collection, id, base, hlc_ms, hlc_counter, "       \
                   "fields, deleted, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)") \
-    X(OUTBOX_STATS, "SELECT count(*), min(created_ms) FROM outbox")                          \
-    X(OUTBOX_LIST, "SELECT seq, collection, id, base, hlc_ms, hlc_counter, fields, "         \
-                   "created_ms, deleted FROM outbox WHERE seq > ?1 ORDER BY seq LIMIT ?2")   \
-    X(OUTBOX_DEL, "DELETE FROM outbox WHERE seq = ?1")                                       \
-    X(OUTBOX_RANGE, "SELECT min(seq), max(seq) FROM outbox")                                 \
-    X(OUTBOX_SHIFT, "UPDATE outbox SET seq = -(seq + ?1)")                                   \
-    X(OUTBOX_UNFLIP, "UPDATE outbox SET seq = -seq WHERE seq < 0")                           \
-    X(REJECT_ADD, "INSERT OR REPLACE INTO rejected(seq, collection, id, fields, code, "      \
-                  "field, message, created_ms, rejected_ms) SELECT seq, collection, id, "    \
-                  "fields, ?2, ?3, ?4, created_ms, ?5 FROM outbox WHERE seq = ?1")           \
-    X(REJECT_LIST, "SELECT seq, collection, id, fields, code, field, message, created_ms, "  \
-                   "rejected_ms FROM rejected ORDER BY seq")                                 \
+    X(OUTBOX_STATS, "SELECT count(*), min(created_ms) FROM outbox")                           \
+    X(OUTBOX_LIST, "SELECT seq, collection, id, base, hlc_ms, hlc_counter, fields, "          \
+                   "created_ms, deleted FROM outbox WHERE seq > ?1 ORDER BY seq LIMIT ?2")    \
+    X(OUTBOX_DEL, "DELETE FROM outbox WHERE seq = ?1")                                        \
+    X(OUTBOX_RANGE, "SELECT min(seq), max(seq) FROM outbox")                                  \
+    X(OUTBOX_SHIFT, "UPDATE outbox SET seq = -(seq + ?1)")                                    \
+    X(OUTBOX_UNFLIP, "UPDATE outbox SET seq = -seq WHERE seq < 0")                            \
+    X(REJECT_ADD, "INSERT OR REPLACE INTO rejected(seq, collection, id, fields, code, "       \
+                  "field, message, created_ms, rejected_ms) SELECT seq, collection, id, "     \
+                  "fields, ?2, ?3, ?4, created_ms, ?5 FROM outbox WHERE seq = ?1")            \
+    X(REJECT_LIST, "SELECT seq, collection, id, fields, code, field, message, created_ms, "   \
+                   "rejected_ms FROM rejected ORDER BY seq")                                  \
     X(RECORD_GET, "SELECT rev, deleted, body FROM replica WHERE collection = ?1 AND id = ?2") \
-    X(RECORD_PUT, "INSERT INTO replica(collection, id, rev, deleted, body) "                 \
-                  "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(collection, id) DO UPDATE SET "   \
-                  "rev = excluded.rev, deleted = excluded.deleted, body = excluded.body")    \
-    X(RECORD_DEL, "DELETE FROM replica WHERE collection = ?1 AND id = ?2")                   \
-    X(RECORD_LIST_ALL, "SELECT collection, id, rev, deleted, body FROM replica "             \
-                       "ORDER BY collection, id")                                            \
-    X(RECORD_LIST_ONE, "SELECT collection, id, rev, deleted, body FROM replica "             \
-                       "WHERE collection = ?1 ORDER BY id")                                  \
-    X(RECORD_COUNTS, "SELECT collection, sum(deleted = 0), sum(deleted != 0) FROM replica "  \
+    X(RECORD_PUT, "INSERT INTO replica(collection, id, rev, deleted, body) "                  \
+                  "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(collection, id) DO UPDATE SET "    \
+                  "rev = excluded.rev, deleted = excluded.deleted, body = excluded.body")     \
+    X(RECORD_DEL, "DELETE FROM replica WHERE collection = ?1 AND id = ?2")                    \
+    X(RECORD_LIST_ALL, "SELECT collection, id, rev, deleted, body FROM replica "              \
+                       "ORDER BY collection, id")                                             \
+    X(RECORD_LIST_ONE, "SELECT collection, id, rev, deleted, body FROM replica "              \
+                       "WHERE collection = ?1 ORDER BY id")                                   \
+    X(RECORD_COUNTS, "SELECT collection, sum(deleted = 0), sum(deleted != 0) FROM replica "   \
                      "GROUP BY collection ORDER BY collection")
 
-enum rs_stmt {
-#define RS_STMT_ENUM(name, sql) RS_##name,
-    RS_STMT_MAP(RS_STMT_ENUM)
-#undef RS_STMT_ENUM
-    RS_STMT_COUNT_
+enum vsc__replica_stmt {
+#define VSC__REPLICA_STMT_ENUM(name, sql) VSC__REPLICA_##name,
+    VSC__REPLICA_STMT_MAP(VSC__REPLICA_STMT_ENUM)
+#undef VSC__REPLICA_STMT_ENUM
+    VSC__REPLICA_STMT_COUNT_
 };
 
-static const char *const stmt_sql[RS_STMT_COUNT_] = {
-#define RS_STMT_SQL(name, sql) sql,
-    RS_STMT_MAP(RS_STMT_SQL)
-#undef RS_STMT_SQL
+static const char *const vsc__replica_sql[VSC__REPLICA_STMT_COUNT_] = {
+#define VSC__REPLICA_STMT_SQL(name, sql) sql,
+    VSC__REPLICA_STMT_MAP(VSC__REPLICA_STMT_SQL)
+#undef VSC__REPLICA_STMT_SQL
 };
 
-static const char schema_sql[] =
+static const char vsc__replica_schema_sql[] =
     "CREATE TABLE IF NOT EXISTS config(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS outbox(seq INTEGER PRIMARY KEY, collection TEXT NOT NULL,"
     " id TEXT NOT NULL, base INTEGER NOT NULL, hlc_ms INTEGER NOT NULL,"
@@ -82,155 +83,78 @@ static const char schema_sql[] =
     " PRIMARY KEY(collection, id)) WITHOUT ROWID;";
 
 struct vsc_replica {
-    sqlite3 *sql;
-    sqlite3_stmt *stmt[RS_STMT_COUNT_];
-    char errmsg[512];
+    struct db_core core; /* the connection; its statement cache is stmt */
+    sqlite3_stmt *stmt[VSC__REPLICA_STMT_COUNT_];
 };
 
-static int rs_fail(struct vsc_replica *r, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-/* Stores a sentence for vsc_replica_errmsg() and returns code. */
-static int rs_fail(struct vsc_replica *r, int code, const char *fmt, ...)
+/* The statement for id, prepared on first use; 0 or a DB_E* code. */
+static int vsc__replica_stmt(struct vsc_replica *r, enum vsc__replica_stmt id, sqlite3_stmt **out)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(r->errmsg, sizeof r->errmsg, fmt, ap);
-    va_end(ap);
-    return code;
+    return db_core_stmt(&r->core, (int)id, vsc__replica_sql[id], out);
 }
 
-/* Maps an SQLite result code to ours. */
-static int rs_code(int rc)
+/* Fails with SQLite's own message for what was being done; returns the DB_E* code. */
+static int vsc__replica_sqlfail(struct vsc_replica *r, int rc, const char *what)
 {
-    switch (rc & 0xff) {
-    case SQLITE_NOMEM: return DB_ENOMEM;
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED: return DB_EBUSY;
-    case SQLITE_CORRUPT:
-    case SQLITE_NOTADB: return DB_ECORRUPT;
-    case SQLITE_CONSTRAINT: return DB_ECONSTRAINT;
-    case SQLITE_MISUSE: return DB_EMISUSE;
-    default: return DB_EIO;
-    }
+    return db_core_fail(&r->core, rc, "%s in the local store", what);
 }
 
-/* Fails with SQLite's own message for what was being done. */
-static int rs_sqlfail(struct vsc_replica *r, int rc, const char *what)
+static int vsc__replica_begin(struct vsc_replica *r)
 {
-    return rs_fail(r, rs_code(rc), "local store: %s failed: %s", what, sqlite3_errmsg(r->sql));
-}
-
-/* Returns the prepared statement for s, preparing it on first use; NULL on failure. */
-static sqlite3_stmt *rs_stmt(struct vsc_replica *r, enum rs_stmt s)
-{
-    if (!r->stmt[s]) {
-        int rc = sqlite3_prepare_v3(r->sql, stmt_sql[s], -1, SQLITE_PREPARE_PERSISTENT,
-                                    &r->stmt[s], NULL);
-        if (rc != SQLITE_OK) {
-            rs_sqlfail(r, rc, "preparing a statement");
-            r->stmt[s] = NULL;
-        }
-    }
-    return r->stmt[s];
-}
-
-/* Resets and unbinds a statement after use (every exit path calls this). */
-static void rs_done(sqlite3_stmt *st)
-{
-    if (st) {
-        sqlite3_reset(st);
-        sqlite3_clear_bindings(st);
-    }
-}
-
-static int rs_exec(struct vsc_replica *r, const char *sql, const char *what)
-{
-    int rc = sqlite3_exec(r->sql, sql, NULL, NULL, NULL);
-    return rc == SQLITE_OK ? 0 : rs_sqlfail(r, rc, what);
-}
-
-static int rs_begin(struct vsc_replica *r)
-{
-    return rs_exec(r, "BEGIN IMMEDIATE", "starting a transaction");
+    return db_core_exec(&r->core, "BEGIN IMMEDIATE", "starting a transaction in the local store");
 }
 
 /* Commits when rc == 0, else rolls back; returns rc or the commit's failure. */
-static int rs_end(struct vsc_replica *r, int rc)
+static int vsc__replica_end(struct vsc_replica *r, int rc)
 {
     if (rc == 0)
-        return rs_exec(r, "COMMIT", "committing");
-    sqlite3_exec(r->sql, "ROLLBACK", NULL, NULL, NULL);
+        return db_core_exec(&r->core, "COMMIT", "committing to the local store");
+    /* The error being reported stays in errmsg: sqlite3_exec does not touch it. */
+    sqlite3_exec(r->core.conn, "ROLLBACK", NULL, NULL, NULL);
     return rc;
 }
 
-static char *rs_strdup(const unsigned char *s)
+/* Refuses a store made by a newer visitsync (db_core_version_fn); ctx gets the version. */
+static int vsc__replica_check_version(struct db_core *c, void *ctx, const char *path, int version)
 {
-    return strdup(s ? (const char *)s : "");
+    if (version > VSC__REPLICA_SCHEMA_VERSION)
+        return db_core_error(c, DB_ETOONEW,
+                             "the local store '%s' was made by a newer visitsync (version %d)",
+                             path, version);
+    *(int *)ctx = version;
+    return 0;
 }
 
 int vsc_replica_open(const char *path, int create, struct vsc_replica **out, char *errbuf,
                      size_t errsize)
 {
     struct vsc_replica *r = calloc(1, sizeof *r);
-    int rc = DB_ENOMEM, version = 0, src;
-    sqlite3_stmt *st = NULL;
-    int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
+    int rc, version = 0;
 
     if (!r) {
         if (errbuf)
-            snprintf(errbuf, errsize, "local store %s: out of memory", path);
+            snprintf(errbuf, errsize, "the local store '%s': out of memory", path ? path : "");
         return DB_ENOMEM;
     }
-    if (!create && strcmp(path, ":memory:") != 0 && access(path, F_OK) != 0) {
-        rc = rs_fail(r, DB_ENOTFOUND, "local store %s does not exist (run `visitsync client init` first)",
-                     path);
-        goto out;
-    }
-    /* The store holds the device's token: a new one is 0600, as the server's database. */
-    if (create && (src = db__create_private(path)) < 0) {
-        rc = rs_fail(r, DB_EIO, "cannot create the local store %s: %s", path, strerror(-src));
-        goto out;
-    }
-    src = sqlite3_open_v2(path, &r->sql, flags, NULL);
-    if (src != SQLITE_OK) {
-        rc = rs_fail(r, rs_code(src), "cannot open the local store %s: %s", path,
-                     r->sql ? sqlite3_errmsg(r->sql) : "out of memory");
-        goto out;
-    }
-    sqlite3_busy_timeout(r->sql, 5000);
-    /* journal_mode answers with a row, so exec (which ignores rows) is right. */
-    if ((rc = rs_exec(r, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;",
-                      "setting WAL mode")) != 0)
-        goto out;
-    src = sqlite3_prepare_v2(r->sql, "PRAGMA user_version", -1, &st, NULL);
-    if (src != SQLITE_OK || sqlite3_step(st) != SQLITE_ROW) {
-        rc = rs_fail(r, DB_ECORRUPT, "local store %s is not a SQLite database: %s", path,
-                     sqlite3_errmsg(r->sql));
-        goto out;
-    }
-    version = sqlite3_column_int(st, 0);
-    if (version > RS_SCHEMA_VERSION) {
-        rc = rs_fail(r, DB_ETOONEW, "local store %s was made by a newer visitsync (version %d)",
-                     path, version);
-        goto out;
-    }
-    if (version < RS_SCHEMA_VERSION) {
-        if ((rc = rs_begin(r)) != 0)
-            goto out;
-        rc = rs_exec(r, schema_sql, "creating the tables");
+    db_core_init(&r->core, "the local store", r->stmt, VSC__REPLICA_STMT_COUNT_);
+    /* The store holds the device's token: the core creates a new one 0600. */
+    rc = db_core_open(&r->core, path, create ? DB_CORE_CREATE : 0, vsc__replica_check_version,
+                      &version);
+    if (rc == DB_ENOTFOUND && path)
+        rc = db_core_error(&r->core, DB_ENOTFOUND,
+                           "the local store '%s' does not exist (run `visitsync client init` "
+                           "first)",
+                           path);
+    if (rc == 0 && version < VSC__REPLICA_SCHEMA_VERSION && (rc = vsc__replica_begin(r)) == 0) {
+        rc = db_core_exec(&r->core, vsc__replica_schema_sql, "creating the local store's tables");
         if (rc == 0)
-            rc = rs_exec(r, "PRAGMA user_version = 1", "setting the schema version");
-        if ((rc = rs_end(r, rc)) != 0)
-            goto out;
+            rc = db_core_exec(&r->core, "PRAGMA user_version = 1",
+                              "setting the local store's schema version");
+        rc = vsc__replica_end(r, rc);
     }
-    rc = 0;
-out:
-    if (st)
-        sqlite3_finalize(st);
     if (rc != 0) {
         if (errbuf)
-            snprintf(errbuf, errsize, "%s", r->errmsg[0] ? r->errmsg : db_strerror(rc));
+            snprintf(errbuf, errsize, "%s", db_core_errmsg(&r->core));
         vsc_replica_close(r);
         return rc;
     }
@@ -242,57 +166,53 @@ void vsc_replica_close(struct vsc_replica *r)
 {
     if (!r)
         return;
-    for (int i = 0; i < RS_STMT_COUNT_; i++)
-        if (r->stmt[i])
-            sqlite3_finalize(r->stmt[i]);
-    if (r->sql)
-        sqlite3_close(r->sql);
+    db_core_close(&r->core);
     free(r);
 }
 
 const char *vsc_replica_errmsg(const struct vsc_replica *r)
 {
-    return r && r->errmsg[0] ? r->errmsg : "no error";
+    return r ? db_core_errmsg(&r->core) : "no local store";
 }
 
 /* ---- config ------------------------------------------------------------- */
 
 int vsc_replica_config_get(struct vsc_replica *r, const char *key, char **out)
 {
-    sqlite3_stmt *st = rs_stmt(r, RS_CONFIG_GET);
-    int rc;
+    sqlite3_stmt *st = NULL;
+    int rc = vsc__replica_stmt(r, VSC__REPLICA_CONFIG_GET, &st);
 
-    if (!st)
-        return DB_EIO;
+    if (rc != 0)
+        return rc;
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
-        char *v = rs_strdup(sqlite3_column_text(st, 0));
+        char *v = db_core_column_dup(st, 0, NULL);
         rc = v ? 0 : DB_ENOMEM;
         if (v)
             *out = v;
     } else if (rc == SQLITE_DONE) {
-        rc = rs_fail(r, DB_ENOTFOUND, "local store: setting %s is not set", key);
+        rc = db_core_error(&r->core, DB_ENOTFOUND, "local store: setting %s is not set", key);
     } else {
-        rc = rs_sqlfail(r, rc, "reading a setting");
+        rc = vsc__replica_sqlfail(r, rc, "reading a setting");
     }
-    rs_done(st);
+    db_core_reset(st);
     return rc;
 }
 
 int vsc_replica_config_set(struct vsc_replica *r, const char *key, const char *value)
 {
-    sqlite3_stmt *st = rs_stmt(r, value ? RS_CONFIG_SET : RS_CONFIG_DEL);
-    int rc;
+    sqlite3_stmt *st = NULL;
+    int rc = vsc__replica_stmt(r, value ? VSC__REPLICA_CONFIG_SET : VSC__REPLICA_CONFIG_DEL, &st);
 
-    if (!st)
-        return DB_EIO;
+    if (rc != 0)
+        return rc;
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
     if (value)
         sqlite3_bind_text(st, 2, value, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
-    rc = rc == SQLITE_DONE ? 0 : rs_sqlfail(r, rc, "writing a setting");
-    rs_done(st);
+    rc = rc == SQLITE_DONE ? 0 : vsc__replica_sqlfail(r, rc, "writing a setting");
+    db_core_reset(st);
     return rc;
 }
 
@@ -310,7 +230,8 @@ int vsc_replica_config_get_int(struct vsc_replica *r, const char *key, int64_t d
     errno = 0;
     long long n = strtoll(v, &end, 10);
     if (errno || end == v || *end) {
-        rc = rs_fail(r, DB_ECORRUPT, "local store: setting %s is not an integer: \"%s\"", key, v);
+        rc = db_core_error(&r->core, DB_ECORRUPT,
+                           "local store: setting %s is not an integer: \"%s\"", key, v);
     } else {
         *out = n;
     }
@@ -328,7 +249,7 @@ int vsc_replica_config_set_int(struct vsc_replica *r, const char *key, int64_t v
 int vsc_replica_clock_merge(struct vsc_replica *r, int64_t server_ms)
 {
     int64_t ms = 0;
-    int rc = rs_begin(r);
+    int rc = vsc__replica_begin(r);
 
     if (rc != 0)
         return rc;
@@ -338,15 +259,15 @@ int vsc_replica_clock_merge(struct vsc_replica *r, int64_t server_ms)
         if (rc == 0)
             rc = vsc_replica_config_set_int(r, "hlc_counter", 0);
     }
-    return rs_end(r, rc);
+    return vsc__replica_end(r, rc);
 }
 
 /* ---- welcome ------------------------------------------------------------ */
 
-#define RS_SEQ_MAX 9007199254740991LL /* 2^53 - 1, the protocol's largest seq */
+#define VSC__REPLICA_SEQ_MAX 9007199254740991LL /* 2^53 - 1, the protocol's largest seq */
 
 /* Whether this store ever had a welcome (see vsc_replica_welcome). */
-static int rs_welcomed(struct vsc_replica *r, int *out)
+static int vsc__replica_welcomed(struct vsc_replica *r, int *out)
 {
     char *v = NULL;
     int rc = vsc_replica_config_get(r, "welcomed", &v);
@@ -362,13 +283,13 @@ static int rs_welcomed(struct vsc_replica *r, int *out)
 }
 
 /* The lowest and highest queued seq; *n_out 0 when the outbox is empty. */
-static int rs_outbox_range(struct vsc_replica *r, int64_t *lo, int64_t *hi, int *n_out)
+static int vsc__replica_outbox_range(struct vsc_replica *r, int64_t *lo, int64_t *hi, int *n_out)
 {
-    sqlite3_stmt *st = rs_stmt(r, RS_OUTBOX_RANGE);
-    int rc;
+    sqlite3_stmt *st = NULL;
+    int rc = vsc__replica_stmt(r, VSC__REPLICA_OUTBOX_RANGE, &st);
 
-    if (!st)
-        return DB_EIO;
+    if (rc != 0)
+        return rc;
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         *n_out = sqlite3_column_type(st, 0) != SQLITE_NULL;
@@ -376,25 +297,26 @@ static int rs_outbox_range(struct vsc_replica *r, int64_t *lo, int64_t *hi, int 
         *hi = sqlite3_column_int64(st, 1);
         rc = 0;
     } else {
-        rc = rs_sqlfail(r, rc, "reading the outbox's seqs");
+        rc = vsc__replica_sqlfail(r, rc, "reading the outbox's seqs");
     }
-    rs_done(st);
+    db_core_reset(st);
     return rc;
 }
 
 /* Runs one of the renumbering statements, binding offset when it takes one. */
-static int rs_renumber_step(struct vsc_replica *r, enum rs_stmt s, int64_t offset)
+static int vsc__replica_renumber_step(struct vsc_replica *r, enum vsc__replica_stmt s,
+                                      int64_t offset)
 {
-    sqlite3_stmt *st = rs_stmt(r, s);
-    int rc;
+    sqlite3_stmt *st = NULL;
+    int rc = vsc__replica_stmt(r, s, &st);
 
-    if (!st)
-        return DB_EIO;
-    if (s == RS_OUTBOX_SHIFT)
+    if (rc != 0)
+        return rc;
+    if (s == VSC__REPLICA_OUTBOX_SHIFT)
         sqlite3_bind_int64(st, 1, offset);
     rc = sqlite3_step(st);
-    rc = rc == SQLITE_DONE ? 0 : rs_sqlfail(r, rc, "renumbering the outbox");
-    rs_done(st);
+    rc = rc == SQLITE_DONE ? 0 : vsc__replica_sqlfail(r, rc, "renumbering the outbox");
+    db_core_reset(st);
     return rc;
 }
 
@@ -402,21 +324,21 @@ int vsc_replica_welcome(struct vsc_replica *r, int64_t server_seq, int64_t *renu
 {
     int64_t lo = 0, hi = 0, next = 1, offset = 0, moved = 0;
     int welcomed = 0, queued = 0;
-    int rc = rs_begin(r);
+    int rc = vsc__replica_begin(r);
 
     if (rc != 0)
         return rc;
-    if ((rc = rs_welcomed(r, &welcomed)) != 0 ||
+    if ((rc = vsc__replica_welcomed(r, &welcomed)) != 0 ||
         (rc = vsc_replica_config_get_int(r, "next_seq", 1, &next)) != 0 ||
-        (rc = rs_outbox_range(r, &lo, &hi, &queued)) != 0)
+        (rc = vsc__replica_outbox_range(r, &lo, &hi, &queued)) != 0)
         goto out;
     if (!welcomed && server_seq >= 0 && queued && server_seq >= lo) {
         offset = server_seq + 1 - lo;
-        if (hi > RS_SEQ_MAX - offset || next > RS_SEQ_MAX - offset) {
-            rc = rs_fail(r, DB_EMISUSE,
-                         "local store: the server has committed seqs up to %" PRId64
-                         " for this device; the queued changes cannot be numbered after it",
-                         server_seq);
+        if (hi > VSC__REPLICA_SEQ_MAX - offset || next > VSC__REPLICA_SEQ_MAX - offset) {
+            rc = db_core_error(&r->core, DB_EMISUSE,
+                               "local store: the server has committed seqs up to %" PRId64
+                               " for this device; the queued changes cannot be numbered after it",
+                               server_seq);
             goto out;
         }
         /*
@@ -424,10 +346,10 @@ int vsc_replica_welcome(struct vsc_replica *r, int64_t server_seq, int64_t *renu
          * by row: shifted rows go negative first (no queued seq is), so no
          * row ever lands on one not yet moved; then they flip back.
          */
-        if ((rc = rs_renumber_step(r, RS_OUTBOX_SHIFT, offset)) != 0 ||
-            (rc = rs_renumber_step(r, RS_OUTBOX_UNFLIP, 0)) != 0)
+        if ((rc = vsc__replica_renumber_step(r, VSC__REPLICA_OUTBOX_SHIFT, offset)) != 0 ||
+            (rc = vsc__replica_renumber_step(r, VSC__REPLICA_OUTBOX_UNFLIP, 0)) != 0)
             goto out;
-        moved = sqlite3_changes(r->sql);
+        moved = sqlite3_changes(r->core.conn);
         next += offset;
     }
     if (server_seq >= 0 && next <= server_seq)
@@ -438,7 +360,7 @@ int vsc_replica_welcome(struct vsc_replica *r, int64_t server_seq, int64_t *renu
     if (server_seq >= 0)
         rc = vsc_replica_config_set_int(r, "server_seq", server_seq);
 out:
-    rc = rs_end(r, rc);
+    rc = vsc__replica_end(r, rc);
     if (rc == 0 && renumbered)
         *renumbered = moved;
     return rc;
@@ -457,7 +379,8 @@ void vsc_replica_change_clear(struct vsc_replica_change *c)
 }
 
 /* The replica's rev of a record, 0 when it has none. */
-static int rs_local_rev(struct vsc_replica *r, const char *collection, const char *id, int64_t *out)
+static int vsc__replica_local_rev(struct vsc_replica *r, const char *collection, const char *id,
+                                  int64_t *out)
 {
     struct vsc_replica_record rec;
     int rc = vsc_replica_get(r, collection, id, &rec);
@@ -480,7 +403,7 @@ int vsc_replica_queue(struct vsc_replica *r, const char *collection, const char 
     int64_t seq = 0, ms = 0, counter = 0;
     struct vsc_replica_change c = { 0 };
     sqlite3_stmt *st = NULL;
-    int rc = rs_begin(r);
+    int rc = vsc__replica_begin(r);
 
     if (rc != 0)
         return rc;
@@ -488,7 +411,7 @@ int vsc_replica_queue(struct vsc_replica *r, const char *collection, const char 
         (rc = vsc_replica_config_get_int(r, "hlc_ms", 0, &ms)) != 0 ||
         (rc = vsc_replica_config_get_int(r, "hlc_counter", 0, &counter)) != 0)
         goto out;
-    if (base < 0 && (rc = rs_local_rev(r, collection, id, &base)) != 0)
+    if (base < 0 && (rc = vsc__replica_local_rev(r, collection, id, &base)) != 0)
         goto out;
     /* Hybrid logical clock: never behind the last stamp or server time. */
     if (now_ms > ms) {
@@ -507,13 +430,11 @@ int vsc_replica_queue(struct vsc_replica *r, const char *collection, const char 
     c.id = strdup(id);
     c.fields = strdup(fields);
     if (!c.collection || !c.id || !c.fields) {
-        rc = rs_fail(r, DB_ENOMEM, "local store: out of memory queueing a change");
+        rc = db_core_error(&r->core, DB_ENOMEM, "local store: out of memory queueing a change");
         goto out;
     }
-    if (!(st = rs_stmt(r, RS_OUTBOX_ADD))) {
-        rc = DB_EIO;
+    if ((rc = vsc__replica_stmt(r, VSC__REPLICA_OUTBOX_ADD, &st)) != 0)
         goto out;
-    }
     sqlite3_bind_int64(st, 1, seq);
     sqlite3_bind_text(st, 2, collection, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, id, -1, SQLITE_STATIC);
@@ -524,8 +445,8 @@ int vsc_replica_queue(struct vsc_replica *r, const char *collection, const char 
     sqlite3_bind_int(st, 8, c.deleted);
     sqlite3_bind_int64(st, 9, now_ms);
     rc = sqlite3_step(st);
-    rc = rc == SQLITE_DONE ? 0 : rs_sqlfail(r, rc, "queueing a change");
-    rs_done(st);
+    rc = rc == SQLITE_DONE ? 0 : vsc__replica_sqlfail(r, rc, "queueing a change");
+    db_core_reset(st);
     if (rc == 0)
         rc = vsc_replica_config_set_int(r, "next_seq", seq + 1);
     if (rc == 0)
@@ -533,7 +454,7 @@ int vsc_replica_queue(struct vsc_replica *r, const char *collection, const char 
     if (rc == 0)
         rc = vsc_replica_config_set_int(r, "hlc_counter", counter);
 out:
-    rc = rs_end(r, rc);
+    rc = vsc__replica_end(r, rc);
     if (rc != 0) {
         vsc_replica_change_clear(&c);
         return rc;
@@ -544,31 +465,31 @@ out:
 
 int vsc_replica_pending(struct vsc_replica *r, int64_t *count, int64_t *oldest_ms)
 {
-    sqlite3_stmt *st = rs_stmt(r, RS_OUTBOX_STATS);
-    int rc;
+    sqlite3_stmt *st = NULL;
+    int rc = vsc__replica_stmt(r, VSC__REPLICA_OUTBOX_STATS, &st);
 
-    if (!st)
-        return DB_EIO;
+    if (rc != 0)
+        return rc;
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         *count = sqlite3_column_int64(st, 0);
         *oldest_ms = sqlite3_column_int64(st, 1); /* NULL reads as 0 */
         rc = 0;
     } else {
-        rc = rs_sqlfail(r, rc, "counting the outbox");
+        rc = vsc__replica_sqlfail(r, rc, "counting the outbox");
     }
-    rs_done(st);
+    db_core_reset(st);
     return rc;
 }
 
 int vsc_replica_outbox_list(struct vsc_replica *r, int64_t after_seq, int64_t limit,
                             vsc_replica_change_fn fn, void *ctx)
 {
-    sqlite3_stmt *st = rs_stmt(r, RS_OUTBOX_LIST);
-    int rc;
+    sqlite3_stmt *st = NULL;
+    int rc = vsc__replica_stmt(r, VSC__REPLICA_OUTBOX_LIST, &st);
 
-    if (!st)
-        return DB_EIO;
+    if (rc != 0)
+        return rc;
     sqlite3_bind_int64(st, 1, after_seq);
     sqlite3_bind_int64(st, 2, limit);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -586,38 +507,39 @@ int vsc_replica_outbox_list(struct vsc_replica *r, int64_t after_seq, int64_t li
         if ((rc = fn(ctx, &c)) != 0)
             goto out;
     }
-    rc = rc == SQLITE_DONE ? 0 : rs_sqlfail(r, rc, "reading the outbox");
+    rc = rc == SQLITE_DONE ? 0 : vsc__replica_sqlfail(r, rc, "reading the outbox");
 out:
-    rs_done(st);
+    db_core_reset(st);
     return rc;
 }
 
 /* Runs a statement that takes (seq) or a rejected row's values; one step. */
-static int rs_ack_one(struct vsc_replica *r, const struct vsc_replica_outcome *o, int64_t now_ms)
+static int vsc__replica_ack_one(struct vsc_replica *r, const struct vsc_replica_outcome *o,
+                                int64_t now_ms)
 {
     sqlite3_stmt *st;
     int rc;
 
     if (o->rejected) {
-        if (!(st = rs_stmt(r, RS_REJECT_ADD)))
-            return DB_EIO;
+        if ((rc = vsc__replica_stmt(r, VSC__REPLICA_REJECT_ADD, &st)) != 0)
+            return rc;
         sqlite3_bind_int64(st, 1, o->seq);
         sqlite3_bind_text(st, 2, o->code ? o->code : "", -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 3, o->field ? o->field : "", -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 4, o->message ? o->message : "", -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 5, now_ms);
         rc = sqlite3_step(st);
-        rc = rc == SQLITE_DONE ? 0 : rs_sqlfail(r, rc, "keeping a rejected change");
-        rs_done(st);
+        rc = rc == SQLITE_DONE ? 0 : vsc__replica_sqlfail(r, rc, "keeping a rejected change");
+        db_core_reset(st);
         if (rc != 0)
             return rc;
     }
-    if (!(st = rs_stmt(r, RS_OUTBOX_DEL)))
-        return DB_EIO;
+    if ((rc = vsc__replica_stmt(r, VSC__REPLICA_OUTBOX_DEL, &st)) != 0)
+        return rc;
     sqlite3_bind_int64(st, 1, o->seq);
     rc = sqlite3_step(st);
-    rc = rc == SQLITE_DONE ? 0 : rs_sqlfail(r, rc, "removing an acknowledged change");
-    rs_done(st);
+    rc = rc == SQLITE_DONE ? 0 : vsc__replica_sqlfail(r, rc, "removing an acknowledged change");
+    db_core_reset(st);
     return rc;
 }
 
@@ -625,10 +547,10 @@ int vsc_replica_acked(struct vsc_replica *r, const struct vsc_replica_outcome *o
                       int64_t now_ms)
 {
     int64_t top = -1, known = -1;
-    int rc = rs_begin(r);
+    int rc = vsc__replica_begin(r);
 
     for (size_t i = 0; rc == 0 && i < n; i++) {
-        rc = rs_ack_one(r, &o[i], now_ms);
+        rc = vsc__replica_ack_one(r, &o[i], now_ms);
         top = o[i].seq > top ? o[i].seq : top;
     }
     /* Every seq an ack names is committed: keep server_seq current, once known. */
@@ -636,16 +558,16 @@ int vsc_replica_acked(struct vsc_replica *r, const struct vsc_replica_outcome *o
         rc = vsc_replica_config_get_int(r, "server_seq", -1, &known);
     if (rc == 0 && known >= 0 && top > known)
         rc = vsc_replica_config_set_int(r, "server_seq", top);
-    return rs_end(r, rc);
+    return vsc__replica_end(r, rc);
 }
 
 int vsc_replica_rejected_list(struct vsc_replica *r, vsc_replica_rejected_fn fn, void *ctx)
 {
-    sqlite3_stmt *st = rs_stmt(r, RS_REJECT_LIST);
-    int rc;
+    sqlite3_stmt *st = NULL;
+    int rc = vsc__replica_stmt(r, VSC__REPLICA_REJECT_LIST, &st);
 
-    if (!st)
-        return DB_EIO;
+    if (rc != 0)
+        return rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         struct vsc_replica_rejected x = {
             .seq = sqlite3_column_int64(st, 0),
@@ -661,21 +583,22 @@ int vsc_replica_rejected_list(struct vsc_replica *r, vsc_replica_rejected_fn fn,
         if ((rc = fn(ctx, &x)) != 0)
             goto out;
     }
-    rc = rc == SQLITE_DONE ? 0 : rs_sqlfail(r, rc, "reading the rejected changes");
+    rc = rc == SQLITE_DONE ? 0 : vsc__replica_sqlfail(r, rc, "reading the rejected changes");
 out:
-    rs_done(st);
+    db_core_reset(st);
     return rc;
 }
 
 /* ---- replica ------------------------------------------------------------ */
 
-static int rs_apply_one(struct vsc_replica *r, const struct vsc_replica_item *it)
+static int vsc__replica_apply_one(struct vsc_replica *r, const struct vsc_replica_item *it)
 {
-    sqlite3_stmt *st = rs_stmt(r, it->removed ? RS_RECORD_DEL : RS_RECORD_PUT);
-    int rc;
+    sqlite3_stmt *st = NULL;
+    int rc = vsc__replica_stmt(r, it->removed ? VSC__REPLICA_RECORD_DEL : VSC__REPLICA_RECORD_PUT,
+                               &st);
 
-    if (!st)
-        return DB_EIO;
+    if (rc != 0)
+        return rc;
     sqlite3_bind_text(st, 1, it->collection, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, it->id, -1, SQLITE_STATIC);
     if (!it->removed) {
@@ -687,36 +610,36 @@ static int rs_apply_one(struct vsc_replica *r, const struct vsc_replica_item *it
             sqlite3_bind_text(st, 5, "{}", 2, SQLITE_STATIC);
     }
     rc = sqlite3_step(st);
-    rc = rc == SQLITE_DONE ? 0 : rs_sqlfail(r, rc, "storing a pulled record");
-    rs_done(st);
+    rc = rc == SQLITE_DONE ? 0 : vsc__replica_sqlfail(r, rc, "storing a pulled record");
+    db_core_reset(st);
     return rc;
 }
 
 int vsc_replica_apply(struct vsc_replica *r, const struct vsc_replica_item *items, size_t n,
                       const char *cursor)
 {
-    int rc = rs_begin(r);
+    int rc = vsc__replica_begin(r);
 
     for (size_t i = 0; rc == 0 && i < n; i++)
-        rc = rs_apply_one(r, &items[i]);
+        rc = vsc__replica_apply_one(r, &items[i]);
     if (rc == 0 && cursor)
         rc = vsc_replica_config_set(r, "cursor", cursor);
-    return rs_end(r, rc);
+    return vsc__replica_end(r, rc);
 }
 
 int vsc_replica_get(struct vsc_replica *r, const char *collection, const char *id,
                     struct vsc_replica_record *out)
 {
-    sqlite3_stmt *st = rs_stmt(r, RS_RECORD_GET);
-    int rc;
+    sqlite3_stmt *st = NULL;
+    int rc = vsc__replica_stmt(r, VSC__REPLICA_RECORD_GET, &st);
 
-    if (!st)
-        return DB_EIO;
+    if (rc != 0)
+        return rc;
     sqlite3_bind_text(st, 1, collection, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
-        char *body = rs_strdup(sqlite3_column_text(st, 2));
+        char *body = db_core_column_dup(st, 2, NULL);
         if (!body) {
             rc = DB_ENOMEM;
         } else {
@@ -726,22 +649,23 @@ int vsc_replica_get(struct vsc_replica *r, const char *collection, const char *i
             rc = 0;
         }
     } else if (rc == SQLITE_DONE) {
-        rc = rs_fail(r, DB_ENOTFOUND, "local store: no record %s/%s", collection, id);
+        rc = db_core_error(&r->core, DB_ENOTFOUND, "local store: no record %s/%s", collection, id);
     } else {
-        rc = rs_sqlfail(r, rc, "reading a record");
+        rc = vsc__replica_sqlfail(r, rc, "reading a record");
     }
-    rs_done(st);
+    db_core_reset(st);
     return rc;
 }
 
 int vsc_replica_list(struct vsc_replica *r, const char *collection, vsc_replica_record_fn fn,
                      void *ctx)
 {
-    sqlite3_stmt *st = rs_stmt(r, collection ? RS_RECORD_LIST_ONE : RS_RECORD_LIST_ALL);
-    int rc;
+    sqlite3_stmt *st = NULL;
+    int rc = vsc__replica_stmt(
+        r, collection ? VSC__REPLICA_RECORD_LIST_ONE : VSC__REPLICA_RECORD_LIST_ALL, &st);
 
-    if (!st)
-        return DB_EIO;
+    if (rc != 0)
+        return rc;
     if (collection)
         sqlite3_bind_text(st, 1, collection, -1, SQLITE_STATIC);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -751,27 +675,27 @@ int vsc_replica_list(struct vsc_replica *r, const char *collection, vsc_replica_
         if (rc != 0)
             goto out;
     }
-    rc = rc == SQLITE_DONE ? 0 : rs_sqlfail(r, rc, "listing records");
+    rc = rc == SQLITE_DONE ? 0 : vsc__replica_sqlfail(r, rc, "listing records");
 out:
-    rs_done(st);
+    db_core_reset(st);
     return rc;
 }
 
 int vsc_replica_counts(struct vsc_replica *r, vsc_replica_count_fn fn, void *ctx)
 {
-    sqlite3_stmt *st = rs_stmt(r, RS_RECORD_COUNTS);
-    int rc;
+    sqlite3_stmt *st = NULL;
+    int rc = vsc__replica_stmt(r, VSC__REPLICA_RECORD_COUNTS, &st);
 
-    if (!st)
-        return DB_EIO;
+    if (rc != 0)
+        return rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         rc = fn(ctx, (const char *)sqlite3_column_text(st, 0), sqlite3_column_int64(st, 1),
                 sqlite3_column_int64(st, 2));
         if (rc != 0)
             goto out;
     }
-    rc = rc == SQLITE_DONE ? 0 : rs_sqlfail(r, rc, "counting records");
+    rc = rc == SQLITE_DONE ? 0 : vsc__replica_sqlfail(r, rc, "counting records");
 out:
-    rs_done(st);
+    db_core_reset(st);
     return rc;
 }

@@ -12,11 +12,13 @@
  *     in seq order, plus the ones the server rejected with their error;
  *   - replica: the records pulled from the server at their newest state.
  *
- * The file is opened in WAL mode with synchronous=FULL: a change queued or
+ * The file is opened by db/'s connection core (db_core.h), as the server's
+ * store is: WAL mode (verified) with synchronous=FULL, so a change queued or
  * an ack recorded survives a power cut. It is part of the client library
- * (client/), which with db/ is the only module that sees sqlite3; it shares
- * db.h's DB_E* codes and db_strerror(). A struct vsc_replica is used by one
- * thread at a time. Output parameters are set only on success; strings
+ * (client/), which with db/ is the only module that sees sqlite3; errors are
+ * db.h's DB_E* codes, mapped from SQLite's by the core's one map, and
+ * db_strerror() names them. A struct vsc_replica is used by one thread at a
+ * time. Output parameters are set only on success; strings
  * handed out are copies the caller frees with free() or the named *_clear
  * function.
  */

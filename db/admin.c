@@ -49,7 +49,7 @@ int db_grid_add(struct db *db, const char *id, const char *name, int64_t now_ms)
         if (err == DB_EEXISTS)
             db__error(db, err, "grid '%s' already exists", id);
     }
-    db__reset(s);
+    db_core_reset(s);
     return err;
 }
 
@@ -69,7 +69,7 @@ static int db__exists(struct db *db, enum db__stmt_id which, const char *sql, co
         err = 1;
     else if (rc != SQLITE_DONE)
         err = db__fail(db, rc, "looking up %s '%s'", what, key);
-    db__reset(s);
+    db_core_reset(s);
     return err;
 }
 
@@ -97,7 +97,7 @@ static int db__user_grid_add(struct db *db, const char *user, const char *grid)
     int rc = sqlite3_step(s);
     if (rc != SQLITE_DONE)
         err = db__fail(db, rc, "giving user '%s' grid '%s'", user, grid);
-    db__reset(s);
+    db_core_reset(s);
     return err;
 }
 
@@ -120,7 +120,7 @@ static int db__user_insert(struct db *db, const char *id, const char *name, enum
         if (err == DB_EEXISTS)
             db__error(db, err, "user '%s' already exists", id);
     }
-    db__reset(s);
+    db_core_reset(s);
     return err;
 }
 
@@ -202,7 +202,7 @@ int db_device_enroll(struct db *db, const char *device, const char *user,
                                "device '%s'); make a new token",
                       device);
     }
-    db__reset(s);
+    db_core_reset(s);
     return err;
 }
 
@@ -223,9 +223,9 @@ int db_device_revoke(struct db *db, const char *device, int64_t now_ms)
     int rc = sqlite3_step(s);
     if (rc != SQLITE_DONE)
         err = db__fail(db, rc, "revoking device '%s'", device);
-    else if (sqlite3_changes(db->conn) == 0)
+    else if (sqlite3_changes(db->core.conn) == 0)
         err = db__error(db, DB_ENOTFOUND, "device '%s' does not exist", device);
-    db__reset(s);
+    db_core_reset(s);
     return err;
 }
 
@@ -247,7 +247,7 @@ static int db__user_role(struct db *db, const char *user, const char *doing)
     if (err == -1)
         err = db__error(db, DB_ECORRUPT, "user '%s' has a role this visitsync does not know",
                         user);
-    db__reset(s);
+    db_core_reset(s);
     return err;
 }
 
@@ -279,6 +279,6 @@ int db_token_add(struct db *db, const char *user, const unsigned char token_hash
                                "user '%s'); make a new token",
                       user);
     }
-    db__reset(s);
+    db_core_reset(s);
     return err;
 }

@@ -85,7 +85,7 @@ static int db__buf_put(struct db *db, struct db__buf *b, sqlite3_stmt *s, int co
     const unsigned char *t = sqlite3_column_text(s, col);
     size_t n = (size_t)sqlite3_column_bytes(s, col);
     if (!t) {
-        if (sqlite3_errcode(db->conn) == SQLITE_NOMEM)
+        if (sqlite3_errcode(db->core.conn) == SQLITE_NOMEM)
             return db__error(db, DB_ENOMEM, "out of memory reading conflict %lld",
                              (long long)conflict);
         *off = DB__NONE;
@@ -207,7 +207,7 @@ static int db__candidates_read(struct db *db, struct db__buf *b, const struct db
     if (rc != SQLITE_DONE)
         err = db__fail(db, rc, "reading the candidates of conflict %lld", (long long)e->id);
 out:
-    db__reset(s);
+    db_core_reset(s);
     return err;
 }
 
@@ -307,7 +307,7 @@ int db_conflicts_page(struct db *db, enum db_conflict_status status, int64_t aft
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         err = db__fail(db, rc, "reading the conflicts after id %lld", (long long)after_id);
 out:
-    db__reset(s);
+    db_core_reset(s);
     err = db__read_end(db, began, err);
     db__buf_free(&b);
     if (!err)
@@ -359,7 +359,7 @@ int db_conflict_get(struct db *db, int64_t id, struct db_conflict *out)
     if (b.len)
         memcpy(mem + head, b.text, b.len);
 out:
-    db__reset(s);
+    db_core_reset(s);
     err = db__read_end(db, began, err);
     if (!err) {
         db__entry_view(&e, &b, mem + head, (struct db_candidate *)(void *)mem, out);
@@ -402,7 +402,7 @@ int db_conflicts_count(struct db *db, enum db_conflict_status status, int64_t *o
         *out = sqlite3_column_int64(s, 0);
     else
         err = db__fail(db, rc, "counting the conflicts");
-    db__reset(s);
+    db_core_reset(s);
     return err;
 }
 
@@ -481,7 +481,7 @@ int db_history_page(struct db *db, const char *device, int64_t after_id, int64_t
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         err = db__fail(db, rc, "reading the history after id %lld", (long long)after_id);
 out:
-    db__reset(s);
+    db_core_reset(s);
     err = db__read_end(db, began, err);
     if (!err)
         *next = more ? last : 0;

@@ -24,7 +24,7 @@ int db_checkpoint(struct db *db, int *wal_pages, int *done_pages)
 
     if (db->readonly)
         return db__error(db, DB_EMISUSE, "a read-only connection cannot checkpoint the WAL");
-    rc = sqlite3_wal_checkpoint_v2(db->conn, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &ckpt);
+    rc = sqlite3_wal_checkpoint_v2(db->core.conn, NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &ckpt);
     if (rc == SQLITE_BUSY || rc == SQLITE_LOCKED)
         return db__error(db, DB_EBUSY, "another checkpoint of the WAL was running");
     if (rc != SQLITE_OK)
@@ -43,7 +43,7 @@ int db_checkpoint(struct db *db, int *wal_pages, int *done_pages)
  */
 int db_wal_autocheckpoint(struct db *db, int pages)
 {
-    int rc = sqlite3_wal_autocheckpoint(db->conn, pages);
+    int rc = sqlite3_wal_autocheckpoint(db->core.conn, pages);
     if (rc != SQLITE_OK)
         return db__fail(db, rc, "setting wal_autocheckpoint to %d pages", pages);
     return 0;

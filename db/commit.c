@@ -21,7 +21,7 @@ int db_commit(struct db *db)
 
 int db_rollback(struct db *db)
 {
-    if (sqlite3_get_autocommit(db->conn))
+    if (sqlite3_get_autocommit(db->core.conn))
         return 0;
     return db__run(db, DB__ROLLBACK, "ROLLBACK", "rolling back a transaction");
 }
@@ -29,10 +29,10 @@ int db_rollback(struct db *db)
 /* Rolls back after a failure without overwriting the message that explains it. */
 static void db__rollback_quietly(struct db *db)
 {
-    char keep[DB__ERRMSG_MAX];
-    snprintf(keep, sizeof keep, "%s", db->errmsg);
+    char keep[DB_CORE_ERRMSG_MAX];
+    snprintf(keep, sizeof keep, "%s", db->core.errmsg);
     db_rollback(db);
-    snprintf(db->errmsg, sizeof db->errmsg, "%s", keep);
+    snprintf(db->core.errmsg, sizeof db->core.errmsg, "%s", keep);
 }
 
 int db_commit_group(struct db *db, db_apply_fn apply, void *const *jobs, size_t n, int *job_rc)
@@ -51,12 +51,12 @@ int db_commit_group(struct db *db, db_apply_fn apply, void *const *jobs, size_t 
             goto out;
         int rc = apply(db, jobs[i]);
         if (rc < 0) {
-            char keep[DB__ERRMSG_MAX];
-            snprintf(keep, sizeof keep, "%s", db->errmsg);
+            char keep[DB_CORE_ERRMSG_MAX];
+            snprintf(keep, sizeof keep, "%s", db->core.errmsg);
             err = db__run(db, DB__JOB_ROLLBACK_TO, "ROLLBACK TO j", "undoing a failed job");
             if (err)
                 goto out;
-            snprintf(db->errmsg, sizeof db->errmsg, "%s", keep);
+            snprintf(db->core.errmsg, sizeof db->core.errmsg, "%s", keep);
         }
         err = db__run(db, DB__JOB_RELEASE, "RELEASE j", "closing a job's savepoint");
         if (err)
@@ -81,11 +81,11 @@ int db__op_begin(struct db *db)
 int db__op_end(struct db *db, int err)
 {
     if (err) {
-        char keep[DB__ERRMSG_MAX];
-        snprintf(keep, sizeof keep, "%s", db->errmsg);
+        char keep[DB_CORE_ERRMSG_MAX];
+        snprintf(keep, sizeof keep, "%s", db->core.errmsg);
         db__run(db, DB__OP_ROLLBACK_TO, "ROLLBACK TO op", "undoing a failed change");
         db__run(db, DB__OP_RELEASE, "RELEASE op", "closing a savepoint");
-        snprintf(db->errmsg, sizeof db->errmsg, "%s", keep);
+        snprintf(db->core.errmsg, sizeof db->core.errmsg, "%s", keep);
         return err;
     }
     err = db__run(db, DB__OP_RELEASE, "RELEASE op", "committing a change");
@@ -98,7 +98,7 @@ int db__op_end(struct db *db, int err)
 int db__read_begin(struct db *db, int *began)
 {
     *began = 0;
-    if (!sqlite3_get_autocommit(db->conn))
+    if (!sqlite3_get_autocommit(db->core.conn))
         return 0;
     int err = db__run(db, DB__BEGIN_DEFERRED, "BEGIN", "starting a read transaction");
     if (!err)
@@ -112,10 +112,10 @@ int db__read_end(struct db *db, int began, int err)
     if (!began)
         return err;
     if (err) {
-        char keep[DB__ERRMSG_MAX];
-        snprintf(keep, sizeof keep, "%s", db->errmsg);
+        char keep[DB_CORE_ERRMSG_MAX];
+        snprintf(keep, sizeof keep, "%s", db->core.errmsg);
         db_rollback(db);
-        snprintf(db->errmsg, sizeof db->errmsg, "%s", keep);
+        snprintf(db->core.errmsg, sizeof db->core.errmsg, "%s", keep);
         return err;
     }
     return db__run(db, DB__COMMIT, "COMMIT", "ending a read transaction");

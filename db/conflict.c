@@ -21,7 +21,7 @@ static int db__conflict_entry(struct db *db, const char *collection, const char 
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW) {
         *id = sqlite3_column_int64(s, 0);
-        db__reset(s);
+        db_core_reset(s);
         err = db__stmt(db, DB__CONFLICT_TOUCH,
                        "UPDATE conflicts SET updated_ms = max(updated_ms, ?2) WHERE id = ?1", &s);
         if (err)
@@ -32,16 +32,16 @@ static int db__conflict_entry(struct db *db, const char *collection, const char 
         if (rc != SQLITE_DONE)
             err = db__fail(db, rc, "updating the conflict on field '%s' of record '%s'", field,
                            record_id);
-        db__reset(s);
+        db_core_reset(s);
         return err;
     }
     if (rc != SQLITE_DONE) {
         err = db__fail(db, rc, "looking up the conflict on field '%s' of record '%s'", field,
                        record_id);
-        db__reset(s);
+        db_core_reset(s);
         return err;
     }
-    db__reset(s);
+    db_core_reset(s);
 
     err = db__stmt(db, DB__CONFLICT_OPEN,
                    "INSERT INTO conflicts (collection, record_id, field, created_ms, updated_ms)"
@@ -55,11 +55,11 @@ static int db__conflict_entry(struct db *db, const char *collection, const char 
     sqlite3_bind_int64(s, 4, now_ms);
     rc = sqlite3_step(s);
     if (rc == SQLITE_DONE)
-        *id = sqlite3_last_insert_rowid(db->conn);
+        *id = sqlite3_last_insert_rowid(db->core.conn);
     else
         err = db__fail(db, rc, "opening a conflict on field '%s' of record '%s'", field,
                        record_id);
-    db__reset(s);
+    db_core_reset(s);
     return err;
 }
 
@@ -84,7 +84,7 @@ static int db__candidate_add(struct db *db, int64_t conflict, const struct db_ca
     if (rc != SQLITE_DONE)
         err = db__fail(db, rc, "adding the candidate of device '%s' to conflict %lld",
                        c->device, (long long)conflict);
-    db__reset(s);
+    db_core_reset(s);
     return err;
 }
 

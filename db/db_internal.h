@@ -1,20 +1,21 @@
 /*
  * db_internal.h — what the files of db/ share: the connection struct, the
- * statement cache and the error helpers. Nothing outside db/ includes it.
+ * statement ids and the helpers that adapt the connection core (db_core.h)
+ * to a struct db. Nothing outside db/ includes it (tests/layering.sh).
  *
  * Design: every SQL statement has a slot in db->stmt, indexed by enum
- * db__stmt_id. The file that uses a statement keeps its SQL next to the code
- * and asks db__stmt() for it; the statement is prepared on first use with
- * SQLITE_PREPARE_PERSISTENT and finalized in db_close. Every user resets and
- * unbinds it (db__reset) on every exit path, so a cached statement never
- * holds a read snapshot or a bound pointer between calls.
+ * db__stmt_id, which is the statement cache of db->core. The file that uses
+ * a statement keeps its SQL next to the code and asks db__stmt() for it; the
+ * statement is prepared on first use with SQLITE_PREPARE_PERSISTENT and
+ * finalized in db_close. Every user resets and unbinds it (db_core_reset) on
+ * every exit path, so a cached statement never holds a read snapshot or a
+ * bound pointer between calls.
  */
 #ifndef VS_DB_INTERNAL_H
 #define VS_DB_INTERNAL_H
 
-#include <sqlite3.h>
-
 #include "db.h"
+#include "db_core.h"
 
 /* A scope of at most this many grids is pulled as one index range per grid. */
 #define DB__PULL_GRID_STREAMS 8
@@ -85,70 +86,38 @@ enum db__stmt_id {
     DB__STMT_COUNT
 };
 
-/* The longest message db_errmsg() holds; longer ones are truncated. */
-#define DB__ERRMSG_MAX 512
 /* The most grids a scope may list: a ceiling for the arrays we grow. */
 #define DB__MAX_SCOPE 65536
 /* Ids are 1..64 characters (interface §1); struct db_principal has room for 64. */
 #define DB__MAX_ID 64
 
 struct db {
-    sqlite3 *conn;
+    struct db_core core; /* the connection, its statement cache (stmt) and errmsg */
     int readonly;
     sqlite3_stmt *stmt[DB__STMT_COUNT];
-    char errmsg[DB__ERRMSG_MAX];
 };
 
 /*
- * Hands out the cached statement for id, preparing sql on first use.
+ * Hands out the cached statement for id (db_core_stmt on db->core).
  * Returns 0 or a DB_E* code (errmsg set). The statement stays owned by db.
  */
 int db__stmt(struct db *db, enum db__stmt_id id, const char *sql, sqlite3_stmt **out);
-/* Resets and unbinds a statement; NULL is allowed. */
-void db__reset(sqlite3_stmt *s);
 
-/* Maps an SQLite result code (extended or primary) to a DB_E* code. */
-int db__map(int sqlite_rc);
-
-/*
- * Records the connection's last SQLite error as "<SQLite message> (while
- * <what>)" and returns its DB_E* code. Call it before resetting the
- * statement that failed, so the message is still SQLite's.
- */
+/* db_core_fail and db_core_error on db->core (errors.c). */
 int db__fail(struct db *db, int sqlite_rc, const char *what_fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* Sets a message of our own and returns err. */
 int db__error(struct db *db, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Runs one statement from the cache that takes no parameters and returns no rows. */
 int db__run(struct db *db, enum db__stmt_id id, const char *sql, const char *what);
 
-/* Runs SQL text that is not worth caching (migrations, pragmas at open). */
+/* Runs SQL text that is not worth caching (migrations); db_core_exec on db->core. */
 int db__exec(struct db *db, const char *sql, const char *what);
 
 /* Binds text of known length, or NULL when s is NULL. */
 int db__bind_text(sqlite3_stmt *s, int idx, const char *text, size_t len);
 /* Binds a NUL-terminated string, or NULL when s is NULL. */
 int db__bind_str(sqlite3_stmt *s, int idx, const char *str);
-
-/* A malloc'd copy of a text column (never NULL on success: "" for SQL NULL). */
-char *db__column_dup(sqlite3_stmt *s, int col, size_t *len);
-
-/*
- * Creates path as an empty file that only its owner may read or write
- * (0600, whatever the umask) when no file is there, before sqlite3_open_v2
- * makes it with 0644: the store holds personal records, a replica its
- * device's token. SQLite gives the -wal, -shm and -journal files it makes
- * the mode of the main file, so they are 0600 too. An existing file is left
- * as it is, mode included: changing an operator's file silently is not ours
- * to do (docs/operations.md, "File modes"). A symlink counts as existing
- * (a dangling one is then created by SQLite, with its default mode). Both
- * db_open and db_replica_open call it; any thread. Returns 0 when it
- * created the file, 1 when there was nothing to create (a file was there,
- * or path is ":memory:" or ""), or -errno when it could not create it.
- * open.c.
- */
-int db__create_private(const char *path);
 
 /* Brings the schema up to db_schema_version() (migrate.c). */
 int db__migrate(struct db *db);

@@ -18,7 +18,7 @@ static int db__one_device(struct db *db, sqlite3_stmt *s, const char *device, co
     int rc = sqlite3_step(s);
     if (rc != SQLITE_DONE)
         return db__fail(db, rc, "%s of device '%s'", doing, device);
-    if (sqlite3_changes(db->conn) == 0)
+    if (sqlite3_changes(db->core.conn) == 0)
         return db__error(db, DB_ENOTFOUND, "device '%s' does not exist (while %s)", device,
                          doing);
     return 0;
@@ -48,7 +48,7 @@ int db_device_hello(struct db *db, const char *device, const struct db_hello *h,
     sqlite3_bind_int64(s, 6, h->clock_skew_ms);
     sqlite3_bind_int64(s, 7, now_ms);
     err = db__one_device(db, s, device, "recording the hello");
-    db__reset(s);
+    db_core_reset(s);
     return err;
 }
 
@@ -79,7 +79,7 @@ int db_device_note(struct db *db, const char *device, enum db_activity what, int
     sqlite3_bind_int64(s, 2, now_ms);
     db__bind_str(s, 3, last_error);
     err = db__one_device(db, s, device, "noting the activity");
-    db__reset(s);
+    db_core_reset(s);
     return err;
 }
 
@@ -119,12 +119,12 @@ int db_devices_revoked_since(struct db *db, int64_t since_ms,
         err = db__fail(db, rc, "listing revoked devices");
         goto out;
     }
-    db__reset(s);
+    db_core_reset(s);
     s = NULL;
     for (size_t i = 0; i < n; i++)
         fn(ctx, ids[i]);
 out:
-    db__reset(s);
+    db_core_reset(s);
     free(ids);
     return err;
 }
@@ -146,7 +146,7 @@ int db_device_revoked(struct db *db, const char *device, int *revoked)
         err = db__error(db, DB_ENOTFOUND, "device '%s' does not exist", device);
     else
         err = db__fail(db, rc, "reading whether device '%s' is revoked", device);
-    db__reset(s);
+    db_core_reset(s);
     return err;
 }
 
@@ -167,7 +167,7 @@ int db_device_max_seq(struct db *db, const char *device, int64_t *out)
         err = db__error(db, DB_ENOTFOUND, "device '%s' does not exist", device);
     else
         err = db__fail(db, rc, "reading the committed seq of device '%s'", device);
-    db__reset(s);
+    db_core_reset(s);
     return err;
 }
 
@@ -186,6 +186,6 @@ int db_device_set_max_seq(struct db *db, const char *device, int64_t max_seq, in
     sqlite3_bind_int64(s, 2, max_seq);
     sqlite3_bind_int64(s, 3, now_ms);
     err = db__one_device(db, s, device, "setting the committed seq");
-    db__reset(s);
+    db_core_reset(s);
     return err;
 }

@@ -1,6 +1,8 @@
 /*
- * errors.c — DB_E* codes: their sentences, the mapping from SQLite result
- * codes, and the per-connection message that db_errmsg() returns.
+ * errors.c — DB_E* codes: db_strerror(), the one sentence per code for the
+ * server's store and the client's local store alike, and the error helpers
+ * of a struct db. The map from SQLite result codes is the core's
+ * (db_core_map in core.c): there is one.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -22,59 +24,14 @@ const char *db_strerror(int err)
     }
 }
 
-int db__map(int sqlite_rc)
-{
-    switch (sqlite_rc) {
-    case SQLITE_CONSTRAINT_PRIMARYKEY:
-    case SQLITE_CONSTRAINT_UNIQUE:
-        return DB_EEXISTS;
-    case SQLITE_CONSTRAINT_FOREIGNKEY:
-        return DB_ENOTFOUND;
-    default:
-        break;
-    }
-    switch (sqlite_rc & 0xff) {
-    case SQLITE_OK:
-    case SQLITE_ROW:
-    case SQLITE_DONE:
-        return DB_OK;
-    case SQLITE_NOMEM:
-        return DB_ENOMEM;
-    case SQLITE_BUSY:
-    case SQLITE_LOCKED:
-        return DB_EBUSY;
-    case SQLITE_CORRUPT:
-    case SQLITE_NOTADB:
-        return DB_ECORRUPT;
-    case SQLITE_IOERR:
-    case SQLITE_FULL:
-    case SQLITE_CANTOPEN:
-    case SQLITE_READONLY:
-    case SQLITE_PERM:
-    case SQLITE_PROTOCOL:
-        return DB_EIO;
-    case SQLITE_CONSTRAINT:
-        return DB_ECONSTRAINT;
-    case SQLITE_NOTFOUND:
-        return DB_ENOTFOUND;
-    default:
-        /* SQLITE_ERROR, MISUSE, RANGE, SCHEMA...: we asked for something wrong. */
-        return DB_EMISUSE;
-    }
-}
-
 int db__fail(struct db *db, int sqlite_rc, const char *what_fmt, ...)
 {
-    char what[256];
     va_list ap;
 
     va_start(ap, what_fmt);
-    vsnprintf(what, sizeof what, what_fmt, ap);
+    int err = db_core_vfail(&db->core, sqlite_rc, what_fmt, ap);
     va_end(ap);
-    snprintf(db->errmsg, sizeof db->errmsg, "%s (while %s)",
-             db->conn ? sqlite3_errmsg(db->conn) : sqlite3_errstr(sqlite_rc), what);
-    int err = db__map(sqlite_rc);
-    return err == DB_OK ? DB_EMISUSE : err;
+    return err;
 }
 
 int db__error(struct db *db, int err, const char *fmt, ...)
@@ -82,7 +39,7 @@ int db__error(struct db *db, int err, const char *fmt, ...)
     va_list ap;
 
     va_start(ap, fmt);
-    vsnprintf(db->errmsg, sizeof db->errmsg, fmt, ap);
+    db_core_verror(&db->core, err, fmt, ap);
     va_end(ap);
     return err;
 }
@@ -91,5 +48,5 @@ const char *db_errmsg(const struct db *db)
 {
     if (!db)
         return "no database connection";
-    return db->errmsg[0] ? db->errmsg : "no error";
+    return db_core_errmsg(&db->core);
 }

@@ -13,7 +13,7 @@ int db_export(struct db *db, const char *collection, db_row_fn row, void *ctx)
 
     if (!collection || !row)
         return db__error(db, DB_EMISUSE, "an export needs a collection and a row callback");
-    if (sqlite3_get_autocommit(db->conn)) {
+    if (sqlite3_get_autocommit(db->core.conn)) {
         err = db__run(db, DB__BEGIN_DEFERRED, "BEGIN", "starting a read transaction");
         if (err)
             return err;
@@ -45,13 +45,13 @@ int db_export(struct db *db, const char *collection, db_row_fn row, void *ctx)
     if (!err && rc != SQLITE_DONE)
         err = db__fail(db, rc, "exporting collection '%s'", collection);
 out:
-    db__reset(s);
+    db_core_reset(s);
     if (began) {
         if (err) {
-            char keep[DB__ERRMSG_MAX];
-            snprintf(keep, sizeof keep, "%s", db->errmsg);
+            char keep[DB_CORE_ERRMSG_MAX];
+            snprintf(keep, sizeof keep, "%s", db->core.errmsg);
             db_rollback(db);
-            snprintf(db->errmsg, sizeof db->errmsg, "%s", keep);
+            snprintf(db->core.errmsg, sizeof db->core.errmsg, "%s", keep);
         } else {
             err = db__run(db, DB__COMMIT, "COMMIT", "ending a read transaction");
         }

@@ -51,8 +51,8 @@ int db_history_add(struct db *db, const struct db_history *h, int64_t *id)
         goto out;
     }
     if (id)
-        *id = sqlite3_last_insert_rowid(db->conn);
+        *id = sqlite3_last_insert_rowid(db->core.conn);
 out:
-    db__reset(s);
+    db_core_reset(s);
     return err;
 }

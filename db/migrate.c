@@ -229,11 +229,11 @@ static int db__step(struct db *db, int to)
         goto out;
     err = db__exec(db, "COMMIT", "committing a schema migration");
 out:
-    if (err && !sqlite3_get_autocommit(db->conn)) {
-        char keep[DB__ERRMSG_MAX];
-        snprintf(keep, sizeof keep, "%s", db->errmsg);
-        sqlite3_exec(db->conn, "ROLLBACK", NULL, NULL, NULL);
-        snprintf(db->errmsg, sizeof db->errmsg, "%s", keep);
+    if (err && !sqlite3_get_autocommit(db->core.conn)) {
+        char keep[DB_CORE_ERRMSG_MAX];
+        snprintf(keep, sizeof keep, "%s", db->core.errmsg);
+        sqlite3_exec(db->core.conn, "ROLLBACK", NULL, NULL, NULL);
+        snprintf(db->core.errmsg, sizeof db->core.errmsg, "%s", keep);
     }
     return err;
 }

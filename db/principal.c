@@ -39,7 +39,7 @@ static int db__scope_rows(struct db *db, sqlite3_stmt *s, struct db_scope *scope
             scope->grids = p;
             cap = ncap;
         }
-        char *g = db__column_dup(s, 0, NULL);
+        char *g = db_core_column_dup(s, 0, NULL);
         if (!g)
             return db__error(db, DB_ENOMEM, "out of memory loading the grids of user '%s'",
                              user);
@@ -60,7 +60,7 @@ static int db__load_scope(struct db *db, struct db_principal *p)
         return err;
     db__bind_str(s, 1, p->user);
     err = db__scope_rows(db, s, &p->scope, p->user);
-    db__reset(s);
+    db_core_reset(s);
     if (err || p->scope.n > 0 || p->role == DB_ROLE_CADRE)
         return err;
 
@@ -69,7 +69,7 @@ static int db__load_scope(struct db *db, struct db_principal *p)
     if (err)
         return err;
     err = db__scope_rows(db, s, &p->scope, p->user);
-    db__reset(s);
+    db_core_reset(s);
     return err;
 }
 
@@ -118,11 +118,11 @@ static int db__load(struct db *db, sqlite3_stmt *s, const char *what, struct db_
     if (sqlite3_column_bytes(s, 3) == 32)
         memcpy(p.token_hash, sqlite3_column_blob(s, 3), 32);
     p.max_seq = sqlite3_column_int64(s, 4);
-    db__reset(s);
+    db_core_reset(s);
     s = NULL;
     err = db__load_scope(db, &p);
 out:
-    db__reset(s);
+    db_core_reset(s);
     if (err) {
         db_principal_clear(&p);
         return err;

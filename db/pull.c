@@ -132,7 +132,7 @@ static int db__read_cursor(struct db *db, int64_t *out)
         *out = sqlite3_column_int64(s, 0);
     else
         err = db__fail(db, rc, "reading the change-feed cursor");
-    db__reset(s);
+    db_core_reset(s);
     return err;
 }
 
@@ -251,7 +251,7 @@ int db_pull(struct db *db, int64_t since, const struct db_scope *scope, int64_t 
     }
 out:
     for (size_t i = 0; i < pg.n; i++)
-        db__reset(pg.st[i].s);
+        db_core_reset(pg.st[i].s);
     err = db__read_end(db, began, err);
     free(json);
     if (err)

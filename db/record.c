@@ -47,16 +47,16 @@ int db_record_get(struct db *db, const char *collection, const char *id, struct 
     r.collection = strdup(collection);
     r.id = strdup(id);
     r.rev = sqlite3_column_int64(s, 0);
-    r.grid = db__column_dup(s, 1, NULL);
+    r.grid = db_core_column_dup(s, 1, NULL);
     r.deleted = sqlite3_column_int(s, 2) != 0;
-    r.body = db__column_dup(s, 3, &r.body_len);
-    r.meta = db__column_dup(s, 4, &r.meta_len);
+    r.body = db_core_column_dup(s, 3, &r.body_len);
+    r.meta = db_core_column_dup(s, 4, &r.meta_len);
     r.seq = sqlite3_column_int64(s, 5);
     if (!r.collection || !r.id || !r.grid || !r.body || !r.meta)
         err = db__error(db, DB_ENOMEM, "out of memory reading record '%s' of '%s'", id,
                         collection);
 out:
-    db__reset(s);
+    db_core_reset(s);
     if (err) {
         db_record_clear(&r);
         return err;
@@ -95,7 +95,7 @@ int db_record_head(struct db *db, const char *collection, const char *id, int64_
             grid[len] = '\0';
         }
     }
-    db__reset(s);
+    db_core_reset(s);
     return err;
 }
 
@@ -136,6 +136,6 @@ int db_record_put(struct db *db, const struct db_record *r)
         rc = sqlite3_step(s);
     if (rc != SQLITE_DONE)
         err = db__fail(db, rc, "writing record '%s' of '%s'", r->id, r->collection);
-    db__reset(s);
+    db_core_reset(s);
     return err;
 }

@@ -1,9 +1,10 @@
 #!/bin/sh
 # Checks the dependency direction the include paths already enforce, plus the
 # rule that third-party types stay in their module: cJSON in protocol/;
-# sqlite3 in db/ and client/ (the tablet's local store); libwebsockets in
-# server/ and client/ (and the load generator in bench/, for both). The
-# server and the client library never include each other's headers.
+# sqlite3 in db/ and client/ (the tablet's local store, built on db/'s
+# connection core, db_core.h); libwebsockets in server/ and client/ (and the
+# load generator in bench/, for both). The server and the client library
+# never include each other's headers.
 top=${1:-.}
 fail=0
 mods="$top/protocol $top/sync $top/db $top/server $top/client $top/cli"
@@ -17,6 +18,8 @@ check '#include *[<"]sqlite3\.h' 'db|client|bench' "sqlite3"
 check '#include *[<"]libwebsockets\.h' 'server|client|bench' "libwebsockets"
 check '#include *"srv[a-z_]*\.h"' 'server|cli' "the server's headers"
 check '#include *"vsc[a-z_]*\.h"' 'client|cli' "the client library's headers"
+check '#include *"db_internal\.h"' 'db' "db/'s internal header"
+check '#include *"db_core\.h"' 'db|client' "the connection core (db_core.h, sqlite3 types)"
 if grep -rnE '#include *"\.\./' $mods 2>/dev/null; then
   echo "layering: relative includes across modules bypass the build's direction"; fail=1
 fi

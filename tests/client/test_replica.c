@@ -18,6 +18,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "vsc_replica.h"
 
 static int setup(void **state)
@@ -451,7 +453,10 @@ static void unlink_store(const char *path)
     }
 }
 
-/* A replica holds the device's token: its files are 0600 under any umask. */
+/*
+ * A replica holds the device's token: its files are 0600 under any umask.
+ * It is opened as the server's store is (db_core.h): in WAL mode.
+ */
 static void test_new_files_private(void **state)
 {
     (void)state;
@@ -467,6 +472,15 @@ static void test_new_files_private(void **state)
     assert_int_equal(file_mode(path, "-wal"), 0600);
     assert_int_equal(file_mode(path, "-shm"), 0600);
     vsc_replica_close(r);
+    /* The connection core switched it to WAL (and checked that it took). */
+    sqlite3 *raw = NULL;
+    sqlite3_stmt *q = NULL;
+    assert_int_equal(sqlite3_open_v2(path, &raw, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(raw, "PRAGMA journal_mode", -1, &q, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(q, 0), "wal");
+    sqlite3_finalize(q);
+    sqlite3_close(raw);
     unlink_store(path);
 
     /* A file that cannot be created: the sentence says why. */

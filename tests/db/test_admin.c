@@ -20,7 +20,7 @@ static int64_t dev_int(struct db *db, const char *device, const char *column)
     char sql[128];
     sqlite3_stmt *s = NULL;
     snprintf(sql, sizeof sql, "SELECT %s FROM devices WHERE id = ?1", column);
-    assert_int_equal(sqlite3_prepare_v2(db->conn, sql, -1, &s, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db->core.conn, sql, -1, &s, NULL), SQLITE_OK);
     sqlite3_bind_text(s, 1, device, -1, SQLITE_STATIC);
     assert_int_equal(sqlite3_step(s), SQLITE_ROW);
     int64_t v = sqlite3_column_type(s, 0) == SQLITE_NULL ? -1 : sqlite3_column_int64(s, 0);
@@ -35,7 +35,7 @@ static void dev_text(struct db *db, const char *device, const char *column, char
     sqlite3_stmt *s = NULL;
     snprintf(sql, sizeof sql, "SELECT coalesce(%s, '(null)') FROM devices WHERE id = ?1",
              column);
-    assert_int_equal(sqlite3_prepare_v2(db->conn, sql, -1, &s, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db->core.conn, sql, -1, &s, NULL), SQLITE_OK);
     sqlite3_bind_text(s, 1, device, -1, SQLITE_STATIC);
     assert_int_equal(sqlite3_step(s), SQLITE_ROW);
     snprintf(out, size, "%s", (const char *)sqlite3_column_text(s, 0));

@@ -23,7 +23,7 @@
 static void exec_sql(struct db *db, const char *sql)
 {
     char *msg = NULL;
-    if (sqlite3_exec(db->conn, sql, NULL, NULL, &msg) != SQLITE_OK)
+    if (sqlite3_exec(db->core.conn, sql, NULL, NULL, &msg) != SQLITE_OK)
         fail_msg("%s: %s", sql, msg ? msg : "?");
 }
 
@@ -76,7 +76,7 @@ static void page_history(struct db *db, const char *device, int64_t limit, struc
         after = next;
         assert_true(++pages <= MAX_ROWS + 1);
     } while (next != 0);
-    assert_true(sqlite3_get_autocommit(db->conn)); /* no read transaction left open */
+    assert_true(sqlite3_get_autocommit(db->core.conn)); /* no read transaction left open */
 }
 
 static void page_conflicts(struct db *db, enum db_conflict_status st, int64_t limit,
@@ -96,7 +96,7 @@ static void page_conflicts(struct db *db, enum db_conflict_status st, int64_t li
         after = next;
         assert_true(++pages <= MAX_ROWS + 1);
     } while (next != 0);
-    assert_true(sqlite3_get_autocommit(db->conn));
+    assert_true(sqlite3_get_autocommit(db->core.conn));
 }
 
 static int64_t history_row(struct db *db, const char *device, int64_t seq, enum db_outcome o)
@@ -237,7 +237,7 @@ static void seed_conflicts(struct db *db, int64_t ids[6])
         char sql[128];
         snprintf(sql, sizeof sql, "SELECT id FROM conflicts WHERE field = '%s'", fields[i]);
         sqlite3_stmt *s = NULL;
-        assert_int_equal(sqlite3_prepare_v2(db->conn, sql, -1, &s, NULL), SQLITE_OK);
+        assert_int_equal(sqlite3_prepare_v2(db->core.conn, sql, -1, &s, NULL), SQLITE_OK);
         assert_int_equal(sqlite3_step(s), SQLITE_ROW);
         ids[i] = sqlite3_column_int64(s, 0);
         sqlite3_finalize(s);
@@ -350,12 +350,12 @@ static void test_stop_and_misuse(void **state)
     assert_int_equal(db_conflicts_page(db, DB_CONFLICT_ANY, 0, 5, on_conflict, &s, &next), 7);
     assert_int_equal(next, 123);
     assert_int_equal(s.n, 2);
-    assert_true(sqlite3_get_autocommit(db->conn));
+    assert_true(sqlite3_get_autocommit(db->core.conn));
     memset(&s, 0, sizeof s);
     s.stop_at = 1;
     assert_int_equal(db_history_page(db, "tab-c1", 0, 5, on_history, &s, &next), 7);
     assert_int_equal(next, 123);
-    assert_true(sqlite3_get_autocommit(db->conn));
+    assert_true(sqlite3_get_autocommit(db->core.conn));
     /* The statements were reset: the same pages run again from the start. */
     page_conflicts(db, DB_CONFLICT_ANY, 4, &s);
     assert_int_equal(s.n, 6);
@@ -388,7 +388,7 @@ static void test_inside_transaction(void **state)
     assert_int_equal(s.n, 1);
     assert_int_equal(s.id[0], id);
     assert_int_equal(next, 0);
-    assert_false(sqlite3_get_autocommit(db->conn)); /* still the caller's transaction */
+    assert_false(sqlite3_get_autocommit(db->core.conn)); /* still the caller's transaction */
     assert_int_equal(db_rollback(db), 0);
     page_history(db, NULL, 5, &s);
     assert_int_equal(s.n, 0);
@@ -400,7 +400,7 @@ static void test_schema(void **state)
     struct db *db = *state;
     sqlite3_stmt *s = NULL;
     assert_true(db_schema_version() >= 2);
-    assert_int_equal(sqlite3_prepare_v2(db->conn,
+    assert_int_equal(sqlite3_prepare_v2(db->core.conn,
                                         "SELECT group_concat(name, ' ') FROM (SELECT name FROM"
                                         " sqlite_master WHERE type = 'index' AND tbl_name ="
                                         " 'history' AND name LIKE 'history_device%' ORDER BY name)",

@@ -26,7 +26,7 @@
 static void q_text(struct db *db, const char *sql, char *out, size_t size)
 {
     sqlite3_stmt *s = NULL;
-    assert_int_equal(sqlite3_prepare_v2(db->conn, sql, -1, &s, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db->core.conn, sql, -1, &s, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_step(s), SQLITE_ROW);
     snprintf(out, size, "%s", (const char *)sqlite3_column_text(s, 0));
     sqlite3_finalize(s);
@@ -39,7 +39,7 @@ static char *schema_dump(struct db *db)
     size_t cap = 1 << 16, len = 0;
     char *out = calloc(1, cap);
     assert_non_null(out);
-    assert_int_equal(sqlite3_prepare_v2(db->conn,
+    assert_int_equal(sqlite3_prepare_v2(db->core.conn,
                                         "SELECT type || ' ' || name || ' ' || coalesce(sql, '')"
                                         " FROM sqlite_schema ORDER BY name",
                                         -1, &s, NULL),
@@ -240,20 +240,20 @@ static void test_step3_keeps_history(void **state)
     int v = -1;
     assert_int_equal(db_user_version(db, &v), 0);
     assert_int_equal(v, db_schema_version());
-    assert_int_equal(raw_int(db->conn, "SELECT count(*) FROM history"), 2);
-    assert_int_equal(raw_int(db->conn, "SELECT count(*) FROM history WHERE id = 9 AND"
+    assert_int_equal(raw_int(db->core.conn, "SELECT count(*) FROM history"), 2);
+    assert_int_equal(raw_int(db->core.conn, "SELECT count(*) FROM history WHERE id = 9 AND"
                                        " outcome = 'rejected' AND error_code = 'bad_id' AND"
                                        " error_field = 'id' AND error_message = 'no' AND"
                                        " left_grid IS NULL AND seq = 4 AND rev = 0"),
                      1);
-    assert_int_equal(raw_int(db->conn, "SELECT count(*) FROM history WHERE id = 7 AND"
+    assert_int_equal(raw_int(db->core.conn, "SELECT count(*) FROM history WHERE id = 7 AND"
                                        " left_grid = 'g1' AND change = '{\"seq\":3}'"),
                      1);
-    assert_int_equal(raw_int(db->conn, "SELECT count(*) FROM sqlite_schema WHERE name IN"
+    assert_int_equal(raw_int(db->core.conn, "SELECT count(*) FROM sqlite_schema WHERE name IN"
                                        " ('history_record_left', 'history_left',"
                                        " 'history_device_id')"),
                      3);
-    assert_int_equal(raw_int(db->conn, "SELECT count(*) FROM sqlite_schema WHERE"
+    assert_int_equal(raw_int(db->core.conn, "SELECT count(*) FROM sqlite_schema WHERE"
                                        " name = 'history' AND sql LIKE '%IN (%'"),
                      0);
     /* New ids continue after the old ones: the change feed stays monotonic. */
@@ -262,7 +262,7 @@ static void test_step3_keeps_history(void **state)
                            .change = "{}", .change_len = 2, .outcome = DB_APPLIED};
     assert_int_equal(db_history_add(db, &h, &id), 0);
     assert_true(id > 9);
-    assert_int_not_equal(sqlite3_exec(db->conn,
+    assert_int_not_equal(sqlite3_exec(db->core.conn,
                                       "INSERT INTO history (device, seq, received_ms, outcome)"
                                       " VALUES ('x', 1, 1, 'bogus')",
                                       NULL, NULL, NULL),
@@ -331,15 +331,15 @@ static void test_create_private(void **state)
     mode_t old = umask(022);
     t_temp_path(path, sizeof path);
 
-    assert_int_equal(db__create_private(path), 0);
+    assert_int_equal(db_core_create_private(path), 0);
     assert_int_equal(file_mode(path, ""), 0600);
-    assert_int_equal(db__create_private(path), 1); /* there already */
+    assert_int_equal(db_core_create_private(path), 1); /* there already */
     assert_int_equal(file_mode(path, ""), 0600);
     t_unlink(path);
 
     /* A umask stricter than 077 still leaves a file its owner can write. */
     umask(0277);
-    assert_int_equal(db__create_private(path), 0);
+    assert_int_equal(db_core_create_private(path), 0);
     assert_int_equal(file_mode(path, ""), 0600);
     t_unlink(path);
     umask(022);
@@ -349,16 +349,16 @@ static void test_create_private(void **state)
     assert_true(fd >= 0);
     assert_int_equal(write(fd, "x", 1), 1);
     close(fd);
-    assert_int_equal(db__create_private(path), 1);
+    assert_int_equal(db_core_create_private(path), 1);
     assert_int_equal(file_mode(path, ""), 0644);
     struct stat st;
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(st.st_size, 1);
     t_unlink(path);
 
-    assert_int_equal(db__create_private(":memory:"), 1);
-    assert_int_equal(db__create_private(""), 1);
-    assert_int_equal(db__create_private("/nonexistent-vs-dir/x.db"), -ENOENT);
+    assert_int_equal(db_core_create_private(":memory:"), 1);
+    assert_int_equal(db_core_create_private(""), 1);
+    assert_int_equal(db_core_create_private("/nonexistent-vs-dir/x.db"), -ENOENT);
     umask(old);
 }
 

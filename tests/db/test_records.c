@@ -17,7 +17,7 @@
 static int64_t q_int(struct db *db, const char *sql)
 {
     sqlite3_stmt *s = NULL;
-    assert_int_equal(sqlite3_prepare_v2(db->conn, sql, -1, &s, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db->core.conn, sql, -1, &s, NULL), SQLITE_OK);
     assert_int_equal(sqlite3_step(s), SQLITE_ROW);
     int64_t v = sqlite3_column_int64(s, 0);
     sqlite3_finalize(s);
@@ -157,7 +157,7 @@ static void test_conflicts(void **state)
     assert_int_equal(q_int(db, "SELECT count(*) FROM conflicts"), 2);
 
     /* Once resolved, a new conflict on the field opens a new entry. */
-    assert_int_equal(sqlite3_exec(db->conn,
+    assert_int_equal(sqlite3_exec(db->core.conn,
                                   "UPDATE conflicts SET status = 'resolved'"
                                   " WHERE field = 'employer'",
                                   NULL, NULL, NULL),
