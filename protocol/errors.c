@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "proto.h"
+#include "internal.h"
 
 const char *proto_strerror(int err)
 {
@@ -105,21 +105,29 @@ int proto_status_from_name(const char *name, enum proto_status *out)
 }
 
 /*
- * Cuts a truncated UTF-8 sequence off the end of s, so that a fault naming
- * a long member never puts broken UTF-8 on the wire.
+ * Drops every byte of s that is not part of a well-formed UTF-8 sequence,
+ * in place. A fault quotes names and values with "%.64s" and the like,
+ * which can cut a character in two anywhere in the message, not only at
+ * its end; a reply must never put broken UTF-8 on the wire (a browser
+ * fails the connection with 1007). The shortest prefix that validates is
+ * the sequence at i, checked by the one UTF-8 validator (text.c).
  */
-static void trim_partial_utf8(char *s)
+static void drop_broken_utf8(char *s)
 {
-    size_t n = strlen(s);
-    size_t i = n;
-    while (i > 0 && ((unsigned char)s[i - 1] & 0xC0) == 0x80)
-        i--;
-    if (i == 0 || (unsigned char)s[i - 1] < 0xC0)
-        return; /* ASCII last, or stray continuation bytes: nothing to cut */
-    unsigned char lead = (unsigned char)s[i - 1];
-    size_t want = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : 2;
-    if (n - (i - 1) < want)
-        s[i - 1] = '\0';
+    size_t n = strlen(s), out = 0;
+    for (size_t i = 0; i < n;) {
+        size_t k = 1;
+        while (k <= 4 && i + k <= n && !proto__utf8_valid(s + i, k, NULL))
+            k++;
+        if (k > 4 || i + k > n) {
+            i++; /* no sequence starts here */
+            continue;
+        }
+        memmove(s + out, s + i, k);
+        out += k;
+        i += k;
+    }
+    s[out] = '\0';
 }
 
 int proto_fault_set(struct proto_fault *f, enum proto_code code, const char *field,
@@ -133,7 +141,7 @@ int proto_fault_set(struct proto_fault *f, enum proto_code code, const char *fie
     va_start(ap, fmt);
     vsnprintf(f->message, sizeof(f->message), fmt, ap);
     va_end(ap);
-    trim_partial_utf8(f->field);
-    trim_partial_utf8(f->message);
+    drop_broken_utf8(f->field);
+    drop_broken_utf8(f->message);
     return PROTO_EINVALID;
 }

@@ -119,6 +119,15 @@ char *proto__json_print(struct proto_arena *a, const cJSON *item, size_t *len);
  */
 int proto__json_int_text(double d, char out[PROTO__I64_MAX], size_t *len);
 
+#define PROTO__NUM_MAX 32 /* the longest number text: "%1.17g" of a double and its NUL */
+/*
+ * The one canonical text of a finite number, as every printer in the tree
+ * writes it: plain digits for an integer below 1e15, else "%1.15g" when
+ * that reads back as exactly d, else "%1.17g" (which always does). Returns
+ * its length; 0 for a non-finite d. Any thread.
+ */
+size_t proto__json_number_text(double d, char out[PROTO__NUM_MAX]);
+
 /* How deeply item nests (a scalar is 1). */
 int proto__json_depth(const cJSON *item);
 

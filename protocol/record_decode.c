@@ -215,28 +215,28 @@ static int read_string(struct reader *r, int utf8, const char **out, size_t *out
     return 0;
 }
 
-/* cJSON's test of whether "%1.15g" gave the number back (its compare_double, 1.7.15). */
+/*
+ * cJSON 1.7.15's "%1.15g" test (its compare_double): numbers stored before
+ * the printer became exact (proto__json_number_text) were written by it,
+ * and stay readable.
+ */
 static int near_enough(double a, double b)
 {
     double max = fabs(a) > fabs(b) ? fabs(a) : fabs(b);
     return fabs(a - b) <= max * DBL_EPSILON;
 }
 
-/*
- * The canonical text of d: plain digits for an integer below 1e15
- * (proto__json_int_text), otherwise what cJSON 1.7.15 prints: "%1.15g"
- * when that reads back near enough, else "%1.17g". Returns its length.
- */
-static size_t number_text(double d, char out[NUMBER_TEXT_MAX])
+/* The text the printer gave d before it became exact; its length, or 0. */
+static size_t legacy_number_text(double d, char out[PROTO__NUM_MAX])
 {
     size_t n;
     if (proto__json_int_text(d, out, &n))
         return n;
-    int k = snprintf(out, NUMBER_TEXT_MAX, "%1.15g", d);
-    if (k > 0 && k < NUMBER_TEXT_MAX && near_enough(strtod(out, NULL), d))
+    int k = snprintf(out, PROTO__NUM_MAX, "%1.15g", d);
+    if (k > 0 && k < PROTO__NUM_MAX && near_enough(strtod(out, NULL), d))
         return (size_t)k;
-    k = snprintf(out, NUMBER_TEXT_MAX, "%1.17g", d);
-    return k > 0 && k < NUMBER_TEXT_MAX ? (size_t)k : 0;
+    k = snprintf(out, PROTO__NUM_MAX, "%1.17g", d);
+    return k > 0 && k < PROTO__NUM_MAX ? (size_t)k : 0;
 }
 
 /*
@@ -266,12 +266,14 @@ static int read_number(struct reader *r, double *out)
         *out = neg ? -(double)iv : (double)iv;
         return 0;
     }
-    char text[NUMBER_TEXT_MAX], again[NUMBER_TEXT_MAX];
+    char text[NUMBER_TEXT_MAX], again[PROTO__NUM_MAX], legacy[PROTO__NUM_MAX];
     memcpy(text, t, n);
     text[n] = '\0';
     char *end = NULL;
     double d = strtod(text, &end);
-    if (end != text + n || !isfinite(d) || number_text(d, again) != n || memcmp(again, text, n))
+    if (end != text + n || !isfinite(d) ||
+        ((proto__json_number_text(d, again) != n || memcmp(again, text, n)) &&
+         (legacy_number_text(d, legacy) != n || memcmp(legacy, text, n))))
         return fail(r, NULL, "a number is not written as the encoder writes it");
     *out = d;
     return 0;
