@@ -52,11 +52,18 @@ void cli_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  */
 int cli_open_db(const struct cli_ctx *ctx, const char *cmd, int flags, struct db **out);
 
-/* Wall clock in ms since the epoch. */
+/*
+ * proto_now_ms under its old name, kept only until `visitsync client`
+ * (cmd_client.c) calls proto_now_ms; new code calls proto_now_ms.
+ */
 int64_t cli_now_ms(void);
 
+/* The most characters of a grid's or a user's display name. */
+#define CLI_NAME_MAX_CHARS 200
+
 /* Counts the code points of a valid UTF-8 string without control
- * characters; -1 when s is not valid UTF-8 or holds a C0/DEL control. */
+ * characters (proto_utf8_chars); -1 when s is not valid UTF-8 or holds a
+ * C0/DEL control. */
 long cli_utf8_chars(const char *s, size_t len);
 
 /*

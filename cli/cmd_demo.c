@@ -23,7 +23,6 @@
 
 #define GROUP_CHANGES 200
 #define GROUP_JOBS_MAX 512
-#define DAY_MS 86400000LL
 
 struct tokens {
     char device[DEMO_CADRES][PROTO_TOKEN_CHARS + 1];
@@ -68,7 +67,8 @@ static int apply_push(struct db *db, void *arg)
         snprintf(job->why, sizeof job->why, "out of memory");
         return SYNC_ENOMEM;
     }
-    int rc = sync_apply_push(job->rules, db, job->who, job->changes, job->n, job->now_ms, results);
+    int rc = sync_apply_push(job->rules, db, job->who, job->changes, job->n, job->now_ms, results,
+                             NULL);
     if (rc != 0) {
         snprintf(job->why, sizeof job->why, "%s", db_errmsg(db));
         goto out;
@@ -228,7 +228,7 @@ static int push_all(struct db *db, const struct demo_plan *plan, const struct db
         if (plan->devices[d].n && plan->devices[d].changes[0].hlc.ms < first)
             first = plan->devices[d].changes[0].hlc.ms;
 
-    for (int64_t end = first - first % DAY_MS + DAY_MS;; end += DAY_MS) {
+    for (int64_t end = first - first % DEMO_DAY_MS + DEMO_DAY_MS;; end += DEMO_DAY_MS) {
         int left = 0;
         for (int d = 0; d < DEMO_CADRES; d++) {
             const struct demo_device *dev = &plan->devices[d];
@@ -334,7 +334,7 @@ int cli_cmd_demo(struct cli_ctx *ctx, int argc, char **argv)
     if (rc != CLI_ARGS_OK)
         return cli_usage_error("demo", "demo", "%s", err);
 
-    int64_t now = cli_now_ms();
+    int64_t now = proto_now_ms();
     memset(&plan, 0, sizeof plan);
     if ((rc = cli_open_db(ctx, "demo", 0, &db)) != 0)
         return rc;

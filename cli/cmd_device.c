@@ -45,7 +45,7 @@ static int device_enroll(struct cli_ctx *ctx, int argc, char **argv)
                       strerror(-rc));
         goto out;
     }
-    rc = db_device_enroll(db, device, user, hash, cli_now_ms());
+    rc = db_device_enroll(db, device, user, hash, proto_now_ms());
     if (rc == DB_EEXISTS) {
         rc = cli_fail("device enroll: device '%s' already exists (device ids are never reused; "
                       "pick another)",
@@ -94,7 +94,7 @@ static int device_revoke(struct cli_ctx *ctx, int argc, char **argv)
         return rc;
     if ((rc = cli_open_db(ctx, "device revoke", 0, &db)) != 0)
         return rc;
-    rc = db_device_revoke(db, pos[0], cli_now_ms());
+    rc = db_device_revoke(db, pos[0], proto_now_ms());
     if (rc == DB_ENOTFOUND)
         rc = cli_fail("device revoke: unknown device '%s'", pos[0]);
     else if (rc != 0)

@@ -6,8 +6,7 @@
 
 #include "args.h"
 #include "cli.h"
-
-#define NAME_MAX_CHARS 200
+#include "proto.h"
 
 static int grid_add(struct cli_ctx *ctx, int argc, char **argv)
 {
@@ -25,15 +24,15 @@ static int grid_add(struct cli_ctx *ctx, int argc, char **argv)
     if ((rc = cli_check_id("grid add", "grid", "grid id", id)) != 0)
         return rc;
     long chars = cli_utf8_chars(name, strlen(name));
-    if (chars < 1 || chars > NAME_MAX_CHARS)
+    if (chars < 1 || chars > CLI_NAME_MAX_CHARS)
         return cli_usage_error("grid add", "grid",
                                "grid name must be 1-%d characters of UTF-8 text without control "
                                "characters",
-                               NAME_MAX_CHARS);
+                               CLI_NAME_MAX_CHARS);
 
     if ((rc = cli_open_db(ctx, "grid add", 0, &db)) != 0)
         return rc;
-    rc = db_grid_add(db, id, name, cli_now_ms());
+    rc = db_grid_add(db, id, name, proto_now_ms());
     if (rc == DB_EEXISTS)
         rc = cli_fail("grid add: grid '%s' already exists", id);
     else if (rc != 0)

@@ -35,7 +35,7 @@ static int token_create(struct cli_ctx *ctx, int argc, char **argv)
         rc = cli_fail("token create: cannot get random bytes for the token: %s", strerror(-rc));
         goto out;
     }
-    rc = db_token_add(db, user, hash, cli_now_ms());
+    rc = db_token_add(db, user, hash, proto_now_ms());
     if (rc == DB_EMISUSE) {
         /* db/ says why: the user is a cadre. */
         rc = cli_fail("token create: %s (a cadre's tablet uses: visitsync device enroll)",

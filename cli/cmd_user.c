@@ -11,7 +11,6 @@
 #include "cli.h"
 #include "proto.h"
 
-#define NAME_MAX_CHARS 200
 #define GRIDS_MAX 256
 
 /* Splits list at commas into grids[] (pointing into buf, a copy of list);
@@ -65,11 +64,11 @@ static int user_add(struct cli_ctx *ctx, int argc, char **argv)
     if ((rc = cli_check_id("user add", "user", "user id", id)) != 0)
         return rc;
     long chars = cli_utf8_chars(name, strlen(name));
-    if (chars < 1 || chars > NAME_MAX_CHARS)
+    if (chars < 1 || chars > CLI_NAME_MAX_CHARS)
         return cli_usage_error("user add", "user",
                                "--name must be 1-%d characters of UTF-8 text without control "
                                "characters",
-                               NAME_MAX_CHARS);
+                               CLI_NAME_MAX_CHARS);
     int role = db_role_parse(role_s);
     if (role < 0)
         return cli_usage_error("user add", "user",
@@ -105,7 +104,7 @@ static int user_add(struct cli_ctx *ctx, int argc, char **argv)
         }
     }
     rc = db_user_add(db, id, name, (enum db_role)role, n_grids ? grids : NULL, (size_t)n_grids,
-                     cli_now_ms());
+                     proto_now_ms());
     if (rc == DB_EEXISTS) {
         rc = cli_fail("user add: user '%s' already exists", id);
     } else if (rc == DB_ENOTFOUND) {

@@ -22,7 +22,6 @@
 #include "change.h"
 
 #define ARENA_MAX (512u * 1024 * 1024)
-#define DAY_MS 86400000LL
 #define DAYS 90
 #define NOTE_MIN 60
 #define NOTE_MAX 200
@@ -36,12 +35,13 @@
 #define N_PLACED 164 /* of the 196 not completed: 83.67% */
 
 enum { ST_REHAB, ST_VOLUNTARY, ST_RELAPSED, ST_COMPLETED };
-static const char *const status_names[] = {"community_rehab", "voluntary", "relapsed",
-                                           "completed"};
+static const char *const subject_status_names[] = {"community_rehab", "voluntary", "relapsed",
+                                                   "completed"};
 enum { EM_EMPLOYED, EM_SELF, EM_UNEMPLOYED, EM_UNABLE };
 static const char *const employment_names[] = {"employed", "self_employed", "unemployed",
                                                "unable"};
-enum { DB_NONE, DB_APPLIED, DB_APPROVED, DB_REJECTED };
+/* A subject's 低保 (minimum living allowance): not asked for, applied for, granted, refused. */
+enum { DIBAO_NONE, DIBAO_APPLIED_FOR, DIBAO_APPROVED, DIBAO_REJECTED };
 static const char *const dibao_names[] = {"none", "applied", "approved", "rejected"};
 enum { K_HOME, K_PHONE, K_WORKPLACE, K_OFFICE, K_GROUP };
 static const char *const kind_names[] = {"home", "phone", "workplace", "office", "group"};
@@ -76,7 +76,7 @@ static int rng_pct(struct rng *r, int pct)
     return (int)(rng_next(r) % 100) < pct;
 }
 
-static const char *pick(struct rng *r, const struct demo_pool *p)
+static const char *rng_pick(struct rng *r, const struct demo_pool *p)
 {
     return p->items[rng_next(r) % p->n];
 }
@@ -143,8 +143,8 @@ void demo_grid_id(int g, char *buf, size_t size)
 static void make_name(struct gen *g, int female, char *out, size_t size)
 {
     for (int attempt = 0;; attempt++) {
-        const char *sur = pick(&g->rng, &demo_surnames);
-        const char *given = pick(&g->rng, female ? &demo_given_female : &demo_given_male);
+        const char *sur = rng_pick(&g->rng, &demo_surnames);
+        const char *given = rng_pick(&g->rng, female ? &demo_given_female : &demo_given_male);
         snprintf(out, size, "%s%s", sur, given);
         int dup = 0;
         for (size_t i = 0; i < g->n_names && !dup; i++)
@@ -252,13 +252,17 @@ static void make_subjects(struct gen *g)
             s->income = 0;
         int roll = rng_range(&g->rng, 0, 99);
         if (s->employment == EM_UNABLE)
-            s->dibao = roll < 70 ? DB_APPROVED : DB_APPLIED;
+            s->dibao = roll < 70 ? DIBAO_APPROVED : DIBAO_APPLIED_FOR;
         else if (s->employment == EM_UNEMPLOYED)
-            s->dibao = roll < 25 ? DB_APPROVED : roll < 45 ? DB_APPLIED : roll < 53 ? DB_REJECTED
-                                                                                    : DB_NONE;
+            s->dibao = roll < 25   ? DIBAO_APPROVED
+                       : roll < 45 ? DIBAO_APPLIED_FOR
+                       : roll < 53 ? DIBAO_REJECTED
+                                   : DIBAO_NONE;
         else
-            s->dibao = roll < 2 ? DB_APPROVED : roll < 5 ? DB_APPLIED : roll < 7 ? DB_REJECTED
-                                                                                 : DB_NONE;
+            s->dibao = roll < 2   ? DIBAO_APPROVED
+                       : roll < 5 ? DIBAO_APPLIED_FOR
+                       : roll < 7 ? DIBAO_REJECTED
+                                  : DIBAO_NONE;
         s->disability = s->employment == EM_UNABLE ? rng_pct(&g->rng, 85) : rng_pct(&g->rng, 4);
         snprintf(s->phone, sizeof s->phone, "%s%08d",
                  prefixes[rng_next(&g->rng) % (sizeof prefixes / sizeof prefixes[0])],
@@ -279,7 +283,7 @@ static int add_item(struct gen *g, struct item it)
 /* ms of a time of day (minutes after midnight) days ago. */
 static int64_t at(const struct gen *g, int day, int minutes)
 {
-    return g->midnight_ms - (int64_t)day * DAY_MS + (int64_t)minutes * 60000;
+    return g->midnight_ms - (int64_t)day * DEMO_DAY_MS + (int64_t)minutes * 60000;
 }
 
 /* Working hours for a visit in person: mornings and afternoons. */
@@ -416,14 +420,6 @@ struct note {
     int chars;
 };
 
-static int utf8_chars(const char *s)
-{
-    int n = 0;
-    for (; *s; s++)
-        n += ((unsigned char)*s & 0xc0) != 0x80;
-    return n;
-}
-
 /* Formats days ago as "3月12日" (at +08:00). */
 static void month_day(const struct gen *g, int day, char *buf, size_t size)
 {
@@ -486,13 +482,13 @@ static int note_add(const struct gen *g, const struct subject *s, int day, struc
 {
     char buf[512];
     expand(g, s, day, tpl, buf, sizeof buf);
-    int chars = utf8_chars(buf);
     size_t len = strlen(buf);
-    if (n->chars + chars > NOTE_MAX || n->len + len >= sizeof n->buf)
+    long chars = proto_utf8_chars(buf, len);
+    if (chars < 0 || n->chars + chars > NOTE_MAX || n->len + len >= sizeof n->buf)
         return 0;
     memcpy(n->buf + n->len, buf, len + 1);
     n->len += len;
-    n->chars += chars;
+    n->chars += (int)chars;
     return 1;
 }
 
@@ -526,35 +522,36 @@ static void compose(struct gen *g, const struct subject *s, const struct item *i
     switch (it->kind) {
     case K_PHONE:
         note_add(g, s, day, n,
-                 pick(r, employment == EM_EMPLOYED ? &demo_p_phone_employed : &demo_p_phone_other));
+                 rng_pick(r, employment == EM_EMPLOYED ? &demo_p_phone_employed
+                                                       : &demo_p_phone_other));
         if (rng_pct(r, 75))
-            note_add(g, s, day, n, pick(r, &demo_p_phone_more));
+            note_add(g, s, day, n, rng_pick(r, &demo_p_phone_more));
         break;
     case K_GROUP:
-        note_add(g, s, day, n, pick(r, &demo_p_group));
+        note_add(g, s, day, n, rng_pick(r, &demo_p_group));
         assist[A_REHAB] = 1;
         break;
     case K_WORKPLACE:
-        note_add(g, s, day, n, pick(r, &demo_p_workplace));
-        if (rng_pct(r, 30) && note_add(g, s, day, n, pick(r, &demo_p_rehab)))
+        note_add(g, s, day, n, rng_pick(r, &demo_p_workplace));
+        if (rng_pct(r, 30) && note_add(g, s, day, n, rng_pick(r, &demo_p_rehab)))
             assist[A_REHAB] = 1;
         break;
     case K_OFFICE:
-        note_add(g, s, day, n, pick(r, &demo_p_office));
+        note_add(g, s, day, n, rng_pick(r, &demo_p_office));
         assist[A_REHAB] = 1;
-        note_add(g, s, day, n, pick(r, work_pool(employment)));
+        note_add(g, s, day, n, rng_pick(r, work_pool(employment)));
         break;
     default: /* home */
-        if (rng_pct(r, 60) && note_add(g, s, day, n, pick(r, &demo_p_rehab)))
+        if (rng_pct(r, 60) && note_add(g, s, day, n, rng_pick(r, &demo_p_rehab)))
             assist[A_REHAB] = 1;
         if (it->placement) {
-            note_add(g, s, day, n, pick(r, &demo_p_placed_now));
+            note_add(g, s, day, n, rng_pick(r, &demo_p_placed_now));
             assist[A_PLACEMENT] = 1;
         } else {
-            note_add(g, s, day, n, pick(r, work_pool(employment)));
+            note_add(g, s, day, n, rng_pick(r, work_pool(employment)));
         }
         if (rng_pct(r, 35))
-            note_add(g, s, day, n, pick(r, &demo_p_family));
+            note_add(g, s, day, n, rng_pick(r, &demo_p_family));
         break;
     }
 
@@ -562,28 +559,28 @@ static void compose(struct gen *g, const struct subject *s, const struct item *i
     int in_person = it->kind == K_HOME || it->kind == K_OFFICE || it->kind == K_WORKPLACE;
     int scale = in_person ? 1 : 3;
     if (employment == EM_UNEMPLOYED && rng_pct(r, 40 / scale) &&
-        note_add(g, s, day, n, pick(r, &demo_p_placement)))
+        note_add(g, s, day, n, rng_pick(r, &demo_p_placement)))
         assist[A_PLACEMENT] = 1;
     if (rng_pct(r, (employment == EM_UNEMPLOYED ? 25 : 6) / scale) &&
-        note_add(g, s, day, n, pick(r, &demo_p_training)))
+        note_add(g, s, day, n, rng_pick(r, &demo_p_training)))
         assist[A_TRAINING] = 1;
-    const struct demo_pool *dibao = s->dibao == DB_APPLIED    ? &demo_p_dibao_applied
-                                    : s->dibao == DB_APPROVED ? &demo_p_dibao_approved
-                                    : s->dibao == DB_REJECTED ? &demo_p_dibao_rejected
-                                                              : NULL;
-    if (dibao && rng_pct(r, 45 / scale) && note_add(g, s, day, n, pick(r, dibao)))
+    const struct demo_pool *dibao = s->dibao == DIBAO_APPLIED_FOR ? &demo_p_dibao_applied
+                                    : s->dibao == DIBAO_APPROVED  ? &demo_p_dibao_approved
+                                    : s->dibao == DIBAO_REJECTED  ? &demo_p_dibao_rejected
+                                                                  : NULL;
+    if (dibao && rng_pct(r, 45 / scale) && note_add(g, s, day, n, rng_pick(r, dibao)))
         assist[A_DIBAO] = 1;
-    if (rng_pct(r, 10 / scale) && note_add(g, s, day, n, pick(r, &demo_p_fund)))
+    if (rng_pct(r, 10 / scale) && note_add(g, s, day, n, rng_pick(r, &demo_p_fund)))
         assist[A_FUND] = 1;
     if (employment == EM_SELF && rng_pct(r, 15 / scale) &&
-        note_add(g, s, day, n, pick(r, &demo_p_purchase)))
+        note_add(g, s, day, n, rng_pick(r, &demo_p_purchase)))
         assist[A_PURCHASE] = 1;
-    if (rng_pct(r, 8 / scale) && note_add(g, s, day, n, pick(r, &demo_p_medical)))
+    if (rng_pct(r, 8 / scale) && note_add(g, s, day, n, rng_pick(r, &demo_p_medical)))
         assist[A_MEDICAL] = 1;
-    if (rng_pct(r, 12 / scale) && note_add(g, s, day, n, pick(r, &demo_p_family_support)))
+    if (rng_pct(r, 12 / scale) && note_add(g, s, day, n, rng_pick(r, &demo_p_family_support)))
         assist[A_FAMILY] = 1;
     if (in_person && rng_pct(r, 50))
-        note_add(g, s, day, n, pick(r, &demo_p_plan));
+        note_add(g, s, day, n, rng_pick(r, &demo_p_plan));
     note_fill(g, s, day, n);
 }
 
@@ -636,7 +633,7 @@ static int materialize(struct gen *g, const struct item *it, int64_t seq, struct
         int em = s->employment_then;
         cli_fields_str(&f, a, "name", s->name);
         cli_fields_str(&f, a, "grid", grid);
-        cli_fields_str(&f, a, "status", status_names[s->status]);
+        cli_fields_str(&f, a, "status", subject_status_names[s->status]);
         cli_fields_str(&f, a, "employment", employment_names[em]);
         employer_text(s, em, buf, sizeof buf);
         if (buf[0])
@@ -646,7 +643,7 @@ static int materialize(struct gen *g, const struct item *it, int64_t seq, struct
         cli_fields_bool(&f, a, "disability_cert", s->disability);
         cli_fields_str(&f, a, "phone", s->phone);
         cli_fields_str(&f, a, "address", s->address);
-        expand(g, s, 0, pick(&g->rng, &demo_p_family_notes), buf, sizeof buf);
+        expand(g, s, 0, rng_pick(&g->rng, &demo_p_family_notes), buf, sizeof buf);
         cli_fields_str(&f, a, "family_notes", buf);
         g->plan->n_subjects++;
         return cli_change_build(a, out, seq, "subjects", s->id, 0, it->ms, 0, &f);
@@ -676,7 +673,7 @@ static int materialize(struct gen *g, const struct item *it, int64_t seq, struct
         it->kind != K_GROUP)
         cli_fields_num(&f, a, "income", s->income);
     if (it->kind == K_HOME) {
-        expand(g, s, it->day, pick(&g->rng, &demo_p_living), buf, sizeof buf);
+        expand(g, s, it->day, rng_pick(&g->rng, &demo_p_living), buf, sizeof buf);
         cli_fields_str(&f, a, "living", buf);
         if (rng_pct(&g->rng, 25)) {
             /* Needs follow the situation: work, a disability card, or anything. */
@@ -686,7 +683,7 @@ static int materialize(struct gen *g, const struct item *it, int64_t seq, struct
             else if (s->disability && !rng_pct(&g->rng, 50))
                 need = demo_p_needs.items[1];
             else
-                need = pick(&g->rng, &demo_p_needs);
+                need = rng_pick(&g->rng, &demo_p_needs);
             cli_fields_str(&f, a, "needs", need);
         }
     }
@@ -722,7 +719,7 @@ int demo_plan_build(struct demo_plan *p, int64_t now_ms)
         goto out;
     /* Today's midnight at +08:00: the township's calendar. */
     int64_t local = now_ms + 8 * 3600 * 1000LL;
-    g->midnight_ms = local - local % DAY_MS - 8 * 3600 * 1000LL;
+    g->midnight_ms = local - local % DEMO_DAY_MS - 8 * 3600 * 1000LL;
 
     make_people(g);
     make_subjects(g);

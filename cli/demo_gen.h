@@ -20,6 +20,7 @@
 #define DEMO_CADRES 184
 #define DEMO_STAFF 4 /* sup01..sup03 and admin */
 #define DEMO_SUBJECTS 208
+#define DEMO_DAY_MS 86400000LL /* a day in ms */
 
 struct demo_person {
     char id[16];

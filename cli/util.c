@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "proto.h"
 
@@ -109,9 +108,7 @@ int cli_open_db(const struct cli_ctx *ctx, const char *cmd, int flags, struct db
 
 int64_t cli_now_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return proto_now_ms();
 }
 
 /*
@@ -163,18 +160,11 @@ static int is_control(unsigned cp)
 
 long cli_utf8_chars(const char *s, size_t len)
 {
-    const unsigned char *p = (const unsigned char *)s;
-    long chars = 0;
-    size_t i = 0;
-    while (i < len) {
-        unsigned cp;
-        size_t k = utf8_next(p + i, len - i, &cp);
-        if (k == 0 || cp < 0x20 || cp == 0x7f)
+    /* C0 and DEL are single bytes: UTF-8 never uses them inside a sequence. */
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
             return -1;
-        i += k;
-        chars++;
-    }
-    return chars;
+    return proto_utf8_chars(s, len);
 }
 
 /* ---- untrusted text to a terminal ---------------------------------------- */

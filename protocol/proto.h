@@ -529,6 +529,20 @@ int proto_date_valid(const char *s, size_t len);
 int proto_datetime_valid(const char *s, size_t len);
 /* Formats ms since the epoch as RFC 3339 UTC ("2026-11-29T17:04:15.123Z"); buf >= 32. */
 void proto_format_time(int64_t ms, char *buf, size_t size);
+/*
+ * The one clock of the tree (protocol/time.c), any thread: proto_now_ms is
+ * the wall clock in ms since the epoch (stamps, hlc, what is stored);
+ * proto_mono_ms counts ms since boot and never steps back (deadlines, and
+ * how long something took).
+ */
+int64_t proto_now_ms(void);
+int64_t proto_mono_ms(void);
+/*
+ * The one UTF-8 counter of the tree (protocol/text.c): the code points of s
+ * (len bytes), or -1 when s is not well-formed UTF-8 (a stray or missing
+ * continuation byte, an overlong form, a surrogate, past U+10FFFF).
+ */
+long proto_utf8_chars(const char *s, size_t len);
 
 /* ---- tokens (device and API credentials; protocol/token.c) ------------- */
 

@@ -1,6 +1,7 @@
 /*
  * text.c — byte-level checks of the strings the contract restricts: UTF-8
- * well-formedness, ids (§1), collection and field names, hex digests.
+ * well-formedness (and the tree's one count of code points), ids (§1),
+ * collection and field names, hex digests.
  */
 #include <string.h>
 
@@ -70,6 +71,13 @@ int proto__utf8_valid(const char *s, size_t n, size_t *chars)
     if (chars)
         *chars = count;
     return 1;
+}
+
+/* Any thread. The public face of proto__utf8_valid, for the modules above protocol/. */
+long proto_utf8_chars(const char *s, size_t len)
+{
+    size_t chars = 0;
+    return proto__utf8_valid(s, len, &chars) ? (long)chars : -1;
 }
 
 static int is_alnum_(unsigned char c)

@@ -1,11 +1,15 @@
 /*
- * time.c — the date and date-time formats of the contract. Checks are
- * strict on purpose, so that every stored value sorts and parses the same
- * in C, SQLite and a browser: dates are YYYY-MM-DD (years 0001..9999, real
- * calendar days, Gregorian leap years); date-times are RFC 3339 with an
- * upper-case 'T', seconds 00..59 (no leap second: JavaScript's Date refuses
- * ":60"), an optional fraction of 1..9 digits, and an upper-case 'Z' or a
- * ±hh:mm offset.
+ * time.c — the clock, and the date and date-time formats of the contract.
+ *
+ * The clock lives here, in the lowest module, so that the server, the
+ * client and the command line read time one way.
+ *
+ * The format checks are strict on purpose, so that every stored value sorts
+ * and parses the same in C, SQLite and a browser: dates are YYYY-MM-DD
+ * (years 0001..9999, real calendar days, Gregorian leap years); date-times
+ * are RFC 3339 with an upper-case 'T', seconds 00..59 (no leap second:
+ * JavaScript's Date refuses ":60"), an optional fraction of 1..9 digits, and
+ * an upper-case 'Z' or a ±hh:mm offset.
  */
 #include <stdio.h>
 #include <time.h>
@@ -88,4 +92,20 @@ void proto_format_time(int64_t ms, char *buf, size_t size)
     }
     snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
              tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)rem);
+}
+
+/* Any thread: clock_gettime is thread-safe and takes no lock. */
+int64_t proto_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Any thread. */
+int64_t proto_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }

@@ -19,7 +19,7 @@ void *srv_checkpoint_main(void *arg)
     int warned = 0;
 
     for (;;) {
-        int n = srv_queue_take(&srv->ckpt_stop, none, 1, 0, srv_mono_ms() + SRV_CHECKPOINT_MS);
+        int n = srv_queue_take(&srv->ckpt_stop, none, 1, 0, proto_mono_ms() + SRV_CHECKPOINT_MS);
         if (n < 0)
             break;
         int rc = db_checkpoint(srv->cdb, NULL, NULL);

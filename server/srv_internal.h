@@ -14,6 +14,7 @@
 #define VS_SRV_INTERNAL_H
 
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -78,10 +79,6 @@ void srv_log_lws(int level, const char *line);
  * long for out ends in "...". out is always terminated. Any thread.
  */
 void srv_log_escape(const char *text, char *out, size_t size);
-
-/* Milliseconds since the epoch (wall clock) and since boot (monotonic). Any thread. */
-int64_t srv_now_ms(void);
-int64_t srv_mono_ms(void);
 
 /* ---- principals --------------------------------------------------------- */
 
@@ -151,7 +148,7 @@ void srv_queue_destroy(struct srv_queue *q);
 /* Appends job; the queue owns it then. -1 (caller keeps job) once stopped. Any thread. */
 int srv_queue_put(struct srv_queue *q, struct srv_job *job);
 /*
- * Waits until a job is queued, the queue is stopped, or until_mono_ms (srv_mono_ms
+ * Waits until a job is queued, the queue is stopped, or until_mono_ms (proto_mono_ms
  * clock) passes; then moves up to max jobs into jobs[], stopping before a
  * job that would take the sum of their bytes over max_bytes (0: no byte
  * cap; the first job is always taken). Returns how many, or -1 once
@@ -212,7 +209,7 @@ struct srv_peer *srv_peer_attach(struct srv_peers *t, const char *addr);
 /* Counts one connection less; frees the entry once it holds nothing worth keeping. */
 void srv_peer_detach(struct srv_peers *t, struct srv_peer *p, int64_t now);
 /*
- * A hello arrived from p at now (srv_mono_ms): returns 0 and counts it as
+ * A hello arrived from p at now (proto_mono_ms): returns 0 and counts it as
  * pending (it may go to the writer), or 1 when it must be refused now, with
  * the milliseconds to wait in *wait_ms.
  */
@@ -264,7 +261,7 @@ struct srv {
     size_t n_sessions;
     uint64_t next_session;
     enum srv_phase phase;
-    int64_t phase_deadline; /* srv_mono_ms */
+    int64_t phase_deadline; /* proto_mono_ms */
     lws_sorted_usec_list_t tick;
     /*
      * Sessions that owe a hello, oldest first. Every deadline is "connected +
@@ -275,7 +272,7 @@ struct srv {
     struct srv_session *hello_head, *hello_tail;
     lws_sorted_usec_list_t hello_tick;
     struct srv_peers peers;
-    int64_t peers_swept; /* srv_mono_ms of the last srv_peers_sweep */
+    int64_t peers_swept; /* proto_mono_ms of the last srv_peers_sweep */
 };
 
 /* ---- sessions (srv_session.c, service thread) ---------------------------- */
@@ -302,7 +299,7 @@ struct srv_session {
     struct srv_principal *who; /* NULL until welcome */
     struct srv_peer *peer;     /* its address's entry (counted in conns); NULL when out of memory */
     int hello_pending;
-    int64_t hello_deadline; /* srv_mono_ms; meaningful while on the hello list */
+    int64_t hello_deadline; /* proto_mono_ms; meaningful while on the hello list */
     int on_hello_list;
     struct srv_session *hello_next, *hello_prev;
 
@@ -359,8 +356,16 @@ void *srv_reader_main(void *arg);
 void *srv_checkpoint_main(void *arg);
 /* Puts a finished job on the completion queue and wakes the service thread. Worker threads. */
 void srv_complete(struct srv *srv, struct srv_job *job);
-/* Serializes an error reply into job->out (any thread). */
+/*
+ * Serializes an error reply (§2.8) into b, replacing what b held: the one
+ * writer of error replies, for a job's out and a session's reply slot
+ * alike. The message is cut at 511 bytes. Returns 0 or a PROTO_E* code.
+ * Any thread.
+ */
 int srv_write_error(struct proto_buf *b, const char *req, enum proto_code code,
                     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* srv_write_error with a va_list (the session's variadic reply helper). Any thread. */
+int srv_write_verror(struct proto_buf *b, const char *req, enum proto_code code,
+                     const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
 
 #endif

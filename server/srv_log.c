@@ -1,5 +1,5 @@
 /*
- * srv_log.c — a small thread-safe logger and the server's clocks.
+ * srv_log.c — a small thread-safe logger.
  *
  * Debian's libwebsockets is built with LWS_MAX_SMP 1: its lwsl_* functions
  * format into a static buffer, so only the service thread may call them.
@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "srv_internal.h"
 
@@ -43,7 +42,7 @@ void srv_log(enum srv_log_level level, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    proto_format_time(srv_now_ms(), stamp, sizeof stamp);
+    proto_format_time(proto_now_ms(), stamp, sizeof stamp);
     pthread_mutex_lock(&log_mu);
     fprintf(stderr, "%s visitsync %s: %s\n", stamp, level_names[level], msg);
     fflush(stderr);
@@ -73,7 +72,7 @@ void srv_log_lws(int level, const char *line)
                             : (level & LLL_WARN) ? SRV_LOG_WARN
                                                  : SRV_LOG_INFO;
     size_t n = strlen(line);
-    int64_t now = srv_mono_ms();
+    int64_t now = proto_mono_ms();
 
     while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
         n--;
@@ -132,20 +131,4 @@ void srv_log_escape(const char *text, char *out, size_t size)
         o += 3;
     }
     out[o] = '\0';
-}
-
-/* Any thread. */
-int64_t srv_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Any thread. */
-int64_t srv_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }

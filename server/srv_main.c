@@ -224,12 +224,12 @@ out:
 
 static void phase_step(struct srv *srv)
 {
-    int64_t now = srv_mono_ms();
+    int64_t now = proto_mono_ms();
 
     if (srv->phase == SRV_DRAINING && (srv_sessions_idle(srv) || now >= srv->phase_deadline)) {
         srv_sessions_close_all(srv, SRV_CLOSE_GOING_AWAY, "server stopping");
         srv->phase = SRV_CLOSING;
-        now = srv_mono_ms(); /* closing thousands of sessions takes a while */
+        now = proto_mono_ms(); /* closing thousands of sessions takes a while */
         srv->phase_deadline = now + SRV_CLOSE_MS;
     }
     if (srv->phase == SRV_CLOSING && (srv->n_sessions == 0 || now >= srv->phase_deadline)) {
@@ -263,7 +263,7 @@ void srv_on_wakeup(struct srv *srv)
         srv_log(SRV_LOG_NOTICE, "stopping: finishing in-flight work of %zu sessions",
                 srv->n_sessions);
         srv->phase = SRV_DRAINING;
-        srv->phase_deadline = srv_mono_ms() + SRV_DRAIN_MS;
+        srv->phase_deadline = proto_mono_ms() + SRV_DRAIN_MS;
         srv_sessions_flow(srv); /* stop reading new messages */
         lws_sul_schedule(srv->ctx, 0, &srv->tick, on_tick, SRV_TICK_US);
     }
@@ -454,7 +454,7 @@ int srv_run(const struct srv_config *c)
         return SRV_EXIT_RUNTIME;
     }
     srv->cfg = c;
-    srv->started_ms = srv_now_ms();
+    srv->started_ms = proto_now_ms();
     atomic_init(&srv->db_ok, 1);
     atomic_init(&srv->stop_requested, 0);
     memset(mounts, 0, sizeof mounts);

@@ -4,7 +4,7 @@
  * sign-ins failed (the hello throttle, close code 4429).
  *
  * Everything here runs on the lws service thread. Nothing reads a clock:
- * every call is given now (srv_mono_ms), so the unit test drives it.
+ * every call is given now (proto_mono_ms), so the unit test drives it.
  *
  * Design:
  * - A chained hash table keyed by the address string as

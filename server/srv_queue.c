@@ -204,15 +204,25 @@ void srv_complete(struct srv *srv, struct srv_job *job)
 }
 
 /* Any thread. Message longer than the buffer is cut; the reply stays valid JSON. */
+int srv_write_verror(struct proto_buf *b, const char *req, enum proto_code code, const char *fmt,
+                     va_list ap)
+{
+    char msg[512];
+
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    proto_buf_reset(b);
+    return proto_write_error(b, req, code, msg);
+}
+
+/* Any thread. */
 int srv_write_error(struct proto_buf *b, const char *req, enum proto_code code, const char *fmt,
                     ...)
 {
-    char msg[512];
     va_list ap;
+    int rc;
 
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    rc = srv_write_verror(b, req, code, fmt, ap);
     va_end(ap);
-    proto_buf_reset(b);
-    return proto_write_error(b, req, code, msg);
+    return rc;
 }

@@ -112,7 +112,7 @@ void *srv_reader_main(void *arg)
     struct srv_job *job;
 
     for (;;) {
-        int n = srv_queue_take(&srv->reads, &job, 1, 0, srv_mono_ms() + 60 * 1000);
+        int n = srv_queue_take(&srv->reads, &job, 1, 0, proto_mono_ms() + 60 * 1000);
         if (n < 0)
             break;
         if (n == 0)

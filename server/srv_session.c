@@ -140,7 +140,7 @@ static void hello_wait(struct srv_session *s)
 
     if (s->on_hello_list)
         return;
-    s->hello_deadline = srv_mono_ms() + SRV_HELLO_TIMEOUT_MS;
+    s->hello_deadline = proto_mono_ms() + SRV_HELLO_TIMEOUT_MS;
     s->hello_next = NULL;
     s->hello_prev = srv->hello_tail;
     if (srv->hello_tail != NULL)
@@ -179,7 +179,7 @@ static void session_close(struct srv_session *s, int code, const char *why, int 
 void srv_hello_tick(lws_sorted_usec_list_t *sul)
 {
     struct srv *srv = lws_container_of(sul, struct srv, hello_tick);
-    int64_t now = srv_mono_ms();
+    int64_t now = proto_mono_ms();
 
     while (srv->hello_head != NULL && srv->hello_head->hello_deadline <= now)
         session_close(srv->hello_head, SRV_CLOSE_HELLO_TIMEOUT, "no hello within 10 s", 0);
@@ -287,20 +287,20 @@ static void replies_drop(struct srv_session *s, int keep_ready)
     }
 }
 
-/* Queues an error reply (§2.8) at once. */
+/* Queues an error reply (§2.8), ready at once; written by srv_write_verror. */
 static void __attribute__((format(printf, 4, 5)))
 reply_error(struct srv_session *s, const char *req, enum proto_code code, const char *fmt, ...)
 {
     struct srv_reply *r = reply_add(s, 0);
-    char msg[512];
     va_list ap;
+    int rc;
 
     if (r == NULL)
         return;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    rc = srv_write_verror(&r->buf, req, code, fmt, ap);
     va_end(ap);
-    if (proto_write_error(&r->buf, req, code, msg) != 0) {
+    if (rc != 0) {
         reply_unlink(s, r);
         return;
     }
@@ -397,7 +397,7 @@ static int hello_throttled(struct srv_session *s, struct proto_msg *msg)
     char device[PROTO_ID_MAX * 4 + 8];
     int64_t wait_ms;
 
-    if (s->peer == NULL || srv_peer_hello_begin(s->peer, srv_mono_ms(), &wait_ms) == 0)
+    if (s->peer == NULL || srv_peer_hello_begin(s->peer, proto_mono_ms(), &wait_ms) == 0)
         return 0;
     srv_log_escape(msg->u.hello.device ? msg->u.hello.device : "", device, sizeof device);
     srv_log(SRV_LOG_INFO, "sign-in of device \"%s\" from %s not checked: throttled for %lld ms",
@@ -424,7 +424,7 @@ static void on_hello(struct srv_session *s, struct proto_msg *msg)
         reply_error(s, msg->req, PROTO_CODE_INTERNAL, "out of memory");
         proto_msg_free(msg);
         if (s->peer != NULL)
-            srv_peer_hello_end(&s->srv->peers, s->peer, 0, srv_mono_ms(), NULL, NULL);
+            srv_peer_hello_end(&s->srv->peers, s->peer, 0, proto_mono_ms(), NULL, NULL);
         return;
     }
     job->msg = msg;
@@ -432,7 +432,7 @@ static void on_hello(struct srv_session *s, struct proto_msg *msg)
     s->hello_pending = 1;
     hello_unwait(s); /* the writer answers it; a failure puts it back */
     if (submit(s, &s->srv->writes, job, msg->req) != 0 && s->peer != NULL)
-        srv_peer_hello_end(&s->srv->peers, s->peer, 0, srv_mono_ms(), NULL, NULL);
+        srv_peer_hello_end(&s->srv->peers, s->peer, 0, proto_mono_ms(), NULL, NULL);
 }
 
 /* push (§2.2): bounded by max_batch here, applied by the writer. */
@@ -502,8 +502,8 @@ static void on_schema(struct srv_session *s, struct proto_msg *msg)
     proto_msg_free(msg);
 }
 
-/* One whole message arrived. */
-static void on_message(struct srv_session *s)
+/* One whole message arrived: parses it and hands it to its handler (on_hello...). */
+static void dispatch_message(struct srv_session *s)
 {
     char req[PROTO_REQ_MAX + 1] = "";
     struct proto_fault fault;
@@ -610,7 +610,7 @@ static void on_receive(struct srv_session *s, const void *in, size_t len)
     s->rx_len += len;
     if (!lws_is_final_fragment(s->wsi))
         return;
-    on_message(s);
+    dispatch_message(s);
     s->rx_len = 0;
     if (s->rx_cap > 65536) { /* do not keep a large buffer for an idle session */
         free(s->rx);
@@ -682,7 +682,7 @@ static int on_writable(struct srv_session *s)
 static void session_cleanup(struct srv_session *s)
 {
     hello_unwait(s);
-    srv_peer_detach(&s->srv->peers, s->peer, srv_mono_ms());
+    srv_peer_detach(&s->srv->peers, s->peer, proto_mono_ms());
     s->peer = NULL;
     device_remove(s);
     if (s->registered)
@@ -803,7 +803,7 @@ static void hello_account(struct srv *srv, struct srv_job *job)
     if (job->peer == NULL)
         return;
     snprintf(addr, sizeof addr, "%s", job->peer->addr);
-    banned = srv_peer_hello_end(&srv->peers, job->peer, failed, srv_mono_ms(), &ban_ms, &fails);
+    banned = srv_peer_hello_end(&srv->peers, job->peer, failed, proto_mono_ms(), &ban_ms, &fails);
     job->peer = NULL; /* may be freed */
     if (!failed)
         return;
@@ -899,7 +899,7 @@ static int over_cap(struct srv *srv, struct lws *wsi)
     if (p == NULL || p->conns < (uint32_t)cap)
         return 0;
     p->cap_refused++;
-    now = srv_mono_ms();
+    now = proto_mono_ms();
     if (p->cap_logged == 0 || now - p->cap_logged >= 10000) {
         srv_log(SRV_LOG_NOTICE,
                 "refused %u connection(s) from %s: it has %u, the cap (--max-conn-per-ip)",

@@ -29,12 +29,12 @@
 /* What one push needs while it is applied: its results and the grids it touched. */
 struct push_work {
     struct proto_result *results;
-    struct sync_touched *touched; /* per change, filled by sync_apply_push_touched */
+    struct sync_touched *touched; /* per change, filled by sync_apply_push */
 };
 
 struct writer_ctx;
 
-/* One job of a group as db_commit_group hands it to apply_one. */
+/* One job of a group as db_commit_group hands it to writer_apply_job. */
 struct group_slot {
     struct writer_ctx *w;
     struct srv_job *job;
@@ -54,7 +54,7 @@ struct writer_ctx {
  * failures: they return 0 with job->refused set. On success job->who owns
  * the principal. Writer thread, inside the group.
  */
-static int apply_hello(struct writer_ctx *w, struct db *db, struct srv_job *job)
+static int writer_apply_hello(struct writer_ctx *w, struct db *db, struct srv_job *job)
 {
     const struct proto_hello *h = &job->msg->u.hello;
     unsigned char hash[PROTO_TOKEN_HASH];
@@ -110,8 +110,8 @@ static int apply_hello(struct writer_ctx *w, struct db *db, struct srv_job *job)
  * lookup per push) is refused whole with job->refused set, writing
  * nothing. Writer thread, inside the group.
  */
-static int apply_push(struct writer_ctx *w, struct db *db, struct srv_job *job,
-                      struct push_work *pw)
+static int writer_apply_push(struct writer_ctx *w, struct db *db, struct srv_job *job,
+                             struct push_work *pw)
 {
     const struct proto_push *p = &job->msg->u.push;
     int revoked = 0;
@@ -128,8 +128,8 @@ static int apply_push(struct writer_ctx *w, struct db *db, struct srv_job *job,
         job->refused = PROTO_CODE_UNAUTHORIZED;
         return 0;
     }
-    rc = sync_apply_push_touched(&w->srv->rules, db, &job->who->p, p->changes, p->n_changes,
-                                 w->now_ms, pw->results, pw->touched);
+    rc = sync_apply_push(&w->srv->rules, db, &job->who->p, p->changes, p->n_changes, w->now_ms,
+                         pw->results, pw->touched);
     if (rc != 0)
         return rc;
     for (size_t i = 0; i < p->n_changes; i++) {
@@ -143,7 +143,7 @@ static int apply_push(struct writer_ctx *w, struct db *db, struct srv_job *job,
 }
 
 /* db_commit_group's callback. Writer thread. */
-static int apply_one(struct db *db, void *arg)
+static int writer_apply_job(struct db *db, void *arg)
 {
     struct group_slot *slot = arg;
     struct writer_ctx *w = slot->w;
@@ -151,11 +151,11 @@ static int apply_one(struct db *db, void *arg)
 
     switch (job->kind) {
     case SRV_JOB_HELLO:
-        return apply_hello(w, db, job);
+        return writer_apply_hello(w, db, job);
     case SRV_JOB_PUSH:
         if (slot->work.results == NULL)
             return DB_ENOMEM;
-        return apply_push(w, db, job, &slot->work);
+        return writer_apply_push(w, db, job, &slot->work);
     case SRV_JOB_NOTE:
         return db_device_note(db, job->device, DB_ACTIVITY_PULL, w->now_ms, NULL);
     default:
@@ -267,7 +267,7 @@ static void writer_group(struct writer_ctx *w, struct srv_job **jobs, size_t n)
     int64_t cursor = 0;
     int rc;
 
-    w->now_ms = srv_now_ms();
+    w->now_ms = proto_now_ms();
     for (size_t i = 0; i < n; i++) {
         struct group_slot *slot = &w->slots[i];
         slot->w = w;
@@ -276,17 +276,17 @@ static void writer_group(struct writer_ctx *w, struct srv_job **jobs, size_t n)
         rcs[i] = 0;
         if (jobs[i]->kind == SRV_JOB_PUSH) {
             size_t nc = jobs[i]->msg->u.push.n_changes;
-            /* Left NULL when out of memory: apply_one then fails only this job. */
+            /* Left NULL when out of memory: writer_apply_job then fails only this job. */
             slot->work.results = calloc(nc ? nc : 1, sizeof *slot->work.results);
             slot->work.touched = calloc(nc ? nc : 1, sizeof *slot->work.touched);
             if (slot->work.results == NULL || slot->work.touched == NULL)
                 push_work_free(&slot->work, 0);
         }
     }
-    int64_t t0 = srv_mono_ms();
-    rc = db_commit_group(srv->wdb, apply_one, ptrs, n, rcs);
+    int64_t t0 = proto_mono_ms();
+    rc = db_commit_group(srv->wdb, writer_apply_job, ptrs, n, rcs);
     srv_log(SRV_LOG_DEBUG, "group of %zu jobs: %s in %lld ms", n, rc == 0 ? "committed" : "failed",
-            (long long)(srv_mono_ms() - t0));
+            (long long)(proto_mono_ms() - t0));
     if (rc == 0) {
         atomic_store(&srv->db_ok, 1);
         if (db_cursor(srv->wdb, &cursor) != 0)
@@ -346,7 +346,7 @@ void *srv_writer_main(void *arg)
     struct srv_job *jobs[SRV_GROUP_MAX];
     /* Revocations are polled with overlap: a device reported twice is closed once. */
     int64_t since = srv->started_ms - 2 * SRV_REVOKE_POLL_MS;
-    int64_t next_poll = srv_mono_ms() + SRV_REVOKE_POLL_MS;
+    int64_t next_poll = proto_mono_ms() + SRV_REVOKE_POLL_MS;
 
     if (w == NULL) {
         srv_log(SRV_LOG_ERR, "the writer thread is out of memory");
@@ -360,11 +360,11 @@ void *srv_writer_main(void *arg)
             break;
         if (n > 0)
             writer_group(w, jobs, (size_t)n);
-        if (srv_mono_ms() >= next_poll) {
-            int64_t started = srv_now_ms();
+        if (proto_mono_ms() >= next_poll) {
+            int64_t started = proto_now_ms();
             writer_poll_revoked(srv, since);
             since = started - 2 * SRV_REVOKE_POLL_MS;
-            next_poll = srv_mono_ms() + SRV_REVOKE_POLL_MS;
+            next_poll = proto_mono_ms() + SRV_REVOKE_POLL_MS;
         }
     }
     free(w);

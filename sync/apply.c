@@ -30,7 +30,7 @@ static enum db_outcome outcome_of(enum proto_status s)
 }
 
 /* The part of a history row that every outcome shares: who sent what, when. */
-static struct db_history history_row(const struct db_principal *who,
+static struct db_history history_base(const struct db_principal *who,
                                      const struct proto_change *c, int64_t now_ms)
 {
     struct db_history h = {
@@ -51,7 +51,7 @@ static int history_unmerged(struct db *db, const struct db_principal *who,
                             const struct proto_result *r)
 {
     int64_t id;
-    struct db_history h = history_row(who, c, now_ms);
+    struct db_history h = history_base(who, c, now_ms);
     h.outcome = outcome_of(r->status);
     h.rev = r->rev;
     if (r->status == PROTO_REJECTED) {
@@ -183,7 +183,7 @@ static int merge_and_store(const struct sync_rules *rules, struct db *db,
     }
 
     const char *left = stored != NULL && str_differ(stored->grid, m.grid) ? stored->grid : NULL;
-    struct db_history h = history_row(who, c, now_ms);
+    struct db_history h = history_base(who, c, now_ms);
     h.outcome = m.n_conflicts ? DB_CONFLICT : DB_APPLIED;
     h.rev = m.rev;
     h.left_grid = left;
@@ -239,7 +239,7 @@ out:
  * names, merge. A stored record outside who's grids is hidden: validated
  * as absent, then refused as taking its id, and its rev never reported.
  */
-static int apply_one(const struct sync_rules *rules, struct db *db,
+static int apply_change(const struct sync_rules *rules, struct db *db,
                      const struct db_principal *who, const struct proto_change *c,
                      int64_t now_ms, struct proto_result *r, struct sync_touched *t)
 {
@@ -294,10 +294,10 @@ out:
  * On a store error the results and touched already filled are cleared, so
  * clearing them afterwards is harmless.
  */
-static int apply_push(const struct sync_rules *rules, struct db *db,
-                      const struct db_principal *who, const struct proto_change *changes,
-                      size_t n, int64_t now_ms, struct proto_result *results,
-                      struct sync_touched *touched)
+int sync_apply_push(const struct sync_rules *rules, struct db *db,
+                    const struct db_principal *who, const struct proto_change *changes,
+                    size_t n, int64_t now_ms, struct proto_result *results,
+                    struct sync_touched *touched)
 {
     int64_t start_seq = 0, max_seq;
     size_t i = 0;
@@ -322,7 +322,7 @@ static int apply_push(const struct sync_rules *rules, struct db *db,
                 rc = history_unmerged(db, who, c, now_ms, r);
         } else {
             max_seq = c->seq;
-            rc = apply_one(rules, db, who, c, now_ms, r, touched ? &touched[i] : NULL);
+            rc = apply_change(rules, db, who, c, now_ms, r, touched ? &touched[i] : NULL);
         }
         if (rc != 0)
             goto out;
@@ -336,23 +336,6 @@ out:
             sync_touched_clear(touched, i < n ? i + 1 : n);
     }
     return rc;
-}
-
-/* See sync.h; the pipeline without the grids. Writer thread, inside a transaction. */
-int sync_apply_push(const struct sync_rules *rules, struct db *db,
-                    const struct db_principal *who, const struct proto_change *changes,
-                    size_t n, int64_t now_ms, struct proto_result *results)
-{
-    return apply_push(rules, db, who, changes, n, now_ms, results, NULL);
-}
-
-/* See sync.h; the pipeline that also reports the grids. Writer thread, inside a transaction. */
-int sync_apply_push_touched(const struct sync_rules *rules, struct db *db,
-                            const struct db_principal *who, const struct proto_change *changes,
-                            size_t n, int64_t now_ms, struct proto_result *results,
-                            struct sync_touched *touched)
-{
-    return apply_push(rules, db, who, changes, n, now_ms, results, touched);
 }
 
 /* Frees the grid copies inside touched[0..n); any thread. */

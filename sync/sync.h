@@ -65,26 +65,7 @@ int sync_validate(const struct sync_rules *rules, const struct db_principal *who
                   const struct proto_change *c, const struct db_record *stored, int64_t now_ms,
                   struct proto_fault *fault);
 
-/*
- * Applies the changes of one push from who's device: dedupes by seq,
- * validates, merges each into the store, records conflicts and history,
- * and advances the device's committed seq. results[i] answers changes[i];
- * their strings are borrowed from changes. A record outside who's grids
- * is answered as one that does not exist (rev 0, also for a duplicate);
- * a visit naming a subject outside who's grids is rejected out_of_scope.
- * Whether the device is still allowed to push (not revoked) is the
- * caller's to check. Must run inside a transaction (db_commit_group).
- * Returns 0, or a negative code when the store failed (the caller rolls
- * the job back; results are then meaningless).
- */
-int sync_apply_push(const struct sync_rules *rules, struct db *db,
-                    const struct db_principal *who, const struct proto_change *changes,
-                    size_t n, int64_t now_ms, struct proto_result *results);
-
-/* Frees what sync_apply_push allocated inside results (the conflicts lists). */
-void sync_results_clear(struct proto_result *results, size_t n);
-
-/* ---- the grids a push touched (for the server's pokes) ----------------- */
+/* ---- applying a push ----------------------------------------------------- */
 
 /*
  * What one change did to its record's grid, so the server can poke the
@@ -98,14 +79,27 @@ struct sync_touched {
 };
 
 /*
- * sync_apply_push, also filling touched[i] for changes[i] (touched has n
- * entries). Same contract otherwise; on an error return touched is
- * cleared. Writer thread, inside db_commit_group.
+ * Applies the changes of one push from who's device: dedupes by seq,
+ * validates, merges each into the store, records conflicts and history,
+ * and advances the device's committed seq. results[i] answers changes[i];
+ * their strings are borrowed from changes. A record outside who's grids
+ * is answered as one that does not exist (rev 0, also for a duplicate);
+ * a visit naming a subject outside who's grids is rejected out_of_scope.
+ * touched may be NULL; otherwise it has n entries and touched[i] is
+ * filled for changes[i] (the server pokes from it). Whether the device is
+ * still allowed to push (not revoked) is the caller's to check. Must run
+ * inside a transaction (db_commit_group): the server's writer thread, or
+ * the command line's only thread. Returns 0, or a negative code when the
+ * store failed (the caller rolls the job back; results are then
+ * meaningless, and results and touched are cleared).
  */
-int sync_apply_push_touched(const struct sync_rules *rules, struct db *db,
-                            const struct db_principal *who, const struct proto_change *changes,
-                            size_t n, int64_t now_ms, struct proto_result *results,
-                            struct sync_touched *touched);
+int sync_apply_push(const struct sync_rules *rules, struct db *db,
+                    const struct db_principal *who, const struct proto_change *changes,
+                    size_t n, int64_t now_ms, struct proto_result *results,
+                    struct sync_touched *touched);
+
+/* Frees what sync_apply_push allocated inside results (the conflicts lists). */
+void sync_results_clear(struct proto_result *results, size_t n);
 
 /* Frees the grid copies inside touched[0..n); any thread. */
 void sync_touched_clear(struct sync_touched *touched, size_t n);

@@ -29,7 +29,7 @@ static int apply(struct db *db, void *arg)
 {
     struct job *j = arg;
     return sync_apply_push(j->rules, db, j->who, j->push->changes, j->push->n_changes, j->now_ms,
-                           j->results);
+                           j->results, NULL);
 }
 
 static char *slurp(const char *path, size_t *len)

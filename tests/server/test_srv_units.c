@@ -89,10 +89,10 @@ static void test_queue_order_batching_and_stop(void **state)
 
     assert_int_equal(srv_queue_init(&q), 0);
     /* Nothing queued: take times out with 0. */
-    assert_int_equal(srv_queue_take(&q, jobs, SRV_GROUP_MAX, 0, srv_mono_ms() + 20), 0);
+    assert_int_equal(srv_queue_take(&q, jobs, SRV_GROUP_MAX, 0, proto_mono_ms() + 20), 0);
     assert_int_equal(pthread_create(&t, NULL, produce, &p), 0);
     while (got < p.n) {
-        int n = srv_queue_take(&q, jobs, SRV_GROUP_MAX, 0, srv_mono_ms() + 5000);
+        int n = srv_queue_take(&q, jobs, SRV_GROUP_MAX, 0, proto_mono_ms() + 5000);
         assert_true(n > 0 && n <= SRV_GROUP_MAX);
         batches++;
         for (int i = 0; i < n; i++) {
@@ -136,7 +136,7 @@ static void test_queue_order_batching_and_stop(void **state)
     const int expect[] = {2, 1, 1, 1}; /* 400+500 | 200 | 2000 | 10 */
     uint64_t want = 1;
     for (int b = 0; b < 4; b++) {
-        int n = srv_queue_take(&q, jobs, SRV_GROUP_MAX, 1000, srv_mono_ms() + 1000);
+        int n = srv_queue_take(&q, jobs, SRV_GROUP_MAX, 1000, proto_mono_ms() + 1000);
         assert_int_equal(n, expect[b]);
         for (int i = 0; i < n; i++) {
             assert_int_equal(jobs[i]->session, want++);
@@ -148,7 +148,7 @@ static void test_queue_order_batching_and_stop(void **state)
     struct srv_job *late = srv_job_new(SRV_JOB_NOTE);
     assert_int_equal(srv_queue_put(&q, late), 0);
     srv_queue_stop(&q);
-    assert_int_equal(srv_queue_take(&q, jobs, SRV_GROUP_MAX, 0, srv_mono_ms() + 1000), -1);
+    assert_int_equal(srv_queue_take(&q, jobs, SRV_GROUP_MAX, 0, proto_mono_ms() + 1000), -1);
     struct srv_job *refused = srv_job_new(SRV_JOB_NOTE);
     assert_int_equal(srv_queue_put(&q, refused), -1);
     srv_job_free(refused);

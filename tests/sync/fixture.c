@@ -99,7 +99,7 @@ void fx_push(struct fx *f, const char *device, const char *changes, struct fx_pu
     fx_principal(f, device, &who);
     assert_int_equal(db_begin(f->db), 0);
     rc = sync_apply_push(&f->rules, f->db, &who, out->msg->u.push.changes, out->n, f->now,
-                         out->res);
+                         out->res, NULL);
     if (rc != 0) {
         db_rollback(f->db);
         fail_msg("sync_apply_push: %s (%s)", sync_strerror(rc), db_errmsg(f->db));

@@ -173,7 +173,8 @@ static void test_stale_principal(void **state)
     for (int round = 0; round < 2; round++) {
         assert_int_equal(db_begin(f->db), 0);
         assert_int_equal(
-            sync_apply_push(&f->rules, f->db, &who, msg->u.push.changes, 1, f->now, res), 0);
+            sync_apply_push(&f->rules, f->db, &who, msg->u.push.changes, 1, f->now, res, NULL),
+            0);
         assert_int_equal(db_commit(f->db), 0);
         assert_int_equal(res[0].status, round == 0 ? PROTO_APPLIED : PROTO_DUPLICATE);
         assert_int_equal(res[0].rev, 1);
@@ -184,7 +185,7 @@ static void test_stale_principal(void **state)
 }
 
 /*
- * sync_apply_push_touched reports each stored change's grid after, and
+ * sync_apply_push reports each stored change's grid after, and
  * the grid before only when the record moved; nothing for a duplicate or a
  * rejected change.
  */
@@ -208,9 +209,8 @@ static void test_touched_grids(void **state)
 
     fx_principal(f, "dA", &who);
     assert_int_equal(db_begin(f->db), 0);
-    assert_int_equal(sync_apply_push_touched(&f->rules, f->db, &who, msg->u.push.changes, 5,
-                                             f->now, res, t),
-                     0);
+    assert_int_equal(
+        sync_apply_push(&f->rules, f->db, &who, msg->u.push.changes, 5, f->now, res, t), 0);
     assert_int_equal(db_commit(f->db), 0);
     /* New record: only the grid after. */
     assert_int_equal(res[0].status, PROTO_APPLIED);
@@ -259,7 +259,7 @@ static void test_malformed_change(void **state)
     snprintf(c[0].fault.message, sizeof c[0].fault.message, "changes[0].hlc: broken");
     fx_principal(f, "dA", &who);
     assert_int_equal(db_begin(f->db), 0);
-    assert_int_equal(sync_apply_push(&f->rules, f->db, &who, c, 2, f->now, res), 0);
+    assert_int_equal(sync_apply_push(&f->rules, f->db, &who, c, 2, f->now, res, NULL), 0);
     assert_int_equal(db_commit(f->db), 0);
     assert_int_equal(res[0].status, PROTO_REJECTED);
     assert_int_equal(res[0].error.code, PROTO_CODE_BAD_MESSAGE);
@@ -276,7 +276,7 @@ static void test_malformed_change(void **state)
     c[1] = c[0];
     c[1].seq = 1;
     assert_int_equal(db_begin(f->db), 0);
-    assert_int_equal(sync_apply_push(&f->rules, f->db, &who, &c[1], 1, f->now, res), 0);
+    assert_int_equal(sync_apply_push(&f->rules, f->db, &who, &c[1], 1, f->now, res, NULL), 0);
     assert_int_equal(db_commit(f->db), 0);
     assert_int_equal(res[0].status, PROTO_DUPLICATE);
     assert_int_equal(res[0].rev, 0);
