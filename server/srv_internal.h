@@ -21,6 +21,7 @@
 #include <libwebsockets.h>
 
 #include "srv.h"
+#include "srv_list.h"
 #include "sync.h"
 
 /* ---- limits ------------------------------------------------------------- */
@@ -254,10 +255,10 @@ struct srv {
     int64_t started_ms;
     lws_retry_bo_t keepalive; /* from --ping-interval and --idle-timeout */
 
-    /* Service thread only. */
-    struct srv_session *buckets[SRV_BUCKETS];
-    struct srv_session *devices[SRV_BUCKETS]; /* authenticated sessions by device id */
-    struct srv_session *all; /* every registered session */
+    /* Service thread only; the lists are set up by srv_sessions_init. */
+    struct srv_list by_id[SRV_BUCKETS];     /* sessions by id (srv_session.id_link) */
+    struct srv_list by_device[SRV_BUCKETS]; /* each device's live session (device_link) */
+    struct srv_list sessions;               /* every registered session, newest first */
     size_t n_sessions;
     uint64_t next_session;
     enum srv_phase phase;
@@ -269,7 +270,7 @@ struct srv {
      * its head replaces a timer per connection (lws keeps timers in a sorted
      * list: thousands of them make every insert slow).
      */
-    struct srv_session *hello_head, *hello_tail;
+    struct srv_list hello_waiting; /* srv_session.hello_link */
     lws_sorted_usec_list_t hello_tick;
     struct srv_peers peers;
     int64_t peers_swept; /* proto_mono_ms of the last srv_peers_sweep */
@@ -279,7 +280,7 @@ struct srv {
 
 /* One reply slot, in request order. ready: buf holds the whole message. */
 struct srv_reply {
-    struct srv_reply *next;
+    struct srv_list link; /* the session's replies */
     uint64_t id;
     int ready;
     int request; /* counts as a request in flight until ready */
@@ -291,24 +292,22 @@ struct srv_session {
     struct srv *srv;
     struct lws *wsi;
     uint64_t id;
-    struct srv_session *next, *prev, *hnext;
-    int registered;
-    struct srv_session *dnext; /* the device table's chain */
-    int in_devices;
+    struct srv_list all_link;    /* srv.sessions; linked from ESTABLISHED to CLOSED */
+    struct srv_list id_link;     /* srv.by_id, linked with all_link */
+    struct srv_list device_link; /* srv.by_device while it is its device's live session */
 
     struct srv_principal *who; /* NULL until welcome */
     struct srv_peer *peer;     /* its address's entry (counted in conns); NULL when out of memory */
     int hello_pending;
-    int64_t hello_deadline; /* proto_mono_ms; meaningful while on the hello list */
-    int on_hello_list;
-    struct srv_session *hello_next, *hello_prev;
+    int64_t hello_deadline; /* proto_mono_ms; meaningful while hello_link is linked */
+    struct srv_list hello_link; /* srv.hello_waiting while it owes a hello */
 
     char *rx; /* the message being assembled */
     size_t rx_len, rx_cap;
     int rx_binary;
     int bad_in_row;
 
-    struct srv_reply *head, *tail;
+    struct srv_list replies; /* struct srv_reply, in request order; only the first is written */
     uint64_t next_reply;
     size_t in_flight;    /* replies not ready yet */
     size_t queued_bytes; /* bytes of ready replies not yet written */
@@ -323,8 +322,8 @@ struct srv_session {
 /* LWS_CALLBACK_* handling of the visitsync.v1 protocol. Service thread. */
 int srv_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                     size_t len);
-/* Hands one completed job to its session (or drops it). Takes ownership. Service thread. */
-void srv_session_complete(struct srv *srv, struct srv_job *job);
+/* Makes the session lists of srv empty. Main thread, before lws starts. */
+void srv_sessions_init(struct srv *srv);
 /* Re-evaluates rx flow control of every session (phase change). Service thread. */
 void srv_sessions_flow(struct srv *srv);
 /* True when no session has a request in flight or a reply left to write. Service thread. */
@@ -334,8 +333,50 @@ void srv_sessions_close_all(struct srv *srv, int code, const char *why);
 /* Closes (4408) the sessions whose hello is overdue; reschedules itself. Service thread. */
 void srv_hello_tick(lws_sorted_usec_list_t *sul);
 
-/* Drains the completion queue and advances a graceful stop (srv_main.c). Service thread. */
-void srv_on_wakeup(struct srv *srv);
+/*
+ * What a completion does to one connection: srv_complete.c decides, these
+ * act. Service thread. The s they take is registered and not closing
+ * (srv_session_close excepted: a second close keeps the first reason).
+ */
+/* The registered session with this id, or NULL (closed meanwhile, or 0). */
+struct srv_session *srv_session_find(struct srv *srv, uint64_t id);
+/* The live authenticated session of device, or NULL. */
+struct srv_session *srv_session_of_device(struct srv *srv, const char *device);
+/* Moves job->out into s's reply slot job->reply and makes it ready to write. */
+void srv_session_fill_reply(struct srv_session *s, struct srv_job *job);
+/*
+ * Authenticates s as who (takes the reference) and makes it its device's
+ * live session; an older session of the device is closed (4409).
+ */
+void srv_session_welcome(struct srv_session *s, struct srv_principal *who);
+/* The store failed to check a hello: s may say hello again, within 10 s. */
+void srv_session_hello_again(struct srv_session *s);
+/* Queues a poke (§2.5) with cursor, unless one is outstanding. */
+void srv_session_poke(struct srv_session *s, const char *cursor);
+/* s's device was revoked: drops what is queued, says so, closes (4401). */
+void srv_session_revoked(struct srv_session *s);
+/*
+ * Starts closing s with code. keep_ready: ready replies are still written
+ * first; otherwise everything queued is dropped. The first reason wins.
+ */
+void srv_session_close(struct srv_session *s, int code, const char *why, int keep_ready);
+
+/* ---- completions (srv_complete.c) ----------------------------------------- */
+
+/* Puts a finished job on the completion queue and wakes the service thread. Worker threads. */
+void srv_complete(struct srv *srv, struct srv_job *job);
+/*
+ * Takes every job on the completion queue and does what each one means for
+ * its session (or drops it when the session is gone), then frees it.
+ * Service thread, on LWS_CALLBACK_EVENT_WAIT_CANCELLED.
+ */
+void srv_complete_drain(struct srv *srv);
+
+/*
+ * Begins the graceful stop once a signal asked for it, and advances it
+ * (srv_main.c). Service thread, after every wake-up.
+ */
+void srv_stop_poll(struct srv *srv);
 
 /* ---- HTTP (srv_http.c, service thread) ------------------------------------ */
 
@@ -354,8 +395,6 @@ void *srv_writer_main(void *arg);
 void *srv_reader_main(void *arg);
 /* The checkpointer thread's body (srv_checkpoint.c); arg is struct srv. */
 void *srv_checkpoint_main(void *arg);
-/* Puts a finished job on the completion queue and wakes the service thread. Worker threads. */
-void srv_complete(struct srv *srv, struct srv_job *job);
 /*
  * Serializes an error reply (§2.8) into b, replacing what b held: the one
  * writer of error replies, for a job's out and a session's reply slot

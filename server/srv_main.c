@@ -3,8 +3,9 @@
  * and the graceful stop.
  *
  * Threads: the calling thread becomes the lws service thread; it starts the
- * writer (read-write store), the reader (read-only store, pulls) and a
- * signal thread that turns SIGINT/SIGTERM into a flag plus
+ * writer (read-write store), the reader (read-only store, pulls), the
+ * checkpointer (its own read-write connection, PASSIVE WAL checkpoints) and
+ * a signal thread that turns SIGINT/SIGTERM into a flag plus
  * lws_cancel_service(). Shutdown follows docs/architecture.md: stop reading,
  * let in-flight work commit and its replies be written (bounded by
  * SRV_DRAIN_MS), close every session with 1001 (bounded by SRV_CLOSE_MS),
@@ -248,17 +249,12 @@ static void on_tick(lws_sorted_usec_list_t *sul)
         lws_sul_schedule(srv->ctx, 0, &srv->tick, on_tick, SRV_TICK_US);
 }
 
-/* Service thread, on LWS_CALLBACK_EVENT_WAIT_CANCELLED: drains every completion. */
-void srv_on_wakeup(struct srv *srv)
+/*
+ * Service thread, on LWS_CALLBACK_EVENT_WAIT_CANCELLED after the completions
+ * are drained (the signal thread wakes lws the same way the workers do).
+ */
+void srv_stop_poll(struct srv *srv)
 {
-    struct srv_job *job = srv_queue_take_all(&srv->done);
-
-    while (job != NULL) {
-        struct srv_job *next = job->next;
-        job->next = NULL;
-        srv_session_complete(srv, job);
-        job = next;
-    }
     if (srv->phase == SRV_RUNNING && atomic_load(&srv->stop_requested)) {
         srv_log(SRV_LOG_NOTICE, "stopping: finishing in-flight work of %zu sessions",
                 srv->n_sessions);
@@ -454,6 +450,7 @@ int srv_run(const struct srv_config *c)
         return SRV_EXIT_RUNTIME;
     }
     srv->cfg = c;
+    srv_sessions_init(srv);
     srv->started_ms = proto_now_ms();
     atomic_init(&srv->db_ok, 1);
     atomic_init(&srv->stop_requested, 0);

@@ -193,16 +193,6 @@ void srv_queue_stop(struct srv_queue *q)
     pthread_mutex_unlock(&q->mu);
 }
 
-/* Worker threads. lws_cancel_service is the one lws call safe from another thread. */
-void srv_complete(struct srv *srv, struct srv_job *job)
-{
-    if (srv_queue_put(&srv->done, job) != 0) {
-        srv_job_free(job);
-        return;
-    }
-    lws_cancel_service(srv->ctx);
-}
-
 /* Any thread. Message longer than the buffer is cut; the reply stays valid JSON. */
 int srv_write_verror(struct proto_buf *b, const char *req, enum proto_code code, const char *fmt,
                      va_list ap)

@@ -2,6 +2,10 @@
  * srv_session.c — one WebSocket connection of the visitsync.v1 protocol.
  *
  * Everything here runs on the lws service thread, which owns every session.
+ * The file reads in the order a message travels: replies and closing (what
+ * every request may end in), the requests themselves, assembling frames,
+ * writing; then what a completion does to a connection (srv_complete.c
+ * decides when), the session tables, and the lws callback.
  *
  * Design:
  * - Messages are assembled from fragments until lws_is_final_fragment();
@@ -23,12 +27,14 @@
  * - Peer addresses (srv_peer.c): an upgrade over --max-conn-per-ip is
  *   answered HTTP 429 at LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION (the same
  *   lws call as ESTABLISHED, where it is counted, so the check cannot race).
- *   Failed sign-ins are counted per address when the writer's answer comes
- *   back, whether or not the session still exists, and a throttled address's
- *   hello is refused (4429) here, before it is queued for the writer.
+ *   A throttled address's hello is refused (4429) here, before it is queued
+ *   for the writer; its failed sign-ins are counted when the writer's answer
+ *   comes back (srv_complete.c).
  * - Closing: close_code is set, what must not be sent is dropped, the
  *   remaining ready replies are written, then the writeable callback sets
  *   the close reason and returns -1.
+ * - The lists (sessions, the id and device tables, the hello FIFO, each
+ *   session's replies) are srv_list.h links: O(1) to enter and leave.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -39,157 +45,13 @@
 
 _Static_assert(SRV_PREHELLO_MAX == 16384, "on_receive's close reason names the size");
 
-/* ---- the session table ---------------------------------------------------- */
-
-static void session_register(struct srv *srv, struct srv_session *s, struct lws *wsi)
-{
-    size_t b;
-
-    s->srv = srv;
-    s->wsi = wsi;
-    s->id = ++srv->next_session;
-    b = (size_t)(s->id % SRV_BUCKETS);
-    s->hnext = srv->buckets[b];
-    srv->buckets[b] = s;
-    s->next = srv->all;
-    s->prev = NULL;
-    if (srv->all != NULL)
-        srv->all->prev = s;
-    srv->all = s;
-    srv->n_sessions++;
-    s->registered = 1;
-}
-
-static void session_unregister(struct srv_session *s)
-{
-    struct srv *srv = s->srv;
-    struct srv_session **pp = &srv->buckets[s->id % SRV_BUCKETS];
-
-    while (*pp != NULL && *pp != s)
-        pp = &(*pp)->hnext;
-    if (*pp == s)
-        *pp = s->hnext;
-    if (s->prev != NULL)
-        s->prev->next = s->next;
-    else
-        srv->all = s->next;
-    if (s->next != NULL)
-        s->next->prev = s->prev;
-    srv->n_sessions--;
-    s->registered = 0;
-}
-
-static struct srv_session *session_find(struct srv *srv, uint64_t id)
-{
-    struct srv_session *s = srv->buckets[id % SRV_BUCKETS];
-    while (s != NULL && s->id != id)
-        s = s->hnext;
-    return s;
-}
-
-/* ---- the device table: the one live connection of each device ------------- */
-
-static size_t device_bucket(const char *device)
-{
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (const unsigned char *p = (const unsigned char *)device; *p; p++)
-        h = (h ^ *p) * 1099511628211ULL;
-    return (size_t)(h % SRV_BUCKETS);
-}
-
-/* The authenticated session of device, or NULL. */
-static struct srv_session *device_find(struct srv *srv, const char *device)
-{
-    struct srv_session *s = srv->devices[device_bucket(device)];
-    while (s != NULL && strcmp(s->who->p.device, device) != 0)
-        s = s->dnext;
-    return s;
-}
-
-static void device_remove(struct srv_session *s)
-{
-    struct srv_session **pp;
-
-    if (!s->in_devices)
-        return;
-    pp = &s->srv->devices[device_bucket(s->who->p.device)];
-    while (*pp != NULL && *pp != s)
-        pp = &(*pp)->dnext;
-    if (*pp == s)
-        *pp = s->dnext;
-    s->dnext = NULL;
-    s->in_devices = 0;
-}
-
-/* Enters s (authenticated) as its device's live connection. */
-static void device_add(struct srv_session *s)
-{
-    size_t b = device_bucket(s->who->p.device);
-
-    s->dnext = s->srv->devices[b];
-    s->srv->devices[b] = s;
-    s->in_devices = 1;
-}
-
-/* ---- the hello deadline (§2.1) -------------------------------------------- */
-
-/* Puts s at the tail of the hello list with a deadline of now + 10 s. */
-static void hello_wait(struct srv_session *s)
-{
-    struct srv *srv = s->srv;
-
-    if (s->on_hello_list)
-        return;
-    s->hello_deadline = proto_mono_ms() + SRV_HELLO_TIMEOUT_MS;
-    s->hello_next = NULL;
-    s->hello_prev = srv->hello_tail;
-    if (srv->hello_tail != NULL)
-        srv->hello_tail->hello_next = s;
-    else
-        srv->hello_head = s;
-    srv->hello_tail = s;
-    s->on_hello_list = 1;
-}
-
-/* Takes s off the hello list (its hello arrived, or it is closing). */
-static void hello_unwait(struct srv_session *s)
-{
-    struct srv *srv = s->srv;
-
-    if (!s->on_hello_list)
-        return;
-    if (s->hello_prev != NULL)
-        s->hello_prev->hello_next = s->hello_next;
-    else
-        srv->hello_head = s->hello_next;
-    if (s->hello_next != NULL)
-        s->hello_next->hello_prev = s->hello_prev;
-    else
-        srv->hello_tail = s->hello_prev;
-    s->hello_next = s->hello_prev = NULL;
-    s->on_hello_list = 0;
-}
-
-static void session_close(struct srv_session *s, int code, const char *why, int keep_ready);
-
-/*
- * Service thread (a context sul): closes overdue sessions, once a second
- * forgets peer addresses whose throttle state decayed, then looks again soon.
- */
-void srv_hello_tick(lws_sorted_usec_list_t *sul)
-{
-    struct srv *srv = lws_container_of(sul, struct srv, hello_tick);
-    int64_t now = proto_mono_ms();
-
-    while (srv->hello_head != NULL && srv->hello_head->hello_deadline <= now)
-        session_close(srv->hello_head, SRV_CLOSE_HELLO_TIMEOUT, "no hello within 10 s", 0);
-    if (now - srv->peers_swept >= 1000) {
-        srv_peers_sweep(&srv->peers, now);
-        srv->peers_swept = now;
-    }
-    if (srv->phase != SRV_DONE)
-        lws_sul_schedule(srv->ctx, 0, &srv->hello_tick, srv_hello_tick, SRV_HELLO_TICK_US);
-}
+/* The session tables and the hello FIFO, at the end of the file. */
+static void session_register(struct srv *srv, struct srv_session *s, struct lws *wsi);
+static void session_unregister(struct srv_session *s);
+static void device_add(struct srv_session *s);
+static void device_remove(struct srv_session *s);
+static void hello_wait(struct srv_session *s);
+static void hello_unwait(struct srv_session *s);
 
 /* ---- flow control -------------------------------------------------------- */
 
@@ -209,11 +71,18 @@ static void session_flow(struct srv_session *s)
 /* Service thread. */
 void srv_sessions_flow(struct srv *srv)
 {
-    for (struct srv_session *s = srv->all; s != NULL; s = s->next)
-        session_flow(s);
+    struct srv_list *l;
+
+    SRV_LIST_FOREACH(l, &srv->sessions)
+        session_flow(srv_list_entry(l, struct srv_session, all_link));
 }
 
 /* ---- replies ------------------------------------------------------------- */
+
+static struct srv_reply *reply_of(struct srv_list *link)
+{
+    return srv_list_entry(link, struct srv_reply, link);
+}
 
 static void reply_free(struct srv_reply *r)
 {
@@ -231,11 +100,7 @@ static struct srv_reply *reply_add(struct srv_session *s, int request)
     r->id = ++s->next_reply;
     r->request = request;
     proto_buf_init(&r->buf, LWS_PRE, SRV_REPLY_MAX);
-    if (s->tail != NULL)
-        s->tail->next = r;
-    else
-        s->head = r;
-    s->tail = r;
+    srv_list_insert_tail(&s->replies, &r->link);
     if (request)
         s->in_flight++;
     return r;
@@ -248,7 +113,7 @@ static void reply_ready(struct srv_session *s, struct srv_reply *r)
         s->in_flight--;
     r->ready = 1;
     s->queued_bytes += r->buf.len;
-    if (s->head == r)
+    if (s->replies.next == &r->link)
         lws_callback_on_writable(s->wsi);
     session_flow(s);
 }
@@ -256,17 +121,7 @@ static void reply_ready(struct srv_session *s, struct srv_reply *r)
 /* Removes r from the FIFO (wherever it is) and frees it. */
 static void reply_unlink(struct srv_session *s, struct srv_reply *r)
 {
-    struct srv_reply **pp = &s->head, *prev = NULL;
-
-    while (*pp != NULL && *pp != r) {
-        prev = *pp;
-        pp = &(*pp)->next;
-    }
-    if (*pp == NULL)
-        return;
-    *pp = r->next;
-    if (s->tail == r)
-        s->tail = prev;
+    srv_list_remove(&r->link);
     if (r->ready)
         s->queued_bytes -= r->buf.len;
     else if (r->request)
@@ -277,13 +132,12 @@ static void reply_unlink(struct srv_session *s, struct srv_reply *r)
 /* Drops queued replies: all of them, or only those not ready yet. */
 static void replies_drop(struct srv_session *s, int keep_ready)
 {
-    struct srv_reply *r = s->head;
+    struct srv_list *l, *next;
 
-    while (r != NULL) {
-        struct srv_reply *next = r->next;
+    SRV_LIST_FOREACH_SAFE(l, next, &s->replies) {
+        struct srv_reply *r = reply_of(l);
         if (!keep_ready || !r->ready)
             reply_unlink(s, r);
-        r = next;
     }
 }
 
@@ -309,12 +163,8 @@ reply_error(struct srv_session *s, const char *req, enum proto_code code, const 
 
 /* ---- closing ------------------------------------------------------------- */
 
-/*
- * Starts closing with code. keep_ready: ready replies (an error just queued)
- * are still written first; otherwise everything queued is dropped. The
- * first reason wins.
- */
-static void session_close(struct srv_session *s, int code, const char *why, int keep_ready)
+/* Service thread (srv_internal.h). */
+void srv_session_close(struct srv_session *s, int code, const char *why, int keep_ready)
 {
     if (s->close_code)
         return;
@@ -338,19 +188,25 @@ static void session_close(struct srv_session *s, int code, const char *why, int 
             s->who ? s->who->p.device : "-", code, why);
 }
 
-/* Service thread. */
+/* Service thread. Closing unlinks nothing: the walk may go on. */
 void srv_sessions_close_all(struct srv *srv, int code, const char *why)
 {
-    for (struct srv_session *s = srv->all; s != NULL; s = s->next)
-        session_close(s, code, why, 0);
+    struct srv_list *l;
+
+    SRV_LIST_FOREACH(l, &srv->sessions)
+        srv_session_close(srv_list_entry(l, struct srv_session, all_link), code, why, 0);
 }
 
 /* Service thread. */
 int srv_sessions_idle(struct srv *srv)
 {
-    for (struct srv_session *s = srv->all; s != NULL; s = s->next)
-        if (!s->close_code && (s->in_flight > 0 || s->head != NULL))
+    struct srv_list *l;
+
+    SRV_LIST_FOREACH(l, &srv->sessions) {
+        struct srv_session *s = srv_list_entry(l, struct srv_session, all_link);
+        if (!s->close_code && (s->in_flight > 0 || !srv_list_empty(&s->replies)))
             return 0;
+    }
     return 1;
 }
 
@@ -358,7 +214,7 @@ int srv_sessions_idle(struct srv *srv)
 static void session_bad(struct srv_session *s)
 {
     if (++s->bad_in_row >= SRV_BAD_IN_A_ROW)
-        session_close(s, SRV_CLOSE_BAD, "too many bad messages in a row", 1);
+        srv_session_close(s, SRV_CLOSE_BAD, "too many bad messages in a row", 1);
 }
 
 /* ---- requests ------------------------------------------------------------ */
@@ -406,7 +262,7 @@ static int hello_throttled(struct srv_session *s, struct proto_msg *msg)
     reply_error(s, msg->req, PROTO_CODE_NOT_AUTHENTICATED,
                 "too many failed sign-ins from %s; wait %lld s and try again", s->peer->addr,
                 (long long)((wait_ms + 999) / 1000));
-    session_close(s, SRV_CLOSE_THROTTLED, "too many failed sign-ins", 1);
+    srv_session_close(s, SRV_CLOSE_THROTTLED, "too many failed sign-ins", 1);
     return 1;
 }
 
@@ -585,7 +441,7 @@ static void on_receive(struct srv_session *s, const void *in, size_t len)
     if (s->rx_len == 0)
         s->rx_binary = lws_frame_is_binary(s->wsi);
     if (len > max - s->rx_len) {
-        session_close(s, SRV_CLOSE_TOO_BIG,
+        srv_session_close(s, SRV_CLOSE_TOO_BIG,
                       s->who != NULL ? "message over max_message"
                                      : "message over 16384 bytes before welcome",
                       0);
@@ -600,7 +456,7 @@ static void on_receive(struct srv_session *s, const void *in, size_t len)
             cap = max;
         grown = realloc(s->rx, cap);
         if (grown == NULL) {
-            session_close(s, 1011, "out of memory", 0);
+            srv_session_close(s, 1011, "out of memory", 0);
             return;
         }
         s->rx = grown;
@@ -648,23 +504,23 @@ static int close_now(struct srv_session *s)
 /* Writes the head reply, or closes once nothing is left to write. */
 static int on_writable(struct srv_session *s)
 {
-    struct srv_reply *r = s->head;
+    struct srv_list *first = srv_list_first(&s->replies);
+    struct srv_reply *r = first != NULL ? reply_of(first) : NULL;
     size_t len;
 
     /* lws is done with the previous buffer (permessage-deflate may drain it late). */
     proto_buf_free(&s->sent);
     if (r != NULL && r->ready) {
         len = r->buf.len;
-        s->head = r->next;
-        if (s->head == NULL)
-            s->tail = NULL;
+        srv_list_remove(&r->link);
         s->queued_bytes -= len;
         s->sent = r->buf;
         free(r);
         if (lws_write(s->wsi, (unsigned char *)proto_buf_data(&s->sent), len, LWS_WRITE_TEXT) <
             0)
             return -1;
-        if ((s->head != NULL && s->head->ready) || (s->close_code && s->head == NULL))
+        first = srv_list_first(&s->replies);
+        if ((first != NULL && reply_of(first)->ready) || (s->close_code && first == NULL))
             lws_callback_on_writable(s->wsi);
         session_flow(s);
         return 0;
@@ -679,14 +535,14 @@ static int on_writable(struct srv_session *s)
     return 0;
 }
 
+/* The connection is gone (CLOSED): unlinks s from everything and frees what it owns. */
 static void session_cleanup(struct srv_session *s)
 {
     hello_unwait(s);
     srv_peer_detach(&s->srv->peers, s->peer, proto_mono_ms());
     s->peer = NULL;
     device_remove(s);
-    if (s->registered)
-        session_unregister(s);
+    session_unregister(s);
     replies_drop(s, 0);
     proto_buf_free(&s->sent);
     free(s->rx);
@@ -695,154 +551,198 @@ static void session_cleanup(struct srv_session *s)
     s->who = NULL;
 }
 
-/* ---- completions --------------------------------------------------------- */
+/* ---- the hello deadline (§2.1) -------------------------------------------- */
 
-static struct srv_reply *reply_find(struct srv_session *s, uint64_t id)
+/*
+ * Service thread (a context sul): closes overdue sessions, once a second
+ * forgets peer addresses whose throttle state decayed, then looks again soon.
+ */
+void srv_hello_tick(lws_sorted_usec_list_t *sul)
 {
-    struct srv_reply *r = s->head;
-    while (r != NULL && r->id != id)
-        r = r->next;
-    return r;
+    struct srv *srv = lws_container_of(sul, struct srv, hello_tick);
+    int64_t now = proto_mono_ms();
+    struct srv_list *first;
+
+    /* Closing takes the session off the list. */
+    while ((first = srv_list_first(&srv->hello_waiting)) != NULL) {
+        struct srv_session *s = srv_list_entry(first, struct srv_session, hello_link);
+        if (s->hello_deadline > now)
+            break;
+        srv_session_close(s, SRV_CLOSE_HELLO_TIMEOUT, "no hello within 10 s", 0);
+    }
+    if (now - srv->peers_swept >= 1000) {
+        srv_peers_sweep(&srv->peers, now);
+        srv->peers_swept = now;
+    }
+    if (srv->phase != SRV_DONE)
+        lws_sul_schedule(srv->ctx, 0, &srv->hello_tick, srv_hello_tick, SRV_HELLO_TICK_US);
 }
 
-/* Moves the job's serialized reply into its slot. */
-static void fill_reply(struct srv_session *s, struct srv_job *job)
-{
-    struct srv_reply *r = reply_find(s, job->reply);
+/* ---- what a completion does to a connection (srv_complete.c decides) ------ */
 
-    if (r == NULL || r->ready)
+/* Service thread. */
+void srv_session_fill_reply(struct srv_session *s, struct srv_job *job)
+{
+    struct srv_list *l;
+
+    SRV_LIST_FOREACH(l, &s->replies) {
+        struct srv_reply *r = reply_of(l);
+        if (r->id != job->reply)
+            continue;
+        if (r->ready)
+            return;
+        proto_buf_free(&r->buf);
+        r->buf = job->out;
+        memset(&job->out, 0, sizeof job->out);
+        reply_ready(s, r);
         return;
-    proto_buf_free(&r->buf);
-    r->buf = job->out;
-    memset(&job->out, 0, sizeof job->out);
+    }
+}
+
+/* Service thread. */
+void srv_session_welcome(struct srv_session *s, struct srv_principal *who)
+{
+    struct srv_session *older = srv_session_of_device(s->srv, who->p.device);
+
+    if (older != NULL && older != s) {
+        device_remove(older);
+        srv_session_close(older, SRV_CLOSE_REPLACED, "replaced by a newer connection", 0);
+    }
+    s->who = who;
+    device_add(s);
+    srv_log(SRV_LOG_INFO, "session %llu: device %s (user %s) connected", (unsigned long long)s->id,
+            s->who->p.device, s->who->p.user);
+}
+
+/* Service thread. */
+void srv_session_hello_again(struct srv_session *s)
+{
+    hello_wait(s);
+    session_flow(s);
+}
+
+/* Service thread: called for every session a push pokes, so it stays small. */
+void srv_session_poke(struct srv_session *s, const char *cursor)
+{
+    struct srv_reply *r;
+
+    if (s->poke_outstanding)
+        return;
+    r = reply_add(s, 0);
+    if (r == NULL)
+        return;
+    if (proto_write_poke(&r->buf, cursor) != 0) {
+        reply_unlink(s, r);
+        return;
+    }
+    s->poke_outstanding = 1;
     reply_ready(s, r);
 }
 
-/* A hello was answered: welcome (replacing an older connection) or refusal. */
-static void hello_done(struct srv *srv, struct srv_session *s, struct srv_job *job)
+/* Service thread. */
+void srv_session_revoked(struct srv_session *s)
 {
-    s->hello_pending = 0;
-    if (job->who != NULL) {
-        struct srv_session *older = device_find(srv, job->who->p.device);
-        if (older != NULL && older != s) {
-            device_remove(older);
-            session_close(older, SRV_CLOSE_REPLACED, "replaced by a newer connection", 0);
-        }
-        s->who = job->who;
-        job->who = NULL;
-        device_add(s);
-        srv_log(SRV_LOG_INFO, "session %llu: device %s (user %s) connected",
-                (unsigned long long)s->id, s->who->p.device, s->who->p.user);
-        fill_reply(s, job);
-        return;
-    }
-    fill_reply(s, job);
-    if (job->refused != PROTO_CODE_NONE) {
-        session_close(s, SRV_CLOSE_UNAUTHORIZED, "unauthorized", 1);
-    } else {
-        hello_wait(s); /* the store failed: the client may say hello again */
-        session_flow(s);
-    }
+    replies_drop(s, 0);
+    reply_error(s, NULL, PROTO_CODE_UNAUTHORIZED, "device \"%s\" was revoked", s->who->p.device);
+    srv_session_close(s, SRV_CLOSE_UNAUTHORIZED, "device revoked", 1);
 }
 
-/* Pokes (§2.5) every other device whose scope has one of the changed grids. */
-static void poke_others(struct srv *srv, const struct srv_job *job)
-{
-    char cursor[24];
+/* ---- the session tables ---------------------------------------------------- */
 
-    snprintf(cursor, sizeof cursor, "%lld", (long long)job->cursor);
-    for (struct srv_session *s = srv->all; s != NULL; s = s->next) {
-        int hit = 0;
-        struct srv_reply *r;
-        if (s->who == NULL || s->close_code || s->poke_outstanding ||
-            strcmp(s->who->p.device, job->who->p.device) == 0)
-            continue;
-        for (size_t i = 0; i < job->n_names && !hit; i++)
-            hit = sync_scope_allows(&s->who->p.scope, job->names[i]);
-        if (!hit)
-            continue;
-        r = reply_add(s, 0);
-        if (r == NULL)
-            continue;
-        if (proto_write_poke(&r->buf, cursor) != 0) {
-            reply_unlink(s, r);
-            continue;
-        }
-        s->poke_outstanding = 1;
-        reply_ready(s, r);
-    }
+/* Enters s in every session list and the id table. Starts its reply FIFO. */
+static void session_register(struct srv *srv, struct srv_session *s, struct lws *wsi)
+{
+    s->srv = srv;
+    s->wsi = wsi;
+    s->id = ++srv->next_session;
+    srv_list_init(&s->replies);
+    srv_list_insert_head(&srv->by_id[s->id % SRV_BUCKETS], &s->id_link);
+    srv_list_insert_head(&srv->sessions, &s->all_link);
+    srv->n_sessions++;
 }
 
-/* Closes the live connections of revoked devices (4401). */
-static void close_revoked(struct srv *srv, const struct srv_job *job)
+static void session_unregister(struct srv_session *s)
 {
-    for (size_t i = 0; i < job->n_names; i++) {
-        struct srv_session *s = device_find(srv, job->names[i]);
-        if (s == NULL || s->close_code)
-            continue;
-        replies_drop(s, 0);
-        reply_error(s, NULL, PROTO_CODE_UNAUTHORIZED, "device \"%s\" was revoked",
-                    job->names[i]);
-        session_close(s, SRV_CLOSE_UNAUTHORIZED, "device revoked", 1);
-    }
+    srv_list_remove(&s->id_link);
+    srv_list_remove(&s->all_link);
+    s->srv->n_sessions--;
 }
 
-/*
- * Counts a hello's answer against its address, whether or not its session
- * is still there (closing right after sending a wrong token must not dodge
- * the count), and logs a refusal: the address and the device, never the token.
- */
-static void hello_account(struct srv *srv, struct srv_job *job)
+/* Service thread. */
+struct srv_session *srv_session_find(struct srv *srv, uint64_t id)
 {
-    char addr[SRV_ADDR_MAX], device[PROTO_ID_MAX * 4 + 8];
-    int failed = job->rc == 0 && job->refused != PROTO_CODE_NONE;
-    int64_t ban_ms = 0;
-    uint32_t fails = 0;
-    int banned;
+    struct srv_list *head = &srv->by_id[id % SRV_BUCKETS], *l;
 
-    if (job->peer == NULL)
-        return;
-    snprintf(addr, sizeof addr, "%s", job->peer->addr);
-    banned = srv_peer_hello_end(&srv->peers, job->peer, failed, proto_mono_ms(), &ban_ms, &fails);
-    job->peer = NULL; /* may be freed */
-    if (!failed)
-        return;
-    srv_log_escape(job->msg != NULL && job->msg->u.hello.device ? job->msg->u.hello.device : "",
-                   device, sizeof device);
-    srv_log(SRV_LOG_NOTICE,
-            "sign-in refused: device \"%s\" from %s (unknown, revoked, or the token does not "
-            "match); %u failures from this address lately (%d a minute are free)",
-            device, addr, fails, SRV_THROTTLE_FREE);
-    if (banned)
-        srv_log(SRV_LOG_NOTICE, "sign-ins from %s refused for %lld s (close 4429)", addr,
-                (long long)(ban_ms / 1000));
+    SRV_LIST_FOREACH(l, head) {
+        struct srv_session *s = srv_list_entry(l, struct srv_session, id_link);
+        if (s->id == id)
+            return s;
+    }
+    return NULL;
 }
 
-/* Service thread. Takes ownership of job. */
-void srv_session_complete(struct srv *srv, struct srv_job *job)
-{
-    struct srv_session *s = NULL;
+/* ---- the device table: the one live connection of each device ------------- */
 
-    if (job->kind == SRV_JOB_HELLO)
-        hello_account(srv, job);
-    if (job->kind == SRV_JOB_REVOKED) {
-        close_revoked(srv, job);
-        srv_job_free(job);
+static struct srv_list *device_bucket(struct srv *srv, const char *device)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)device; *p; p++)
+        h = (h ^ *p) * 1099511628211ULL;
+    return &srv->by_device[h % SRV_BUCKETS];
+}
+
+/* Service thread. */
+struct srv_session *srv_session_of_device(struct srv *srv, const char *device)
+{
+    struct srv_list *head = device_bucket(srv, device), *l;
+
+    SRV_LIST_FOREACH(l, head) {
+        struct srv_session *s = srv_list_entry(l, struct srv_session, device_link);
+        if (strcmp(s->who->p.device, device) == 0)
+            return s;
+    }
+    return NULL;
+}
+
+/* Enters s (authenticated) as its device's live connection. */
+static void device_add(struct srv_session *s)
+{
+    srv_list_insert_head(device_bucket(s->srv, s->who->p.device), &s->device_link);
+}
+
+static void device_remove(struct srv_session *s)
+{
+    if (srv_list_linked(&s->device_link))
+        srv_list_remove(&s->device_link);
+}
+
+/* ---- the hello FIFO: sessions that owe a hello, oldest first ---------------- */
+
+/* Puts s at the tail of the hello list with a deadline of now + 10 s. */
+static void hello_wait(struct srv_session *s)
+{
+    if (srv_list_linked(&s->hello_link))
         return;
+    s->hello_deadline = proto_mono_ms() + SRV_HELLO_TIMEOUT_MS;
+    srv_list_insert_tail(&s->srv->hello_waiting, &s->hello_link);
+}
+
+/* Takes s off the hello list (its hello arrived, or it is closing). */
+static void hello_unwait(struct srv_session *s)
+{
+    if (srv_list_linked(&s->hello_link))
+        srv_list_remove(&s->hello_link);
+}
+
+/* Main thread, before lws starts. */
+void srv_sessions_init(struct srv *srv)
+{
+    for (size_t b = 0; b < SRV_BUCKETS; b++) {
+        srv_list_init(&srv->by_id[b]);
+        srv_list_init(&srv->by_device[b]);
     }
-    if (job->kind == SRV_JOB_PUSH && job->rc == 0 && job->n_names > 0)
-        poke_others(srv, job);
-    if (job->session != 0)
-        s = session_find(srv, job->session);
-    if (s != NULL && !s->close_code) {
-        if (job->kind == SRV_JOB_HELLO)
-            hello_done(srv, s, job);
-        else if (job->reply != 0)
-            fill_reply(s, job);
-        if (job->kind == SRV_JOB_PUSH && job->refused != PROTO_CODE_NONE)
-            session_close(s, SRV_CLOSE_UNAUTHORIZED, "device revoked", 1);
-    }
-    srv_job_free(job);
+    srv_list_init(&srv->sessions);
+    srv_list_init(&srv->hello_waiting);
 }
 
 /* ---- the lws protocol callback -------------------------------------------- */
@@ -924,8 +824,10 @@ int srv_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
         /* Sent to every protocol; this one drains the completion queue. */
         srv = lws_context_user(lws_get_context(wsi));
-        if (srv != NULL)
-            srv_on_wakeup(srv);
+        if (srv != NULL) {
+            srv_complete_drain(srv);
+            srv_stop_poll(srv);
+        }
         return 0;
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
         srv = lws_context_user(lws_get_context(wsi));
@@ -941,15 +843,15 @@ int srv_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         srv_log(SRV_LOG_DEBUG, "session %llu: connected", (unsigned long long)s->id);
         return 0;
     case LWS_CALLBACK_RECEIVE:
-        if (s != NULL && s->registered)
+        if (s != NULL && srv_list_linked(&s->all_link))
             on_receive(s, in, len);
         return 0;
     case LWS_CALLBACK_SERVER_WRITEABLE:
-        if (s == NULL || !s->registered)
+        if (s == NULL || !srv_list_linked(&s->all_link))
             return 0;
         return on_writable(s);
     case LWS_CALLBACK_CLOSED:
-        if (s != NULL && s->registered) {
+        if (s != NULL && srv_list_linked(&s->all_link)) {
             srv_log(SRV_LOG_DEBUG, "session %llu: closed", (unsigned long long)s->id);
             session_cleanup(s);
         }

@@ -1,6 +1,7 @@
 /*
  * test_srv_units.c — the server's pieces that need no network: --listen
- * parsing, the loopback rule, and the job queue the threads share.
+ * parsing, the loopback rule, the job queue the threads share, and the
+ * intrusive list (srv_list.h) the service thread's lists are made of.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +10,7 @@
 #include <cmocka.h>
 
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "srv_internal.h"
@@ -169,6 +171,68 @@ static void test_job_names_are_a_set(void **state)
     srv_job_free(job);
 }
 
+struct list_item {
+    int value;
+    struct srv_list link;
+};
+
+/* The values on head, first to last, as a string ("" when empty). */
+static void list_values(const struct srv_list *head, char *out, size_t size)
+{
+    const struct srv_list *l;
+    size_t n = 0;
+
+    out[0] = '\0';
+    SRV_LIST_FOREACH(l, head) {
+        const struct list_item *it = srv_list_entry(l, struct list_item, link);
+        n += (size_t)snprintf(out + n, size - n, "%d", it->value);
+    }
+}
+
+/* srv_list.h: insert at both ends, remove anywhere, the linked state, a safe walk. */
+static void test_list(void **state)
+{
+    struct list_item items[5];
+    struct srv_list head, *l, *next;
+    char got[16];
+    (void)state;
+
+    memset(items, 0, sizeof items);
+    srv_list_init(&head);
+    assert_true(srv_list_empty(&head));
+    assert_null(srv_list_first(&head));
+    for (int i = 0; i < 5; i++) {
+        items[i].value = i;
+        assert_false(srv_list_linked(&items[i].link)); /* zeroed: on no list */
+    }
+    srv_list_insert_tail(&head, &items[1].link);
+    srv_list_insert_tail(&head, &items[2].link);
+    srv_list_insert_head(&head, &items[0].link);
+    srv_list_insert_tail(&head, &items[3].link);
+    list_values(&head, got, sizeof got);
+    assert_string_equal(got, "0123");
+    assert_ptr_equal(srv_list_entry(srv_list_first(&head), struct list_item, link), &items[0]);
+
+    srv_list_remove(&items[2].link); /* the middle */
+    assert_false(srv_list_linked(&items[2].link));
+    srv_list_remove(&items[0].link); /* the first */
+    srv_list_remove(&items[3].link); /* the last */
+    list_values(&head, got, sizeof got);
+    assert_string_equal(got, "1");
+    assert_true(srv_list_linked(&items[1].link));
+
+    srv_list_insert_tail(&head, &items[4].link);
+    srv_list_insert_head(&head, &items[2].link);
+    SRV_LIST_FOREACH_SAFE(l, next, &head) {
+        if (srv_list_entry(l, struct list_item, link)->value != 4)
+            srv_list_remove(l);
+    }
+    list_values(&head, got, sizeof got);
+    assert_string_equal(got, "4");
+    srv_list_remove(&items[4].link);
+    assert_true(srv_list_empty(&head));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -176,6 +240,7 @@ int main(void)
         cmocka_unit_test(test_loopback),
         cmocka_unit_test(test_queue_order_batching_and_stop),
         cmocka_unit_test(test_job_names_are_a_set),
+        cmocka_unit_test(test_list),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
