@@ -19,7 +19,8 @@
 /* Writes "visitsync: " + the formatted text as one line: any CR or LF the
  * text carries (a SQLite message, a user's argument) becomes a space, and
  * every other control character is shown escaped (cli_term_write). */
-static void vline(const char *prefix, const char *suffix, const char *fmt, va_list ap)
+__attribute__((format(printf, 3, 0))) static void vline(const char *prefix, const char *suffix,
+                                                    const char *fmt, va_list ap)
 {
     char buf[1024];
     int n = vsnprintf(buf, sizeof buf, fmt, ap);
