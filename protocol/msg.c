@@ -54,8 +54,8 @@ int proto__msg_begin(const char *json, size_t len, cJSON **root, struct proto_ms
     err = proto__get_string(m->arena, r, "req", 0, 0, PROTO_REQ_MAX, &m->req, &w);
     if (err)
         goto out;
-    /* fault_req has PROTO_REQ_MAX + 1 bytes: a req of multibyte characters may not fit. */
-    if (m->req && fault_req && strlen(m->req) <= PROTO_REQ_MAX)
+    /* fault_req has PROTO_REQ_BYTES + 1 bytes: room for 64 characters of any width. */
+    if (m->req && fault_req && strlen(m->req) <= PROTO_REQ_BYTES)
         memcpy(fault_req, m->req, strlen(m->req) + 1);
     const char *type = NULL;
     err = proto__get_string(m->arena, r, "type", 1, 1, 32, &type, &w);

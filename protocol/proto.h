@@ -22,6 +22,7 @@
 
 #define PROTO_ID_MAX 64            /* ids: 1..64 of A-Z a-z 0-9 _ - . : (§1) */
 #define PROTO_REQ_MAX 64           /* req: any string up to 64 chars (§2) */
+#define PROTO_REQ_BYTES (4 * PROTO_REQ_MAX) /* ...which take up to this many bytes of UTF-8 */
 #define PROTO_MAX_MESSAGE 1048576  /* default max_message (§2.1) */
 #define PROTO_MAX_BATCH 500        /* default max_batch (§2.1) */
 #define PROTO_PULL_LIMIT 1000      /* default and maximum pull limit (§2.4) */
@@ -321,9 +322,8 @@ struct proto_msg {
  * than 16 MiB), BAD_MESSAGE for an unknown type or a malformed member
  * (named in fault->field), BATCH_TOO_LARGE for a push of more than 10,000
  * changes (the server's own max_batch is checked by the server); or
- * PROTO_ENOMEM. req, when readable, is copied to fault_req (PROTO_REQ_MAX
- * + 1 bytes, may be NULL; "" when unreadable or longer than 64 bytes) so
- * the error can echo it. Unknown members are ignored; an optional member
+ * PROTO_ENOMEM. req, when readable, is copied to fault_req (PROTO_REQ_BYTES
+ * + 1 bytes, may be NULL; "" when unreadable) so the error can echo it. Unknown members are ignored; an optional member
  * sent as null counts as absent. A push's changes carry their own faults
  * (see struct proto_change); only an unreadable seq rejects the push.
  * Runs on any thread; keeps no global state.

@@ -361,7 +361,7 @@ static void on_schema(struct srv_session *s, struct proto_msg *msg)
 /* One whole message arrived: parses it and hands it to its handler (on_hello...). */
 static void dispatch_message(struct srv_session *s)
 {
-    char req[PROTO_REQ_MAX + 1] = "";
+    char req[PROTO_REQ_BYTES + 1] = "";
     struct proto_fault fault;
     struct proto_msg *msg = NULL;
 

@@ -66,7 +66,7 @@ int main(int argc, char **argv)
     struct proto_schema *schema = NULL;
     struct proto_fault fault;
     struct db_principal who;
-    char req[PROTO_REQ_MAX + 1];
+    char req[PROTO_REQ_BYTES + 1];
     char err[512] = "";
     size_t len = 0;
     int rc = 1, loaded = 0;

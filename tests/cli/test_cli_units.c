@@ -228,7 +228,7 @@ static void test_change_builder_parses_back(void **state)
     snprintf(msg, sizeof msg, "{\"type\":\"push\",\"changes\":[%.*s]}", (int)c.raw_len, c.raw);
     struct proto_msg *m = NULL;
     struct proto_fault fault;
-    char req[PROTO_REQ_MAX + 1];
+    char req[PROTO_REQ_BYTES + 1];
     assert_int_equal(proto_parse_client(msg, strlen(msg), &m, &fault, req), 0);
     const struct proto_change *p = &m->u.push.changes[0];
     assert_int_equal(p->fault.code, PROTO_CODE_NONE);

@@ -121,8 +121,9 @@ static void check_change(const struct proto_change *c, size_t i)
 static void check_parsed(const struct proto_msg *m)
 {
     int faulted = 0;
-    FZ_CHECK(m->req == NULL || strlen(m->req) <= PROTO_REQ_MAX, "req longer than %d bytes",
-             PROTO_REQ_MAX);
+    FZ_CHECK(m->req == NULL || (proto_utf8_chars(m->req, strlen(m->req)) >= 0 &&
+                                proto_utf8_chars(m->req, strlen(m->req)) <= PROTO_REQ_MAX),
+             "req is not UTF-8 of at most %d characters", PROTO_REQ_MAX);
     if (m->type == PROTO_PUSH) {
         for (size_t i = 0; i < m->u.push.n_changes; i++) {
             check_change(&m->u.push.changes[i], i);
@@ -162,8 +163,8 @@ static void check_refused(int err, const struct proto_fault *fault, const char *
     FZ_CHECK(fault->code == PROTO_CODE_BAD_JSON || fault->code == PROTO_CODE_BAD_MESSAGE ||
                  fault->code == PROTO_CODE_BATCH_TOO_LARGE,
              "a refused message has code %s", proto_code_name(fault->code));
-    const char *end = memchr(req, '\0', PROTO_REQ_MAX + 1);
-    FZ_CHECK(end != NULL, "fault_req is not terminated within %d bytes", PROTO_REQ_MAX + 1);
+    const char *end = memchr(req, '\0', PROTO_REQ_BYTES + 1);
+    FZ_CHECK(end != NULL, "fault_req is not terminated within %d bytes", PROTO_REQ_BYTES + 1);
 
     struct proto_buf b;
     proto_buf_init(&b, 16, PROTO_MAX_MESSAGE);
@@ -189,7 +190,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct proto_msg *m = NULL;
     struct proto_fault fault = {0};
-    char req[PROTO_REQ_MAX + 1];
+    char req[PROTO_REQ_BYTES + 1];
 
     memset(req, 'x', sizeof req); /* the parser must terminate what it writes */
     int err = proto_parse_client((const char *)data, size, &m, &fault, req);

@@ -123,7 +123,7 @@ static void check_ok(const struct tcase *c, char *tokens)
 {
     struct proto_msg *m = NULL;
     struct proto_fault fault = {0};
-    char req[PROTO_REQ_MAX + 1];
+    char req[PROTO_REQ_BYTES + 1];
     int err = proto_parse_client(c->msg, c->msg_len, &m, &fault, req);
     if (err)
         fail_msg("%s: expected ok, got %s: %s [%s] %s", c->path, proto_strerror(err),
@@ -174,7 +174,7 @@ static void check_error(const struct tcase *c, char *tokens)
 {
     struct proto_msg *m = NULL;
     struct proto_fault fault = {0};
-    char req[PROTO_REQ_MAX + 1];
+    char req[PROTO_REQ_BYTES + 1];
     int err = proto_parse_client(c->msg, c->msg_len, &m, &fault, req);
     if (err == 0) {
         proto_msg_free(m);

@@ -67,7 +67,7 @@ struct proto_msg *fx_parse_push(const char *changes)
 {
     struct proto_fault fault = {0};
     struct proto_msg *msg = NULL;
-    char req[PROTO_REQ_MAX + 1] = "";
+    char req[PROTO_REQ_BYTES + 1] = "";
     size_t len = strlen(changes) + 64;
     char *json = malloc(len);
 
