@@ -80,6 +80,7 @@ static const char *vsc__close_meaning(int code)
     case 4401: return "unauthorized";
     case 4408: return "no hello in time";
     case 4409: return "replaced by a newer connection of this device";
+    case 4429: return "too many failed sign-ins from this address; wait and try again";
     default: return "unknown code";
     }
 }
