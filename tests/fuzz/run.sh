@@ -18,6 +18,8 @@
 # OUT/<harness>/crashes/; minimise it with
 #   BUILD/tests/fuzz/fuzz_<harness> -minimize_crash=1 -runs=100000 CRASH
 # and keep it as tests/fuzz/regressions/<harness>/<what-it-found>.
+# FUZZ_SEED, when set, is libFuzzer's -seed (CI sets it, so that a red run can be
+# repeated exactly; a fresh working corpus is needed for that too).
 # VS_FUZZ_KNOWN (see fuzz.h) is passed through to skip the checks of known bugs.
 # Needs clang and libclang-rt-14-dev (Debian 12). Prints "<harness>: N runs" per
 # harness from libFuzzer's final "Done N runs" line.
@@ -31,7 +33,7 @@ while getopts "t:b:o:" opt; do
     t) secs=$OPTARG ;;
     b) build=$OPTARG ;;
     o) out=$OPTARG ;;
-    *) sed -n '2,24p' "$0" >&2; exit 2 ;;
+    *) sed -n '2,26p' "$0" >&2; exit 2 ;;
   esac
 done
 shift $((OPTIND - 1))
@@ -56,6 +58,8 @@ for h in "${harnesses[@]}"; do
   mkdir -p "$dir/corpus" "$dir/crashes"
   args=(-max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1
         -artifact_prefix="$dir/crashes/")
+  # A fixed seed (CI's) makes a failing run repeatable; unset, each run explores anew.
+  [ -n "${FUZZ_SEED:-}" ] && args+=(-seed="$FUZZ_SEED")
   case $h in
     merge) args+=(-max_len=1024) ;;
     *) args+=(-max_len=8192 -dict="$top/tests/fuzz/json.dict") ;;
