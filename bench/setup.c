@@ -10,7 +10,7 @@
  */
 #include "bench.h"
 #include "db.h"
-#include "proto.h"
+#include "proto_token.h"
 
 #include <errno.h>
 #include <getopt.h>

@@ -11,7 +11,6 @@
 #define VS_CLI_H
 
 #include <stddef.h>
-#include <stdint.h>
 #include <stdio.h>
 
 #include "db.h"
@@ -51,12 +50,6 @@ void cli_note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * returns 0; otherwise the line is printed and CLI_EXIT_FAIL returned.
  */
 int cli_open_db(const struct cli_ctx *ctx, const char *cmd, int flags, struct db **out);
-
-/*
- * proto_now_ms under its old name, kept only until `visitsync client`
- * (cmd_client.c) calls proto_now_ms; new code calls proto_now_ms.
- */
-int64_t cli_now_ms(void);
 
 /* The most characters of a grid's or a user's display name. */
 #define CLI_NAME_MAX_CHARS 200

@@ -24,6 +24,8 @@
 
 #include "args.h"
 #include "cli.h"
+#include "proto_record.h"
+#include "proto_time.h"
 #include "vsc_sync.h"
 #include "vsc_replica.h"
 
@@ -284,7 +286,7 @@ static int client_add(struct cli_ctx *ctx, int argc, char **argv)
     if ((rc = client_open("client add", client_replica_path(replica), 0, &r)) != 0)
         goto out;
     rc = vsc_replica_queue(r, collection, id, base, proto_buf_data(&fields),
-                           del ? 1 : restore ? 0 : -1, cli_now_ms(), &c);
+                           del ? 1 : restore ? 0 : -1, proto_now_ms(), &c);
     if (rc != 0) {
         rc = cli_fail("client add: cannot queue the change: %s", vsc_replica_errmsg(r));
         goto out;
@@ -373,7 +375,7 @@ static int client_sync(struct cli_ctx *ctx, int argc, char **argv)
              cursor ? cursor : "0");
     cli_term_printf(stdout, "%s", summary); /* the cursor is the server's text */
     /* Kept for `client status`; a failure to note it does not undo the sync. */
-    (void)vsc_replica_config_set_int(r, "last_sync_ms", cli_now_ms());
+    (void)vsc_replica_config_set_int(r, "last_sync_ms", proto_now_ms());
     (void)vsc_replica_config_set(r, "last_sync", summary);
     rc = CLI_EXIT_OK;
 out:

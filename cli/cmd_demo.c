@@ -18,6 +18,7 @@
 #include "change.h"
 #include "cli.h"
 #include "proto.h"
+#include "proto_token.h"
 #include "demo_gen.h"
 #include "sync.h"
 

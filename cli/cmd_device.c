@@ -11,7 +11,8 @@
 
 #include "args.h"
 #include "cli.h"
-#include "proto.h"
+#include "proto_time.h"
+#include "proto_token.h"
 #include "qr.h"
 
 static int device_enroll(struct cli_ctx *ctx, int argc, char **argv)

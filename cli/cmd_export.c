@@ -18,7 +18,8 @@
 
 #include "args.h"
 #include "cli.h"
-#include "proto.h"
+#include "proto_record.h"
+#include "proto_schema.h"
 
 #define LINE_MAX_BYTES (64u * 1024 * 1024) /* far above any record the schema allows */
 
@@ -30,14 +31,14 @@ struct export_ctx {
     long count;
 };
 
-static int put(struct export_ctx *x, const char *s, size_t n)
+static int line_put(struct export_ctx *x, const char *s, size_t n)
 {
     return proto_buf_append(&x->line, s, n);
 }
 
-static int put_str(struct export_ctx *x, const char *s)
+static int line_puts(struct export_ctx *x, const char *s)
 {
-    return put(x, s, strlen(s));
+    return line_put(x, s, strlen(s));
 }
 
 /* The stored field named name, or NULL. fields are sorted by name. */
@@ -72,12 +73,12 @@ static int csv_row(struct export_ctx *x, const struct db_record *r)
     snprintf(num, sizeof num, ",%" PRId64 ",", r->rev);
     rc = cli_csv_cell(&x->line, r->id, strlen(r->id), 1);
     if (rc == 0)
-        rc = put_str(x, num);
+        rc = line_puts(x, num);
     if (rc == 0)
-        rc = put_str(x, r->deleted ? "true" : "false");
+        rc = line_puts(x, r->deleted ? "true" : "false");
     for (size_t i = 0; rc == 0 && i < x->coll->n_fields; i++) {
         const struct proto_field *f = find_field(rec, x->coll->fields[i].name);
-        rc = put(x, ",", 1);
+        rc = line_put(x, ",", 1);
         if (rc != 0 || f == NULL || f->value.type == PROTO_NULL)
             continue;
         /* Only strings are text: a number such as -5 must stay a number. */
@@ -87,7 +88,7 @@ static int csv_row(struct export_ctx *x, const struct db_record *r)
             rc = cli_csv_cell(&x->line, f->value.json, f->value.json_len, 0);
     }
     if (rc == 0)
-        rc = put(x, "\r\n", 2);
+        rc = line_put(x, "\r\n", 2);
     proto_record_free(rec);
     return rc;
 }
@@ -95,17 +96,17 @@ static int csv_row(struct export_ctx *x, const struct db_record *r)
 static int jsonl_row(struct export_ctx *x, const struct db_record *r)
 {
     char num[48];
-    int rc = put_str(x, "{\"id\":");
+    int rc = line_puts(x, "{\"id\":");
     if (rc == 0)
         rc = proto_buf_append_json_string(&x->line, r->id, strlen(r->id));
     snprintf(num, sizeof num, ",\"rev\":%" PRId64 ",\"deleted\":%s,\"fields\":", r->rev,
              r->deleted ? "true" : "false");
     if (rc == 0)
-        rc = put_str(x, num);
+        rc = line_puts(x, num);
     if (rc == 0)
-        rc = r->body_len ? put(x, r->body, r->body_len) : put_str(x, "{}");
+        rc = r->body_len ? line_put(x, r->body, r->body_len) : line_puts(x, "{}");
     if (rc == 0)
-        rc = put(x, "}", 1); /* the newline is written after the escaping */
+        rc = line_put(x, "}", 1); /* the newline is written after the escaping */
     return rc;
 }
 
@@ -138,15 +139,15 @@ static int export_row(void *arg, const struct db_record *r, int removed)
 static int csv_header(struct export_ctx *x)
 {
     proto_buf_reset(&x->line);
-    int rc = put_str(x, "id,rev,deleted");
+    int rc = line_puts(x, "id,rev,deleted");
     for (size_t i = 0; rc == 0 && i < x->coll->n_fields; i++) {
-        rc = put(x, ",", 1);
+        rc = line_put(x, ",", 1);
         if (rc == 0)
             rc = cli_csv_cell(&x->line, x->coll->fields[i].name, strlen(x->coll->fields[i].name),
                               1);
     }
     if (rc == 0)
-        rc = put(x, "\r\n", 2);
+        rc = line_put(x, "\r\n", 2);
     if (rc == 0 && fwrite(proto_buf_data(&x->line), 1, x->line.len, stdout) != x->line.len)
         rc = -1;
     return rc;

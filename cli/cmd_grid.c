@@ -6,7 +6,7 @@
 
 #include "args.h"
 #include "cli.h"
-#include "proto.h"
+#include "proto_time.h"
 
 static int grid_add(struct cli_ctx *ctx, int argc, char **argv)
 {

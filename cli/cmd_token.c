@@ -9,7 +9,8 @@
 
 #include "args.h"
 #include "cli.h"
-#include "proto.h"
+#include "proto_time.h"
+#include "proto_token.h"
 
 static int token_create(struct cli_ctx *ctx, int argc, char **argv)
 {

@@ -9,7 +9,7 @@
 
 #include "args.h"
 #include "cli.h"
-#include "proto.h"
+#include "proto_time.h"
 
 #define GRIDS_MAX 256
 

@@ -20,6 +20,7 @@
 #include <time.h>
 
 #include "change.h"
+#include "proto_text.h"
 
 #define ARENA_MAX (512u * 1024 * 1024)
 #define DAYS 90

@@ -14,7 +14,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "proto.h"
+#include "proto_buf.h"
+#include "proto_text.h"
 
 /* Writes "visitsync: " + the formatted text as one line: any CR or LF the
  * text carries (a SQLite message, a user's argument) becomes a space, and
@@ -105,11 +106,6 @@ int cli_open_db(const struct cli_ctx *ctx, const char *cmd, int flags, struct db
                         err[0] ? err : db_strerror(rc));
     *out = db;
     return 0;
-}
-
-int64_t cli_now_ms(void)
-{
-    return proto_now_ms();
 }
 
 /*

@@ -25,8 +25,9 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "proto_time.h"
 
 #define VSC_SUBPROTOCOL "visitsync.v1"
 
@@ -58,13 +59,6 @@ const char *vsc_errmsg(const struct vsc *v)
 int vsc_close_code(const struct vsc *v)
 {
     return v ? v->close_code : 0;
-}
-
-static int64_t vsc__now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* What the close codes of the contract (§2) mean, for error messages. */
@@ -388,7 +382,7 @@ static void vsc__tick(lws_sorted_usec_list_t *sul)
 
 int vsc__wait(struct vsc *v, vsc__done_fn done, void *arg, int timeout_ms, const char *what)
 {
-    int64_t deadline = vsc__now_ms() + timeout_ms;
+    int64_t deadline = proto_mono_ms() + timeout_ms;
     int rc = 0;
 
     while (!done(v, arg)) {
@@ -396,7 +390,7 @@ int vsc__wait(struct vsc *v, vsc__done_fn done, void *arg, int timeout_ms, const
             rc = v->dead;
             goto out;
         }
-        int64_t left = deadline - vsc__now_ms();
+        int64_t left = deadline - proto_mono_ms();
         if (left <= 0) {
             rc = vsc__fail(v, VSC_ETIMEOUT, "%s:%d did not answer %s within %d ms", v->host,
                            v->port, what, timeout_ms);

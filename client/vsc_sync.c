@@ -18,6 +18,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "proto_record.h"
+#include "proto_time.h"
+
 #define VSC__SYNC_DEFAULT_ATTEMPTS 5
 #define VSC__SYNC_DEFAULT_BACKOFF_MS 500
 #define VSC__SYNC_DEFAULT_IN_FLIGHT 4
@@ -44,13 +47,6 @@ struct vsc__sync_state {
     int64_t batch_size; /* shrinks when a push would exceed max_message */
     char err[600];
 };
-
-static int64_t vsc__sync_wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void vsc__sync_sleep_ms(int ms)
 {
@@ -174,7 +170,7 @@ static int vsc__sync_reject_locally(struct vsc__sync_state *s, int64_t seq, cons
                                     const char *message)
 {
     struct vsc_replica_outcome o = { seq, 1, code, "", message };
-    int rc = vsc_replica_acked(s->r, &o, 1, vsc__sync_wall_ms());
+    int rc = vsc_replica_acked(s->r, &o, 1, proto_now_ms());
     if (rc)
         return vsc__sync_dbfail(s, rc);
     s->rep->rejected++;
@@ -269,7 +265,7 @@ static int vsc__sync_record_ack(struct vsc__sync_state *s, const struct proto_ac
         }
     }
     s->rep->pushed += (int64_t)ack->n_results;
-    rc = vsc_replica_acked(s->r, o, ack->n_results, vsc__sync_wall_ms());
+    rc = vsc_replica_acked(s->r, o, ack->n_results, proto_now_ms());
     free(o);
     return rc ? vsc__sync_dbfail(s, rc) : 0;
 }
@@ -392,7 +388,7 @@ static int vsc__sync_hello(struct vsc__sync_state *s, struct vsc *v)
         .token = s->token,
         .app = s->o->app ? s->o->app : "visitsync-client",
         .pending = pending,
-        .clock = vsc__sync_wall_ms(),
+        .clock = proto_now_ms(),
         .has_clock = 1,
     };
     if (pending > 0) {

@@ -40,13 +40,6 @@ static const char *const db__status_names[] = {
     [DB_CONFLICT_RESOLVED] = "resolved",
 };
 
-static const char *const db__outcome_names[] = {
-    [DB_APPLIED] = "applied",
-    [DB_CONFLICT] = "conflict",
-    [DB_DUPLICATE] = "duplicate",
-    [DB_REJECTED] = "rejected",
-};
-
 /* A candidate whose strings are offsets into the entry's text. */
 struct db__cand {
     size_t device, value;
@@ -409,12 +402,7 @@ int db_conflicts_count(struct db *db, enum db_conflict_status status, int64_t *o
 /* The outcome named by the text of column col, or -1 for a name we do not know. */
 static int db__outcome_parse(sqlite3_stmt *s, int col)
 {
-    const char *t = (const char *)sqlite3_column_text(s, col);
-    for (size_t i = 0; t && i < sizeof db__outcome_names / sizeof db__outcome_names[0]; i++) {
-        if (strcmp(t, db__outcome_names[i]) == 0)
-            return (int)i;
-    }
-    return -1;
+    return db__outcome_from_name((const char *)sqlite3_column_text(s, col));
 }
 
 int db_history_page(struct db *db, const char *device, int64_t after_id, int64_t limit,

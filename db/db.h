@@ -175,7 +175,7 @@ struct db_record {
     int deleted;
     char *body; /* compact JSON object of the current fields */
     size_t body_len;
-    char *meta; /* per-field stamps, see protocol/proto.h */
+    char *meta; /* per-field stamps, see protocol/proto_record.h */
     size_t meta_len;
     int64_t seq; /* the history id of the change that last wrote it: the pull cursor */
 };

@@ -119,6 +119,15 @@ int db__bind_text(sqlite3_stmt *s, int idx, const char *text, size_t len);
 /* Binds a NUL-terminated string, or NULL when s is NULL. */
 int db__bind_str(sqlite3_stmt *s, int idx, const char *str);
 
+/*
+ * The one spelling of each outcome in history.outcome (history.c):
+ * db__outcome_name gives it, NULL for a value that is no outcome;
+ * db__outcome_from_name reads it back, -1 for a name that is none (or NULL).
+ * No state; any thread.
+ */
+const char *db__outcome_name(enum db_outcome outcome);
+int db__outcome_from_name(const char *name);
+
 /* Brings the schema up to db_schema_version() (migrate.c). */
 int db__migrate(struct db *db);
 /* Reads PRAGMA user_version. */

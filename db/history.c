@@ -7,6 +7,7 @@
 
 #include "db_internal.h"
 
+/* How history.outcome spells each outcome; browse.c reads the same names back. */
 static const char *const db__outcome_names[] = {
     [DB_APPLIED] = "applied",
     [DB_CONFLICT] = "conflict",
@@ -14,12 +15,29 @@ static const char *const db__outcome_names[] = {
     [DB_REJECTED] = "rejected",
 };
 
+#define DB__N_OUTCOMES (sizeof db__outcome_names / sizeof db__outcome_names[0])
+
+const char *db__outcome_name(enum db_outcome outcome)
+{
+    return (unsigned)outcome < DB__N_OUTCOMES ? db__outcome_names[outcome] : NULL;
+}
+
+int db__outcome_from_name(const char *name)
+{
+    for (size_t i = 0; name && i < DB__N_OUTCOMES; i++) {
+        if (strcmp(name, db__outcome_names[i]) == 0)
+            return (int)i;
+    }
+    return -1;
+}
+
 int db_history_add(struct db *db, const struct db_history *h, int64_t *id)
 {
     sqlite3_stmt *s = NULL;
     if (!h || !h->device)
         return db__error(db, DB_EMISUSE, "a history row needs the device that sent the change");
-    if ((unsigned)h->outcome >= sizeof db__outcome_names / sizeof db__outcome_names[0])
+    const char *outcome = db__outcome_name(h->outcome);
+    if (!outcome)
         return db__error(db, DB_EMISUSE, "unknown outcome %d for a change of device '%s'",
                          (int)h->outcome, h->device);
     int err = db__stmt(db, DB__HISTORY_ADD,
@@ -37,7 +55,7 @@ int db_history_add(struct db *db, const struct db_history *h, int64_t *id)
     db__bind_str(s, 5, h->record_id);
     rc = db__bind_text(s, 6, h->change,
                        h->change_len || !h->change ? h->change_len : strlen(h->change));
-    db__bind_str(s, 7, db__outcome_names[h->outcome]);
+    db__bind_str(s, 7, outcome);
     sqlite3_bind_int64(s, 8, h->rev);
     db__bind_str(s, 9, h->error_code);
     db__bind_str(s, 10, h->error_field);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "proto_buf.h"
 
 #define BUF_FIRST_CAP 256
 

@@ -1,12 +1,13 @@
 /*
  * errors.c — the names and sentences of protocol/'s codes, generated from
- * the X-macro maps in proto.h so that a code and its spelling never drift.
+ * the X-macro maps in proto_errors.h so that a code and its spelling never drift.
  */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "internal.h"
+#include "proto_errors.h"
 
 const char *proto_strerror(int err)
 {

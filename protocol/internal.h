@@ -93,6 +93,18 @@ int proto__hex_valid(const char *s, size_t len, size_t n);
  */
 size_t proto__i64_format(int64_t v, char out[PROTO__I64_MAX]);
 
+/* Append a NUL-terminated string, or an integer in decimal; as proto_buf_append. */
+static inline int proto__buf_puts(struct proto_buf *b, const char *s)
+{
+    return proto_buf_append(b, s, strlen(s));
+}
+
+static inline int proto__buf_put_i64(struct proto_buf *b, int64_t v)
+{
+    char num[PROTO__I64_MAX];
+    return proto_buf_append(b, num, proto__i64_format(v, num));
+}
+
 /* ---- json (json.c) ------------------------------------------------------ */
 
 /*

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "proto_text.h"
 
 #define TOKEN_MAX 256
 #define APP_MAX 64

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "proto_text.h"
 
 static int parse_hlc(const cJSON *item, struct proto_hlc *hlc, struct proto_fault *f)
 {

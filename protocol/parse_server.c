@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "proto_text.h"
 
 /* Reads an array of strings at prefix+name into the arena. */
 static int get_strings(struct proto_arena *a, const cJSON *obj, const char *name, int required,

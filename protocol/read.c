@@ -34,8 +34,9 @@ void proto__describe(const cJSON *item, char *buf, size_t size)
 }
 
 /* Sets the fault, naming the member by its path in field and in the sentence. */
-__attribute__((format(printf, 3, 4))) static int fail(const struct proto__where *w,
-                                                      const char *name, const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int member_fault(const struct proto__where *w,
+                                                              const char *name,
+                                                              const char *fmt, ...)
 {
     char field[sizeof(w->fault->field)];
     snprintf(field, sizeof(field), "%s%s", w->prefix, name);
@@ -53,11 +54,11 @@ static int lookup(const cJSON *obj, const char *name, int required, const cJSON 
 {
     const cJSON *it;
     if (proto__member(obj, name, &it) < 0)
-        return fail(w, name, "appears more than once");
+        return member_fault(w, name, "appears more than once");
     if (it && cJSON_IsNull(it) && !required)
         it = NULL;
     if (!it && required)
-        return fail(w, name, "is required");
+        return member_fault(w, name, "is required");
     *out = it;
     return 0;
 }
@@ -73,17 +74,17 @@ int proto__get_string(struct proto_arena *a, const cJSON *obj, const char *name,
     char got[40];
     if (!cJSON_IsString(it)) {
         proto__describe(it, got, sizeof(got));
-        return fail(w, name, "must be a string; got %s", got);
+        return member_fault(w, name, "must be a string; got %s", got);
     }
     size_t len = strlen(it->valuestring), chars;
     if (!proto__utf8_valid(it->valuestring, len, &chars))
-        return fail(w, name, "is not valid UTF-8");
+        return member_fault(w, name, "is not valid UTF-8");
     if (chars < min_chars && min_chars == 1)
-        return fail(w, name, "must not be empty");
+        return member_fault(w, name, "must not be empty");
     if (chars < min_chars)
-        return fail(w, name, "must be at least %zu characters; got %zu", min_chars, chars);
+        return member_fault(w, name, "must be at least %zu characters; got %zu", min_chars, chars);
     if (chars > max_chars)
-        return fail(w, name, "must be at most %zu characters; got %zu", max_chars, chars);
+        return member_fault(w, name, "must be at most %zu characters; got %zu", max_chars, chars);
     const char *copy = proto__strndup(a, it->valuestring, len);
     if (!copy)
         return PROTO_ENOMEM;
@@ -106,8 +107,8 @@ int proto__get_int(const cJSON *obj, const char *name, int required, int64_t lo,
     if (!proto__json_int(it, lo, hi, &v)) {
         char got[40];
         proto__describe(it, got, sizeof(got));
-        return fail(w, name, "must be an integer from %lld to %lld; got %s", (long long)lo,
-                    (long long)hi, got);
+        return member_fault(w, name, "must be an integer from %lld to %lld; got %s",
+                            (long long)lo, (long long)hi, got);
     }
     *out = v;
     return 0;
@@ -123,7 +124,7 @@ int proto__get_bool(const cJSON *obj, const char *name, int required, int *out,
     if (!cJSON_IsBool(it)) {
         char got[40];
         proto__describe(it, got, sizeof(got));
-        return fail(w, name, "must be true or false; got %s", got);
+        return member_fault(w, name, "must be true or false; got %s", got);
     }
     *out = cJSON_IsTrue(it) ? 1 : 0;
     return 0;
@@ -139,12 +140,12 @@ int proto__get_item(const cJSON *obj, const char *name, int required, int type,
     if (it && (it->type & 0xFF) != type) {
         char got[40];
         proto__describe(it, got, sizeof(got));
-        return fail(w, name, "must be %s; got %s",
-                    type == cJSON_Array    ? "an array"
-                    : type == cJSON_Object ? "an object"
-                    : type == cJSON_String ? "a string"
-                                           : "of another type",
-                    got);
+        return member_fault(w, name, "must be %s; got %s",
+                            type == cJSON_Array    ? "an array"
+                            : type == cJSON_Object ? "an object"
+                            : type == cJSON_String ? "a string"
+                                                   : "of another type",
+                            got);
     }
     *out = it;
     return 0;

@@ -19,17 +19,7 @@
 #include <string.h>
 
 #include "internal.h"
-
-static int put(struct proto_buf *b, const char *s)
-{
-    return proto_buf_append(b, s, strlen(s));
-}
-
-static int put_int(struct proto_buf *b, int64_t v)
-{
-    char num[PROTO__I64_MAX];
-    return proto_buf_append(b, num, proto__i64_format(v, num));
-}
+#include "proto_record.h"
 
 /* True when s[0..n) goes into a JSON string as it is (no byte needs an escape). */
 static int plain(const char *s, size_t n)
@@ -78,24 +68,24 @@ static int put_stamp(struct proto_buf *m, const struct proto_field *f, const str
     }
     int err = proto_buf_append_json_string(m, f->name, name_len);
     if (!err)
-        err = put(m, ":[");
+        err = proto__buf_puts(m, ":[");
     if (!err)
-        err = put_int(m, s->hlc.ms);
+        err = proto__buf_put_i64(m, s->hlc.ms);
     if (!err)
-        err = put(m, ",");
+        err = proto__buf_puts(m, ",");
     if (!err)
-        err = put_int(m, s->hlc.counter);
+        err = proto__buf_put_i64(m, s->hlc.counter);
     if (!err)
-        err = put(m, ",");
+        err = proto__buf_puts(m, ",");
     if (!err)
         err = proto_buf_append_json_string(m, s->device, dev_len);
     if (!err)
-        err = put(m, ",");
+        err = proto__buf_puts(m, ",");
     if (!err)
-        err = put_int(m, s->rev);
+        err = proto__buf_put_i64(m, s->rev);
     if (!err && deleted)
-        err = put(m, f->value.boolean ? ",true" : ",false");
-    return err ? err : put(m, "]");
+        err = proto__buf_puts(m, f->value.boolean ? ",true" : ",false");
+    return err ? err : proto__buf_puts(m, "]");
 }
 
 int proto_record_encode(const struct proto_field *fields, const struct proto_stamp *stamps,
@@ -124,13 +114,13 @@ int proto_record_encode(const struct proto_field *fields, const struct proto_sta
     }
     (void)proto__buf_reserve(body, body_need);
     (void)proto__buf_reserve(meta, meta_need);
-    err = put(body, "{");
+    err = proto__buf_puts(body, "{");
     if (!err)
-        err = put(meta, "{");
+        err = proto__buf_puts(meta, "{");
     int first_body = 1;
     for (size_t i = 0; !err && i < n; i++) {
         if (i)
-            err = put(meta, ",");
+            err = proto__buf_puts(meta, ",");
         if (!err)
             err = put_stamp(meta, &fields[i], &stamps[i]);
         if (err || proto__is_deleted(fields[i].name))
@@ -150,20 +140,20 @@ int proto_record_encode(const struct proto_field *fields, const struct proto_sta
             err = proto_buf_append(body, t, k);
         } else {
             if (!first_body)
-                err = put(body, ",");
+                err = proto__buf_puts(body, ",");
             if (!err)
                 err = proto_buf_append_json_string(body, fields[i].name, name_len);
             if (!err)
-                err = put(body, ":");
+                err = proto__buf_puts(body, ":");
         }
         first_body = 0;
         if (!err)
             err = proto_buf_append(body, fields[i].value.json, fields[i].value.json_len);
     }
     if (!err)
-        err = put(body, "}");
+        err = proto__buf_puts(body, "}");
     if (!err)
-        err = put(meta, "}");
+        err = proto__buf_puts(meta, "}");
     if (err) {
         body->len = body_start;
         meta->len = meta_start;
@@ -182,8 +172,8 @@ static int corrupt(struct proto_fault *f, const char *field, const char *what)
 }
 
 /* Reads body's members into fields, sorted. */
-static int read_body(struct proto_arena *a, const cJSON *body, struct proto_field **out,
-                     size_t *n_out, struct proto_fault *f)
+static int body_fields(struct proto_arena *a, const cJSON *body, struct proto_field **out,
+                       size_t *n_out, struct proto_fault *f)
 {
     size_t n = body ? (size_t)cJSON_GetArraySize(body) : 0;
     if (body && !cJSON_IsObject(body))
@@ -226,7 +216,7 @@ int proto_fields_decode(const char *body, size_t body_len, struct proto_record *
     struct proto_field *fields = NULL;
     size_t n = 0;
     if (!err)
-        err = read_body(a, jbody, &fields, &n, fault);
+        err = body_fields(a, jbody, &fields, &n, fault);
     struct proto_record *r = NULL;
     if (!err) {
         r = proto__alloc(a, sizeof(*r));

@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "proto_record.h"
 
 /* The longest number the encoder writes is cJSON's "%1.17g" (24 bytes); more is corrupt. */
 #define NUMBER_TEXT_MAX 32
@@ -53,7 +54,8 @@ struct stamp_entry {
     int deleted;
 };
 
-static int fail(struct reader *r, const char *field, const char *why)
+/* Fills the INTERNAL fault for stored text that breaks the format at r->pos. */
+static int corrupt_at(struct reader *r, const char *field, const char *why)
 {
     if (!field)
         field = r->field ? r->field : r->part;
@@ -168,24 +170,25 @@ static int read_string(struct reader *r, int utf8, const char **out, size_t *out
                        size_t *chars)
 {
     if (!eat(r, '"'))
-        return fail(r, NULL, "expected a string");
+        return corrupt_at(r, NULL, "expected a string");
     size_t start = r->pos, dec_len = 0, n_chars = 0;
     int escaped = 0;
     for (;;) {
         size_t run = proto__json_plain(r->s + r->pos, r->len - r->pos), run_chars = 0;
         /* An escape decodes to an ASCII byte, so a character never spans one: runs check alone. */
         if (utf8 && !proto__utf8_valid(r->s + r->pos, run, &run_chars))
-            return fail(r, NULL, "a string is not valid UTF-8");
+            return corrupt_at(r, NULL, "a string is not valid UTF-8");
         r->pos += run;
         dec_len += run;
         n_chars += run_chars;
         if (r->pos == r->len)
-            return fail(r, NULL, "a string is not terminated");
+            return corrupt_at(r, NULL, "a string is not terminated");
         if (r->s[r->pos] == '"')
             break;
         size_t n = 0;
         if (r->s[r->pos] != '\\' || !escape_byte(r->s + r->pos, r->len - r->pos, &n))
-            return fail(r, NULL, "a string holds a byte or escape the encoder does not write");
+            return corrupt_at(r, NULL,
+                              "a string holds a byte or escape the encoder does not write");
         r->pos += n;
         dec_len++;
         n_chars++;
@@ -255,7 +258,7 @@ static int read_number(struct reader *r, double *out)
         r->pos++;
     size_t n = r->pos - start;
     if (n == 0 || n >= NUMBER_TEXT_MAX)
-        return fail(r, NULL, "a number is not written as the encoder writes it");
+        return corrupt_at(r, NULL, "a number is not written as the encoder writes it");
     const char *t = r->s + start;
     size_t neg = t[0] == '-', digits = 0;
     int64_t iv = 0;
@@ -274,7 +277,7 @@ static int read_number(struct reader *r, double *out)
     if (end != text + n || !isfinite(d) ||
         ((proto__json_number_text(d, again) != n || memcmp(again, text, n)) &&
          (legacy_number_text(d, legacy) != n || memcmp(legacy, text, n))))
-        return fail(r, NULL, "a number is not written as the encoder writes it");
+        return corrupt_at(r, NULL, "a number is not written as the encoder writes it");
     *out = d;
     return 0;
 }
@@ -297,7 +300,7 @@ static int read_array(struct reader *r, struct proto_value *v, int level)
             n++;
         } while (eat(r, ','));
         if (!eat(r, ']'))
-            return fail(r, NULL, "expected ',' or ']'");
+            return corrupt_at(r, NULL, "expected ',' or ']'");
     }
     if (v) {
         /* An empty array still points at an item, as the cJSON decoder's did. */
@@ -319,11 +322,11 @@ static int check_object(struct reader *r, int level)
         if ((err = read_string(r, 1, NULL, NULL, NULL)) != 0)
             return err;
         if (!eat(r, ':'))
-            return fail(r, NULL, "expected ':'");
+            return corrupt_at(r, NULL, "expected ':'");
         if ((err = read_value(r, NULL, level + 1)) != 0)
             return err;
     } while (eat(r, ','));
-    return eat(r, '}') ? 0 : fail(r, NULL, "expected ',' or '}'");
+    return eat(r, '}') ? 0 : corrupt_at(r, NULL, "expected ',' or '}'");
 }
 
 /*
@@ -337,9 +340,9 @@ static int read_value(struct reader *r, struct proto_value *v, int level)
     size_t start = r->pos;
     int err = 0;
     if (level > PROTO__MAX_VALUE_DEPTH)
-        return fail(r, NULL, "a value nests deeper than 8 levels");
+        return corrupt_at(r, NULL, "a value nests deeper than 8 levels");
     if (r->pos == r->len)
-        return fail(r, NULL, "expected a value");
+        return corrupt_at(r, NULL, "expected a value");
     memset(&tmp, 0, sizeof(tmp));
     switch (r->s[r->pos]) {
     case '"':
@@ -360,20 +363,20 @@ static int read_value(struct reader *r, struct proto_value *v, int level)
         tmp.boolean = r->s[r->pos] == 't';
         tmp.json = tmp.boolean ? "true" : "false";
         if (!eat_word(r, tmp.json, tmp.boolean ? 4 : 5))
-            err = fail(r, NULL, "expected a value");
+            err = corrupt_at(r, NULL, "expected a value");
         break;
     case 'n':
         tmp.type = PROTO_NULL;
         tmp.json = "null";
         if (!eat_word(r, "null", 4))
-            err = fail(r, NULL, "expected a value");
+            err = corrupt_at(r, NULL, "expected a value");
         break;
     default:
         tmp.type = PROTO_NUMBER;
         if (r->s[r->pos] == '-' || (r->s[r->pos] >= '0' && r->s[r->pos] <= '9'))
             err = read_number(r, &tmp.number);
         else
-            err = fail(r, NULL, "expected a value");
+            err = corrupt_at(r, NULL, "expected a value");
         break;
     }
     if (err || !v)
@@ -393,16 +396,16 @@ static int read_name(struct reader *r, const char *prev, const char **name)
     if (err)
         return err;
     if (prev && strcmp(prev, *name) >= 0)
-        return fail(r, *name, "the members are not sorted by name or not unique");
-    return eat(r, ':') ? 0 : fail(r, *name, "expected ':'");
+        return corrupt_at(r, *name, "the members are not sorted by name or not unique");
+    return eat(r, ':') ? 0 : corrupt_at(r, *name, "expected ':'");
 }
 
 /* Checks that the object just read ended the text. */
 static int read_end(struct reader *r)
 {
     if (!eat(r, '}'))
-        return fail(r, NULL, "expected ',' or '}'");
-    return r->pos == r->len ? 0 : fail(r, NULL, "text follows the object");
+        return corrupt_at(r, NULL, "expected ',' or '}'");
+    return r->pos == r->len ? 0 : corrupt_at(r, NULL, "text follows the object");
 }
 
 /* body: {"name":value,...}, every name but "_deleted"; the list starts in buf. */
@@ -413,7 +416,7 @@ static int read_stored_body(struct reader *r, struct proto_field *buf,
     size_t n = 0, cap = LIST_ON_STACK;
     int err;
     if (!eat(r, '{'))
-        return fail(r, NULL, "body is not a JSON object");
+        return corrupt_at(r, NULL, "body is not a JSON object");
     if (!eat(r, '}')) {
         do {
             if (!(fields = list_room(r->a, fields, &cap, n, sizeof(*fields))))
@@ -421,7 +424,7 @@ static int read_stored_body(struct reader *r, struct proto_field *buf,
             if ((err = read_name(r, n ? fields[n - 1].name : NULL, &fields[n].name)) != 0)
                 return err;
             if (proto__is_deleted(fields[n].name))
-                return fail(r, PROTO__DELETED, "_deleted belongs in meta, not in body");
+                return corrupt_at(r, PROTO__DELETED, "_deleted belongs in meta, not in body");
             r->field = fields[n].name;
             if ((err = read_value(r, &fields[n].value, 1)) != 0)
                 return err;
@@ -431,7 +434,7 @@ static int read_stored_body(struct reader *r, struct proto_field *buf,
         if ((err = read_end(r)) != 0)
             return err;
     } else if (r->pos != r->len) {
-        return fail(r, NULL, "text follows the object");
+        return corrupt_at(r, NULL, "text follows the object");
     }
     *out = fields;
     *n_out = n;
@@ -463,21 +466,21 @@ static int read_stamp(struct reader *r, struct stamp_entry *e)
     int err = 0;
     if (!eat(r, '[') || read_int(r, PROTO_HLC_MS_MAX, &s->hlc.ms) || !eat(r, ',') ||
         read_int(r, PROTO_HLC_COUNTER_MAX, &s->hlc.counter) || !eat(r, ','))
-        return fail(r, e->name, "a stamp must be [ms,counter,\"device\",rev]");
+        return corrupt_at(r, e->name, "a stamp must be [ms,counter,\"device\",rev]");
     if ((err = read_string(r, 0, &s->device, &dev_len, NULL)) != 0)
         return err;
     if (!eat(r, ',') || read_int(r, PROTO_SEQ_MAX, &s->rev))
-        return fail(r, e->name, "a stamp must be [ms,counter,\"device\",rev]");
+        return corrupt_at(r, e->name, "a stamp must be [ms,counter,\"device\",rev]");
     e->deleted = 0;
     if (is_deleted) {
         if (!eat(r, ','))
-            return fail(r, e->name, "the stamp of _deleted must end with true or false");
+            return corrupt_at(r, e->name, "the stamp of _deleted must end with true or false");
         if (eat_word(r, "true", 4))
             e->deleted = 1;
         else if (!eat_word(r, "false", 5))
-            return fail(r, e->name, "the stamp of _deleted must end with true or false");
+            return corrupt_at(r, e->name, "the stamp of _deleted must end with true or false");
     }
-    return eat(r, ']') ? 0 : fail(r, e->name, "a stamp must be [ms,counter,\"device\",rev]");
+    return eat(r, ']') ? 0 : corrupt_at(r, e->name, "a stamp must be [ms,counter,\"device\",rev]");
 }
 
 /* meta: {"name":stamp,...}, "_deleted" among them when it was ever set; the list starts in buf. */
@@ -488,7 +491,7 @@ static int read_stored_meta(struct reader *r, struct stamp_entry *buf,
     size_t n = 0, cap = LIST_ON_STACK;
     int err;
     if (!eat(r, '{'))
-        return fail(r, NULL, "meta is not a JSON object");
+        return corrupt_at(r, NULL, "meta is not a JSON object");
     if (!eat(r, '}')) {
         do {
             if (!(e = list_room(r->a, e, &cap, n, sizeof(*e))))
@@ -504,7 +507,7 @@ static int read_stored_meta(struct reader *r, struct stamp_entry *buf,
         if ((err = read_end(r)) != 0)
             return err;
     } else if (r->pos != r->len) {
-        return fail(r, NULL, "text follows the object");
+        return corrupt_at(r, NULL, "text follows the object");
     }
     *out = e;
     *n_out = n;
@@ -532,14 +535,14 @@ static int join_stamps(struct reader *rm, struct proto_record *rec,
         } else if (j < n_fields && strcmp(fields[j].name, e[i].name) == 0) {
             rec->fields[i] = fields[j++];
         } else if (j < n_fields && strcmp(fields[j].name, e[i].name) < 0) {
-            return fail(rm, fields[j].name, "a field has no stamp in meta");
+            return corrupt_at(rm, fields[j].name, "a field has no stamp in meta");
         } else {
-            return fail(rm, e[i].name, "meta stamps a field that body does not hold");
+            return corrupt_at(rm, e[i].name, "meta stamps a field that body does not hold");
         }
         rec->stamps[i] = e[i].stamp;
     }
     if (j < n_fields)
-        return fail(rm, fields[j].name, "a field has no stamp in meta");
+        return corrupt_at(rm, fields[j].name, "a field has no stamp in meta");
     rec->n_fields = n_e;
     return 0;
 }
@@ -557,7 +560,7 @@ int proto_record_decode(const char *body, size_t body_len, const char *meta, siz
     int err = a ? 0 : PROTO_ENOMEM;
 
     if (!err && (rb.len > PROTO__MAX_TEXT || rm.len > PROTO__MAX_TEXT))
-        err = fail(rb.len > PROTO__MAX_TEXT ? &rb : &rm, NULL, "the text is too long");
+        err = corrupt_at(rb.len > PROTO__MAX_TEXT ? &rb : &rm, NULL, "the text is too long");
     /* Absent (NULL or empty) text is a record not stored yet. */
     if (!err && rb.len)
         err = read_stored_body(&rb, field_buf, &fields, &n_fields);

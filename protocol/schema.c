@@ -20,6 +20,7 @@
 #include <openssl/evp.h>
 
 #include "internal.h"
+#include "proto_schema.h"
 
 /* Ceilings that keep a schema a schema, not a database. */
 #define SCHEMA_MAX_COLLECTIONS 64
@@ -42,8 +43,9 @@ const char *proto_ftype_name(enum proto_ftype t)
     return ftype_names[t];
 }
 
-__attribute__((format(printf, 3, 4))) static int bad(struct proto_fault *f, const char *path,
-                                                     const char *fmt, ...)
+/* Fills the fault for a schema that breaks a rule at path; returns PROTO_EINVALID. */
+__attribute__((format(printf, 3, 4))) static int refuse(struct proto_fault *f, const char *path,
+                                                        const char *fmt, ...)
 {
     char rule[sizeof(f->message)];
     va_list ap;
@@ -74,11 +76,11 @@ static int only_members(const cJSON *obj, const char *path, const char *const *a
             for (size_t k = 0; allowed[k] && len < sizeof(list); k++)
                 len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s", k ? ", " : "",
                                         allowed[k]);
-            return bad(f, sub, "unknown member; allowed here: %s", list);
+            return refuse(f, sub, "unknown member; allowed here: %s", list);
         }
         for (const cJSON *d = c->next; d; d = d->next) {
             if (strcmp(c->string, d->string) == 0)
-                return bad(f, sub, "appears more than once");
+                return refuse(f, sub, "appears more than once");
         }
     }
     return 0;
@@ -92,7 +94,7 @@ static int check_annotations(const cJSON *obj, const char *path, struct proto_fa
         const cJSON *it = cJSON_GetObjectItemCaseSensitive(obj, names[i]);
         if (it && (!cJSON_IsString(it) ||
                    !proto__utf8_valid(it->valuestring, strlen(it->valuestring), NULL)))
-            return bad(f, path, "%s must be a UTF-8 string", names[i]);
+            return refuse(f, path, "%s must be a UTF-8 string", names[i]);
     }
     return 0;
 }
@@ -108,7 +110,7 @@ static int parse_spec(struct proto_arena *a, const cJSON *obj, const char *path,
                                                NULL};
     char sub[256];
     if (!cJSON_IsObject(obj))
-        return bad(f, path, "a field type must be an object like {\"type\":\"string\"}");
+        return refuse(f, path, "a field type must be an object like {\"type\":\"string\"}");
     int err = only_members(obj, path, is_item ? item_members : field_members, f);
     if (!err && !is_item)
         err = check_annotations(obj, path, f);
@@ -117,36 +119,36 @@ static int parse_spec(struct proto_arena *a, const cJSON *obj, const char *path,
     const cJSON *type = cJSON_GetObjectItemCaseSensitive(obj, "type");
     snprintf(sub, sizeof(sub), "%s.type", path);
     if (!cJSON_IsString(type))
-        return bad(f, sub, "must be one of string, text, number, bool, enum, date, datetime, "
-                           "id, sha256, array");
+        return refuse(f, sub, "must be one of string, text, number, bool, enum, date, datetime, "
+                              "id, sha256, array");
     size_t t = 0;
     while (t <= PROTO_F_ARRAY && strcmp(ftype_names[t], type->valuestring) != 0)
         t++;
     if (t > PROTO_F_ARRAY)
-        return bad(f, sub, "unknown type \"%.40s\"; use string, text, number, bool, enum, date, "
-                           "datetime, id, sha256 or array",
-                   type->valuestring);
+        return refuse(f, sub, "unknown type \"%.40s\"; use string, text, number, bool, enum, date, "
+                              "datetime, id, sha256 or array",
+                      type->valuestring);
     spec->type = (enum proto_ftype)t;
     if (is_item && spec->type == PROTO_F_ARRAY)
-        return bad(f, sub, "the items of an array cannot be arrays");
+        return refuse(f, sub, "the items of an array cannot be arrays");
 
     const cJSON *req = cJSON_GetObjectItemCaseSensitive(obj, "required");
     *required = 0;
     if (req) {
         snprintf(sub, sizeof(sub), "%s.required", path);
         if (!cJSON_IsBool(req))
-            return bad(f, sub, "must be true or false");
+            return refuse(f, sub, "must be true or false");
         *required = cJSON_IsTrue(req);
     }
 
     const cJSON *values = cJSON_GetObjectItemCaseSensitive(obj, "values");
     snprintf(sub, sizeof(sub), "%s.values", path);
     if (spec->type != PROTO_F_ENUM && values)
-        return bad(f, sub, "only an enum has values");
+        return refuse(f, sub, "only an enum has values");
     if (spec->type == PROTO_F_ENUM) {
         int n = cJSON_GetArraySize(values);
         if (!cJSON_IsArray(values) || n == 0 || n > SCHEMA_MAX_VALUES)
-            return bad(f, sub, "must be a non-empty array of strings");
+            return refuse(f, sub, "must be a non-empty array of strings");
         const char **list = proto__alloc(a, (size_t)n * sizeof(*list));
         if (!list)
             return PROTO_ENOMEM;
@@ -154,10 +156,10 @@ static int parse_spec(struct proto_arena *a, const cJSON *obj, const char *path,
         for (const cJSON *v = values->child; v; v = v->next, i++) {
             if (!cJSON_IsString(v) || !v->valuestring[0] ||
                 !proto__utf8_valid(v->valuestring, strlen(v->valuestring), NULL))
-                return bad(f, sub, "must be a non-empty array of strings");
+                return refuse(f, sub, "must be a non-empty array of strings");
             for (int k = 0; k < i; k++) {
                 if (strcmp(list[k], v->valuestring) == 0)
-                    return bad(f, sub, "value \"%.64s\" is listed twice", v->valuestring);
+                    return refuse(f, sub, "value \"%.64s\" is listed twice", v->valuestring);
             }
             list[i] = proto__strdup(a, v->valuestring);
             if (!list[i])
@@ -170,10 +172,10 @@ static int parse_spec(struct proto_arena *a, const cJSON *obj, const char *path,
     const cJSON *min = cJSON_GetObjectItemCaseSensitive(obj, "min");
     snprintf(sub, sizeof(sub), "%s.min", path);
     if (min && spec->type != PROTO_F_NUMBER)
-        return bad(f, sub, "only a number has a min");
+        return refuse(f, sub, "only a number has a min");
     if (min) {
         if (!cJSON_IsNumber(min) || !isfinite(min->valuedouble))
-            return bad(f, sub, "must be a number");
+            return refuse(f, sub, "must be a number");
         spec->has_min = 1;
         spec->min = min->valuedouble;
     }
@@ -183,11 +185,12 @@ static int parse_spec(struct proto_arena *a, const cJSON *obj, const char *path,
     snprintf(sub, sizeof(sub), "%s.items", path);
     if (spec->type != PROTO_F_ARRAY) {
         if (items || max_items)
-            return bad(f, sub, "only an array has items and max_items");
+            return refuse(f, sub, "only an array has items and max_items");
         return 0;
     }
     if (!items)
-        return bad(f, sub, "an array must say the type of its items, e.g. {\"type\":\"string\"}");
+        return refuse(f, sub,
+                      "an array must say the type of its items, e.g. {\"type\":\"string\"}");
     struct proto_ftype_spec *item = proto__alloc(a, sizeof(*item));
     if (!item)
         return PROTO_ENOMEM;
@@ -201,7 +204,7 @@ static int parse_spec(struct proto_arena *a, const cJSON *obj, const char *path,
         int64_t n;
         snprintf(sub, sizeof(sub), "%s.max_items", path);
         if (!proto__json_int(max_items, 1, SCHEMA_MAX_ITEMS_LIMIT, &n))
-            return bad(f, sub, "must be an integer from 1 to %d", SCHEMA_MAX_ITEMS_LIMIT);
+            return refuse(f, sub, "must be an integer from 1 to %d", SCHEMA_MAX_ITEMS_LIMIT);
         spec->max_items = (size_t)n;
     }
     return 0;
@@ -213,7 +216,7 @@ static int parse_collection(struct proto_arena *a, const cJSON *obj, const char 
     static const char *const members[] = {"scope", "fields", "label", "description", NULL};
     char sub[256];
     if (!cJSON_IsObject(obj))
-        return bad(f, path, "a collection must be an object with scope and fields");
+        return refuse(f, path, "a collection must be an object with scope and fields");
     int err = only_members(obj, path, members, f);
     if (!err)
         err = check_annotations(obj, path, f);
@@ -223,9 +226,9 @@ static int parse_collection(struct proto_arena *a, const cJSON *obj, const char 
     snprintf(sub, sizeof(sub), "%s.fields", path);
     int n = cJSON_GetArraySize(fields);
     if (!cJSON_IsObject(fields) || n == 0)
-        return bad(f, sub, "must be a non-empty object of field types");
+        return refuse(f, sub, "must be a non-empty object of field types");
     if (n > SCHEMA_MAX_FIELDS)
-        return bad(f, sub, "has %d fields; at most %d are allowed", n, SCHEMA_MAX_FIELDS);
+        return refuse(f, sub, "has %d fields; at most %d are allowed", n, SCHEMA_MAX_FIELDS);
     struct proto_schema_field *list = proto__alloc(a, (size_t)n * sizeof(*list));
     if (!list)
         return PROTO_ENOMEM;
@@ -233,10 +236,11 @@ static int parse_collection(struct proto_arena *a, const cJSON *obj, const char 
     for (const cJSON *fd = fields->child; fd; fd = fd->next, i++) {
         snprintf(sub, sizeof(sub), "%s.fields.%.64s", path, fd->string);
         if (!proto__name_valid(fd->string, strlen(fd->string)) || fd->string[0] == '_')
-            return bad(f, sub, "a field name must be 1..64 of A-Z a-z 0-9 _ and not start with _");
+            return refuse(f, sub,
+                          "a field name must be 1..64 of A-Z a-z 0-9 _ and not start with _");
         for (int k = 0; k < i; k++) {
             if (strcmp(list[k].name, fd->string) == 0)
-                return bad(f, sub, "the field is defined twice");
+                return refuse(f, sub, "the field is defined twice");
         }
         list[i].name = proto__strdup(a, fd->string);
         if (!list[i].name)
@@ -251,10 +255,10 @@ static int parse_collection(struct proto_arena *a, const cJSON *obj, const char 
     const cJSON *scope = cJSON_GetObjectItemCaseSensitive(obj, "scope");
     snprintf(sub, sizeof(sub), "%s.scope", path);
     if (!cJSON_IsString(scope))
-        return bad(f, sub, "must name the field of type id that holds the record's grid");
+        return refuse(f, sub, "must name the field of type id that holds the record's grid");
     const struct proto_schema_field *sf = proto_collection_field(c, scope->valuestring);
     if (!sf || sf->spec.type != PROTO_F_ID || !sf->required)
-        return bad(f, sub, "\"%.64s\" must be a required field of type id", scope->valuestring);
+        return refuse(f, sub, "\"%.64s\" must be a required field of type id", scope->valuestring);
     c->scope = sf->name;
     return 0;
 }
@@ -263,10 +267,10 @@ static int parse_collections(struct proto_schema *s, const cJSON *cols, struct p
 {
     int n = cJSON_GetArraySize(cols);
     if (!cJSON_IsObject(cols) || n == 0)
-        return bad(f, "collections", "must be a non-empty object of collections");
+        return refuse(f, "collections", "must be a non-empty object of collections");
     if (n > SCHEMA_MAX_COLLECTIONS)
-        return bad(f, "collections", "has %d collections; at most %d are allowed", n,
-                   SCHEMA_MAX_COLLECTIONS);
+        return refuse(f, "collections", "has %d collections; at most %d are allowed", n,
+                      SCHEMA_MAX_COLLECTIONS);
     struct proto_collection *list = proto__alloc(s->arena, (size_t)n * sizeof(*list));
     if (!list)
         return PROTO_ENOMEM;
@@ -275,10 +279,10 @@ static int parse_collections(struct proto_schema *s, const cJSON *cols, struct p
     for (const cJSON *c = cols->child; c; c = c->next, i++) {
         snprintf(path, sizeof(path), "collections.%.64s", c->string);
         if (!proto__name_valid(c->string, strlen(c->string)))
-            return bad(f, path, "a collection name must be 1..64 of A-Z a-z 0-9 _");
+            return refuse(f, path, "a collection name must be 1..64 of A-Z a-z 0-9 _");
         for (int k = 0; k < i; k++) {
             if (strcmp(list[k].name, c->string) == 0)
-                return bad(f, path, "the collection is defined twice");
+                return refuse(f, path, "the collection is defined twice");
         }
         list[i].name = proto__strdup(s->arena, c->string);
         if (!list[i].name)
@@ -322,7 +326,7 @@ int proto_schema_parse(const char *json, size_t len, struct proto_schema **out,
     if (err)
         goto out;
     if (!cJSON_IsObject(root)) {
-        err = bad(fault, "", "a schema must be a JSON object with \"collections\"");
+        err = refuse(fault, "", "a schema must be a JSON object with \"collections\"");
         goto out;
     }
     err = only_members(root, "", members, fault);
@@ -330,7 +334,7 @@ int proto_schema_parse(const char *json, size_t len, struct proto_schema **out,
         goto out;
     const cJSON *desc = cJSON_GetObjectItemCaseSensitive(root, "description");
     if (desc && !cJSON_IsString(desc)) {
-        err = bad(fault, "description", "must be a string");
+        err = refuse(fault, "description", "must be a string");
         goto out;
     }
     s = proto__alloc(a, sizeof(*s));
@@ -341,7 +345,7 @@ int proto_schema_parse(const char *json, size_t len, struct proto_schema **out,
     s->arena = a;
     const cJSON *cols = cJSON_GetObjectItemCaseSensitive(root, "collections");
     if (!cols) {
-        err = bad(fault, "collections", "is required");
+        err = refuse(fault, "collections", "is required");
         goto out;
     }
     err = parse_collections(s, cols, fault);

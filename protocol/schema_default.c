@@ -3,7 +3,7 @@
  * used when `serve` gets no --schema. Its bytes decide the default schema
  * version that clients cache, so edit it only as a schema change.
  */
-#include "proto.h"
+#include "proto_schema.h"
 
 const char proto_default_schema_json[] =
     "{\"collections\":{"

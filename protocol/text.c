@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "proto_text.h"
 
 int proto__utf8_valid(const char *s, size_t n, size_t *chars)
 {

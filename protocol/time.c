@@ -14,7 +14,7 @@
 #include <stdio.h>
 #include <time.h>
 
-#include "proto.h"
+#include "proto_time.h"
 
 /* Reads n decimal digits at s; -1 when any is not a digit. */
 static int digits(const char *s, int n)

@@ -1,11 +1,11 @@
 /*
  * token.c — device and API tokens, the one implementation every module
- * uses (proto.h, "tokens"): 32 random bytes from getrandom(), shown once
+ * uses (proto_token.h): 32 random bytes from getrandom(), shown once
  * as URL-safe base64 without padding (43 characters), stored only as the
  * SHA-256 of that text, compared in constant time. The raw bytes never
  * leave this file. Nothing here keeps state; any thread may call it.
  */
-#include "proto.h"
+#include "proto_token.h"
 
 #include <errno.h>
 #include <string.h>
@@ -30,7 +30,7 @@ static int token_random(unsigned char *raw, size_t n)
     return 0;
 }
 
-/* Encodes n bytes as base64url without padding; see proto.h. Any thread. */
+/* Encodes n bytes as base64url without padding; see proto_token.h. Any thread. */
 size_t proto_token_encode(const unsigned char *raw, size_t n, char *out)
 {
     static const char abc[] =

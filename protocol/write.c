@@ -11,52 +11,41 @@
 
 #include "internal.h"
 
-static int put(struct proto_buf *b, const char *s)
-{
-    return proto_buf_append(b, s, strlen(s));
-}
-
-static int put_str(struct proto_buf *b, const char *s)
+static int put_json_string(struct proto_buf *b, const char *s)
 {
     if (!s)
         s = "";
     return proto_buf_append_json_string(b, s, strlen(s));
 }
 
-static int put_int(struct proto_buf *b, int64_t v)
-{
-    char num[PROTO__I64_MAX];
-    return proto_buf_append(b, num, proto__i64_format(v, num));
-}
-
 /* `,"key":` then a string, an integer or a literal; keys are our own literals. */
 static int kv_str(struct proto_buf *b, const char *key, const char *s)
 {
-    int err = put(b, ",\"");
+    int err = proto__buf_puts(b, ",\"");
     if (!err)
-        err = put(b, key);
+        err = proto__buf_puts(b, key);
     if (!err)
-        err = put(b, "\":");
-    return err ? err : put_str(b, s);
+        err = proto__buf_puts(b, "\":");
+    return err ? err : put_json_string(b, s);
 }
 
 static int kv_int(struct proto_buf *b, const char *key, int64_t v)
 {
-    int err = put(b, ",\"");
+    int err = proto__buf_puts(b, ",\"");
     if (!err)
-        err = put(b, key);
+        err = proto__buf_puts(b, key);
     if (!err)
-        err = put(b, "\":");
-    return err ? err : put_int(b, v);
+        err = proto__buf_puts(b, "\":");
+    return err ? err : proto__buf_put_i64(b, v);
 }
 
 static int kv_raw(struct proto_buf *b, const char *key, const char *json, size_t len)
 {
-    int err = put(b, ",\"");
+    int err = proto__buf_puts(b, ",\"");
     if (!err)
-        err = put(b, key);
+        err = proto__buf_puts(b, key);
     if (!err)
-        err = put(b, "\":");
+        err = proto__buf_puts(b, "\":");
     return err ? err : proto_buf_append(b, json, len);
 }
 
@@ -68,11 +57,11 @@ static int kv_bool(struct proto_buf *b, const char *key, int v)
 /* `{"type":"…"` and the req when there is one. */
 static int begin(struct proto_buf *b, const char *type, const char *req)
 {
-    int err = put(b, "{\"type\":\"");
+    int err = proto__buf_puts(b, "{\"type\":\"");
     if (!err)
-        err = put(b, type);
+        err = proto__buf_puts(b, type);
     if (!err)
-        err = put(b, "\"");
+        err = proto__buf_puts(b, "\"");
     if (!err && req)
         err = kv_str(b, "req", req);
     return err;
@@ -82,7 +71,7 @@ static int begin(struct proto_buf *b, const char *type, const char *req)
 static int finish(struct proto_buf *b, size_t start, int err, int close)
 {
     if (!err && close)
-        err = put(b, "}");
+        err = proto__buf_puts(b, "}");
     if (err) {
         b->len = start;
         if (b->mem)
@@ -96,11 +85,11 @@ static int put_strings(struct proto_buf *b, const char *key, const char *const *
     int err = kv_raw(b, key, "[", 1);
     for (size_t i = 0; !err && i < n; i++) {
         if (i)
-            err = put(b, ",");
+            err = proto__buf_puts(b, ",");
         if (!err)
-            err = put_str(b, s[i]);
+            err = put_json_string(b, s[i]);
     }
-    return err ? err : put(b, "]");
+    return err ? err : proto__buf_puts(b, "]");
 }
 
 int proto_write_hello(struct proto_buf *b, const char *req, const struct proto_hello *h)
@@ -152,9 +141,9 @@ int proto_write_welcome(struct proto_buf *b, const char *req, const struct proto
 
 static int put_change(struct proto_buf *b, const struct proto_change *c)
 {
-    int err = put(b, "{\"seq\":");
+    int err = proto__buf_puts(b, "{\"seq\":");
     if (!err)
-        err = put_int(b, c->seq);
+        err = proto__buf_put_i64(b, c->seq);
     if (!err)
         err = kv_str(b, "collection", c->collection);
     if (!err)
@@ -162,26 +151,26 @@ static int put_change(struct proto_buf *b, const struct proto_change *c)
     if (!err)
         err = kv_int(b, "base", c->base);
     if (!err)
-        err = put(b, ",\"hlc\":[");
+        err = proto__buf_puts(b, ",\"hlc\":[");
     if (!err)
-        err = put_int(b, c->hlc.ms);
+        err = proto__buf_put_i64(b, c->hlc.ms);
     if (!err)
-        err = put(b, ",");
+        err = proto__buf_puts(b, ",");
     if (!err)
-        err = put_int(b, c->hlc.counter);
+        err = proto__buf_put_i64(b, c->hlc.counter);
     if (!err)
-        err = put(b, "],\"fields\":{");
+        err = proto__buf_puts(b, "],\"fields\":{");
     for (size_t i = 0; !err && i < c->n_fields; i++) {
         if (i)
-            err = put(b, ",");
+            err = proto__buf_puts(b, ",");
         if (!err)
-            err = put_str(b, c->fields[i].name);
+            err = put_json_string(b, c->fields[i].name);
         if (!err)
-            err = put(b, ":");
+            err = proto__buf_puts(b, ":");
         if (!err)
             err = proto_buf_append(b, c->fields[i].value.json, c->fields[i].value.json_len);
     }
-    return err ? err : put(b, "}}");
+    return err ? err : proto__buf_puts(b, "}}");
 }
 
 int proto_write_push(struct proto_buf *b, const char *req, const struct proto_change *changes,
@@ -193,20 +182,20 @@ int proto_write_push(struct proto_buf *b, const char *req, const struct proto_ch
         err = kv_raw(b, "changes", "[", 1);
     for (size_t i = 0; !err && i < n; i++) {
         if (i)
-            err = put(b, ",");
+            err = proto__buf_puts(b, ",");
         if (!err)
             err = put_change(b, &changes[i]);
     }
     if (!err)
-        err = put(b, "]");
+        err = proto__buf_puts(b, "]");
     return finish(b, start, err, 1);
 }
 
 static int put_result(struct proto_buf *b, const struct proto_result *r)
 {
-    int err = put(b, "{\"seq\":");
+    int err = proto__buf_puts(b, "{\"seq\":");
     if (!err)
-        err = put_int(b, r->seq);
+        err = proto__buf_put_i64(b, r->seq);
     if (!err && r->id)
         err = kv_str(b, "id", r->id);
     if (!err)
@@ -216,17 +205,17 @@ static int put_result(struct proto_buf *b, const struct proto_result *r)
     if (!err && r->status == PROTO_CONFLICT)
         err = put_strings(b, "conflicts", r->conflicts, r->n_conflicts);
     if (!err && r->status == PROTO_REJECTED) {
-        err = put(b, ",\"error\":{\"code\":");
+        err = proto__buf_puts(b, ",\"error\":{\"code\":");
         if (!err)
-            err = put_str(b, proto_code_name(r->error.code));
+            err = put_json_string(b, proto_code_name(r->error.code));
         if (!err && r->error.field[0])
             err = kv_str(b, "field", r->error.field);
         if (!err)
             err = kv_str(b, "message", r->error.message);
         if (!err)
-            err = put(b, "}");
+            err = proto__buf_puts(b, "}");
     }
-    return err ? err : put(b, "}");
+    return err ? err : proto__buf_puts(b, "}");
 }
 
 int proto_write_ack(struct proto_buf *b, const char *req, const char *cursor,
@@ -240,12 +229,12 @@ int proto_write_ack(struct proto_buf *b, const char *req, const char *cursor,
         err = kv_raw(b, "results", "[", 1);
     for (size_t i = 0; !err && i < n; i++) {
         if (i)
-            err = put(b, ",");
+            err = proto__buf_puts(b, ",");
         if (!err)
             err = put_result(b, &results[i]);
     }
     if (!err)
-        err = put(b, "]");
+        err = proto__buf_puts(b, "]");
     return finish(b, start, err, 1);
 }
 
@@ -272,11 +261,11 @@ int proto_write_changes_begin(struct proto_buf *b, const char *req)
 int proto_write_changes_item(struct proto_buf *b, const struct proto_pulled *p, int first)
 {
     size_t start = b->len;
-    int err = first ? 0 : put(b, ",");
+    int err = first ? 0 : proto__buf_puts(b, ",");
     if (!err)
-        err = put(b, "{\"collection\":");
+        err = proto__buf_puts(b, "{\"collection\":");
     if (!err)
-        err = put_str(b, p->collection);
+        err = put_json_string(b, p->collection);
     if (!err)
         err = kv_str(b, "id", p->id);
     if (!err && p->removed)
@@ -296,7 +285,7 @@ int proto_write_changes_item(struct proto_buf *b, const struct proto_pulled *p, 
 int proto_write_changes_end(struct proto_buf *b, const char *cursor, int more)
 {
     size_t start = b->len;
-    int err = put(b, "]");
+    int err = proto__buf_puts(b, "]");
     if (!err)
         err = kv_str(b, "cursor", cursor);
     if (!err)

@@ -20,6 +20,7 @@
 
 #include <libwebsockets.h>
 
+#include "proto_text.h"
 #include "srv.h"
 #include "srv_list.h"
 #include "sync.h"

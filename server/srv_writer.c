@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto_token.h"
 #include "srv_internal.h"
 
 /* What one push needs while it is applied: its results and the grids it touched. */

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto_text.h"
 #include "sync_internal.h"
 
 static enum db_outcome outcome_of(enum proto_status s)

@@ -10,6 +10,7 @@
  */
 #include <string.h>
 
+#include "proto_text.h"
 #include "sync_internal.h"
 
 /*

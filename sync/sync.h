@@ -20,6 +20,7 @@
 
 #include "db.h"
 #include "proto.h"
+#include "proto_schema.h"
 
 #define SYNC_ERRNO_MAP(X)                                    \
     X(NOMEM, "out of memory")                                \

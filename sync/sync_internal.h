@@ -4,6 +4,7 @@
 #ifndef VS_SYNC_INTERNAL_H
 #define VS_SYNC_INTERNAL_H
 
+#include "proto_record.h"
 #include "sync.h"
 
 /* The ceiling of an encoded record body or meta (each field is bounded by a message). */

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "proto_text.h"
 #include "sync_internal.h"
 
 #define STRING_MAX_CHARS 200

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto_record.h"
 #include "vsc.h"
 
 static const char *url(void)

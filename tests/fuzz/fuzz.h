@@ -16,7 +16,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "proto.h"
+#include "proto_errors.h"
 
 /* The entry points libFuzzer calls; the first is optional (replay.c checks). */
 int LLVMFuzzerInitialize(int *argc, char ***argv);

@@ -37,6 +37,7 @@
 
 #include "fuzz.h"
 #include "fz_store.h"
+#include "proto_record.h"
 
 #define MAX_DEV 6
 #define MAX_REC 3

@@ -19,6 +19,7 @@
 
 #include "dump.h"
 #include "fuzz.h"
+#include "proto_text.h"
 
 #define DUMP_SIZE 65536
 

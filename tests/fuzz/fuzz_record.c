@@ -9,7 +9,7 @@
  * an ASan report.
  *
  * Properties:
- *  - the decoder reads only what the encoder writes (proto.h): whatever
+ *  - the decoder reads only what the encoder writes (proto_record.h): whatever
  *    decodes encodes back to exactly the input's bytes, and that decodes
  *    to the same fields and stamps;
  *  - a body the strict decoder reads (without meta), proto_fields_decode
@@ -25,6 +25,8 @@
 #include <string.h>
 
 #include "fuzz.h"
+#include "proto.h"
+#include "proto_record.h"
 
 #define RECORD_MAX ((size_t)16 * 1024 * 1024)
 

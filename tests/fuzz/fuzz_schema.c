@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "fuzz.h"
+#include "proto_text.h"
 #include "sync.h"
 
 static void check_spec(const struct proto_ftype_spec *s, const char *where, int depth)

@@ -39,6 +39,7 @@
 
 #include "fuzz.h"
 #include "fz_store.h"
+#include "proto_text.h"
 
 enum { P_C1, P_C2, P_C1_ALL, P_SUP, P_SUPL, P_COUNT };
 

@@ -7,6 +7,7 @@
 
 #include "fuzz.h"
 #include "fz_store.h"
+#include "proto_record.h"
 
 const struct proto_schema *fz_default_schema(void)
 {

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "proto.h"
+#include "proto_record.h"
 
 /* Parses fields_json as the fields of a one-change push, to get proto_fields. */
 static struct proto_msg *fields_of(const char *fields_json)

@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "proto_record.h"
 
 /* ---- the reference: the cJSON-based decoder record.c had before -------- */
 

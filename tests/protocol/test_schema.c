@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proto.h"
+#include "proto_schema.h"
 
 static const char *schemas_dir;
 

@@ -10,7 +10,8 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "proto.h"
+#include "proto_text.h"
+#include "proto_time.h"
 
 #define DATE_OK(s) assert_true(proto_date_valid(s, strlen(s)))
 #define DATE_BAD(s) assert_false(proto_date_valid(s, strlen(s)))

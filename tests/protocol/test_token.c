@@ -14,7 +14,7 @@
 
 #include <openssl/sha.h>
 
-#include "proto.h"
+#include "proto_token.h"
 
 static void test_token_encode(void **state)
 {

@@ -41,6 +41,7 @@
 #include <string.h>
 
 #include "fixture.h"
+#include "proto_record.h"
 
 #define CONVERGE_CASES 1000
 #define CONFLICT_CASES 500
