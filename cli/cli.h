@@ -131,6 +131,7 @@ int cli_cmd_device(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_token(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_export(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_demo(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_backup(struct cli_ctx *ctx, int argc, char **argv);
 
 /* ---- added by the client engineer: `visitsync client` (cmd_client.c) ---- */
 int cli_cmd_client(struct cli_ctx *ctx, int argc, char **argv);

@@ -77,6 +77,14 @@ static const struct cli_command commands[] = {
      "schema order; arrays and objects as compact JSON, absent fields empty. A text\n"
      "cell starting with = + - @ (or TAB, CR, full-width ＝＋－＠) gets a leading ' so\n"
      "no spreadsheet runs it; control characters in cells become U+FFFD.\n"},
+    {"backup", cli_cmd_backup, "copy the database while the server runs",
+     "usage: visitsync backup FILE [--db PATH]\n"
+     "\n"
+     "Writes a consistent copy of the database to FILE while the server keeps\n"
+     "serving (pushes are not held up). The copy is checked with SQLite's\n"
+     "integrity check, made readable by its owner only (0600) and written under\n"
+     "FILE.partial first, so FILE is never a half copy. Progress goes to stderr.\n"
+     "To restore: stop the server, copy FILE over the database, start it again.\n"},
     {"demo", cli_cmd_demo, "fill an empty database with a demo township",
      "usage: visitsync demo [--db PATH]\n"
      "\n"

@@ -349,4 +349,21 @@ int db_checkpoint(struct db *db, int *wal_pages, int *done_pages);
 /* The WAL size in pages at which this connection's COMMIT checkpoints by itself (0: never). */
 int db_wal_autocheckpoint(struct db *db, int pages);
 
+/* ---- backups (backup.c) --------------------------------------------------- */
+
+/* Called after each step of a backup with the pages copied so far and the total. */
+typedef void (*db_progress_fn)(void *ctx, int done_pages, int total_pages);
+
+/*
+ * Copies the store into a new file at path while other connections keep
+ * committing: the copy is one consistent snapshot (a read transaction held
+ * for the whole copy, which in WAL mode blocks no writer). It is written as
+ * "<path>.partial" with mode 0600, verified with PRAGMA integrity_check,
+ * flushed to disk and then renamed over path, so path never holds a partial
+ * copy. progress (may be NULL) is called after every step. Returns 0 or a
+ * DB_E* code (db_errmsg names the file and what failed). The thread that
+ * owns db; not inside another transaction of db's.
+ */
+int db_backup(struct db *db, const char *path, db_progress_fn progress, void *ctx);
+
 #endif
