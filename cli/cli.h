@@ -132,6 +132,21 @@ int cli_cmd_token(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_export(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_demo(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_backup(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_audit(struct cli_ctx *ctx, int argc, char **argv);
+
+/* ---- the audit log (cmd_audit.c) ---------------------------------------- */
+
+/* The actor of this process's acts: "cli:<OS user name>" (geteuid), else "cli:uid<N>". */
+void cli_audit_actor(char *out, size_t size);
+
+/*
+ * Records an act in the audit log (db_audit_add, now, cli_audit_actor) and
+ * commits the transaction the act ran in (db_begin ... db_commit), so the
+ * act and its record are durable together; detail never holds a token.
+ * Returns 0 or a DB_E* code: the caller then rolls back (db_rollback) and
+ * nothing of the act remains.
+ */
+int cli_audit_commit(struct db *db, const char *act, const char *target, const char *detail);
 
 /* ---- added by the client engineer: `visitsync client` (cmd_client.c) ---- */
 int cli_cmd_client(struct cli_ctx *ctx, int argc, char **argv);

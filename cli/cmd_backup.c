@@ -4,6 +4,8 @@
  * mode blocks no writer), verified, written 0600 and renamed into place.
  * Progress goes to stderr, one line per tenth; stdout stays empty.
  *
+ * The copy gets an epoch of its own (db_backup), named in the last line
+ * and in the audit row the live store records once the copy is verified.
  * Restoring is copying FILE back over the database while the server is
  * stopped (docs/operations.md, "Restore").
  */
@@ -48,7 +50,7 @@ int cli_cmd_backup(struct cli_ctx *ctx, int argc, char **argv)
     struct backup_progress progress = {.last_tenth = -1};
     const char *pos[1];
     size_t n_pos = 0;
-    char err[256];
+    char err[256], epoch[DB_EPOCH_SIZE], detail[32];
     struct db *db = NULL;
     int rc = cli_args_parse(&spec, argc, argv, pos, &n_pos, err, sizeof err);
 
@@ -58,13 +60,26 @@ int cli_cmd_backup(struct cli_ctx *ctx, int argc, char **argv)
         return cli_usage_error("backup", "backup",
                                "'%s' is the database itself; name a new file for the copy",
                                pos[0]);
-    if ((rc = cli_open_db(ctx, "backup", DB_OPEN_READONLY, &db)) != 0)
+    /* Read-write: the live store records the backup in its audit log. */
+    if ((rc = cli_open_db(ctx, "backup", 0, &db)) != 0)
         return rc;
-    if (db_backup(db, pos[0], backup_progress, &progress) != 0) {
+    if (db_backup(db, pos[0], backup_progress, &progress, epoch) != 0) {
         rc = cli_fail("backup: %s", db_errmsg(db));
         goto out;
     }
-    fprintf(stderr, "backup: done, verified copy at %s\n", pos[0]);
+    fprintf(stderr, "backup: done, verified copy at %s (epoch %s)\n", pos[0], epoch);
+    /* Only a verified copy is recorded; the copy itself holds the log up to before it. */
+    snprintf(detail, sizeof detail, "epoch=%s", epoch);
+    rc = db_begin(db);
+    if (rc == 0)
+        rc = cli_audit_commit(db, "backup", pos[0], detail);
+    if (rc != 0) {
+        db_rollback(db);
+        rc = cli_fail("backup: the copy at %s is good but could not be recorded in the audit "
+                      "log: %s",
+                      pos[0], db_errmsg(db));
+        goto out;
+    }
     rc = CLI_EXIT_OK;
 out:
     db_close(db);

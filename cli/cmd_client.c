@@ -15,6 +15,12 @@
  * subcommand takes it, but a tablet has no server database). The store is
  * created 0600 (it holds the device's token; vsc_replica_open). Whatever
  * came from the server or the store is printed through cli_term_* (cli.h).
+ *
+ * Acked changes are kept VSC_RETAIN_DAYS (30) days for a server restored
+ * from an older backup (docs/protocol.md §2.4a); $VISITSYNC_CLIENT_RETAIN_DAYS
+ * (a whole number of days, 0: prune them at the next sync) changes that, for
+ * tests and for a tablet short of space. What a restore could not get back
+ * is reported by `client sync` and stays listed by `client status`.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -32,6 +38,7 @@
 #define CLIENT_DEFAULT_REPLICA "./visitsync-client.db"
 #define CLIENT_MAX_SETS 64
 #define CLIENT_FIELDS_MAX (1024 * 1024) /* one change's fields, as JSON text */
+#define CLIENT_RETAIN_ENV "VISITSYNC_CLIENT_RETAIN_DAYS"
 
 static const char *client_replica_path(const char *given)
 {
@@ -311,6 +318,50 @@ static void client_note_retry(void *ctx, const char *line)
     cli_note("client sync: %s", line);
 }
 
+/*
+ * Reads $VISITSYNC_CLIENT_RETAIN_DAYS into *days as vsc_sync_opts wants it
+ * (0: unset, the default; -1: 0 days). Prints the line and returns
+ * CLI_EXIT_USAGE when it is not a whole number of days.
+ */
+static int client_retain_days(int *days)
+{
+    const char *env = getenv(CLIENT_RETAIN_ENV);
+    int64_t n = 0;
+
+    *days = 0;
+    if (!env || !env[0])
+        return 0;
+    if (client_parse_int(env, 0, 36500, &n) != 0)
+        return cli_usage_error("client sync", "client",
+                               "$" CLIENT_RETAIN_ENV " '%.40s' must be a number of days, 0-36500",
+                               env);
+    *days = n == 0 ? -1 : (int)n;
+    return 0;
+}
+
+/* Tells what a sync did after a server restore, on stderr (a person must see a loss). */
+static void client_note_restore(const struct vsc_sync_report *rep)
+{
+    if (rep->requeued > 0)
+        cli_note("client sync: the server knew fewer of this tablet's changes than it had "
+                 "acked (it was restored from a backup), so the %" PRId64 " acked change%s "
+                 "kept here %s sent again",
+                 rep->requeued, rep->requeued == 1 ? "" : "s",
+                 rep->requeued == 1 ? "was" : "were");
+    if (rep->lost_n > 0)
+        cli_note("client sync: warning: the server was restored from a backup and lost %" PRId64
+                 " change%s of this tablet (seq %" PRId64 "..%" PRId64 ") that %s acked too long "
+                 "ago to be kept here; %s only on paper or with the cadre now: enter %s again "
+                 "(`visitsync client status` lists them)",
+                 rep->lost_n, rep->lost_n == 1 ? "" : "s", rep->lost_lo, rep->lost_hi,
+                 rep->lost_n == 1 ? "was" : "were", rep->lost_n == 1 ? "it is" : "they are",
+                 rep->lost_n == 1 ? "it" : "them");
+    if (rep->reset)
+        cli_note("client sync: the server was restored from a backup: replica rebuilt (%" PRId64
+                 " record%s)",
+                 rep->records, rep->records == 1 ? "" : "s");
+}
+
 static int client_sync(struct cli_ctx *ctx, int argc, char **argv)
 {
     const char *replica = NULL, *ca = NULL, *timeout_s = NULL, *attempts_s = NULL, *batch_s = NULL;
@@ -342,6 +393,8 @@ static int client_sync(struct cli_ctx *ctx, int argc, char **argv)
     if (batch_s && client_parse_int(batch_s, 1, PROTO_MAX_BATCH, &batch) != 0)
         return cli_usage_error("client sync", "client", "--batch '%.40s' must be 1-%d", batch_s,
                                PROTO_MAX_BATCH);
+    if ((rc = client_retain_days(&so.retain_days)) != 0)
+        return rc;
     if ((rc = client_open("client sync", client_replica_path(replica), 0, &r)) != 0)
         return rc;
     conn.ca_file = ca;
@@ -360,6 +413,7 @@ static int client_sync(struct cli_ctx *ctx, int argc, char **argv)
                  " renumbered to follow them",
                  rep.server_seq, rep.renumbered, rep.renumbered == 1 ? "" : "s",
                  rep.renumbered == 1 ? "was" : "were");
+    client_note_restore(&rep);
     if (vsc_replica_config_get(r, "cursor", &cursor) != 0)
         cursor = NULL;
     if (rc != 0) {
@@ -405,6 +459,24 @@ static int client_print_rejected(void *ctx, const struct vsc_replica_rejected *x
     return 0;
 }
 
+static int client_print_lost(void *ctx, const struct vsc_replica_lost *x)
+{
+    char when[40];
+    (void)ctx;
+    proto_format_time(x->found_ms, when, sizeof when);
+    printf("  seq %" PRId64 "..%" PRId64 ": %" PRId64 " change%s the server lost in a restore "
+           "(found %s), acked too long ago to be kept here: enter %s again from paper or "
+           "with the cadre\n",
+           x->lo, x->hi, x->n, x->n == 1 ? "" : "s", when, x->n == 1 ? "it" : "them");
+    return 0;
+}
+
+static int client_count_lost(void *ctx, const struct vsc_replica_lost *x)
+{
+    *(int64_t *)ctx += x->n;
+    return 0;
+}
+
 static int client_count_rejected(void *ctx, const struct vsc_replica_rejected *x)
 {
     (void)x;
@@ -428,7 +500,7 @@ static int client_status(struct cli_ctx *ctx, int argc, char **argv)
     const struct cli_opt opts[] = {{"replica", &replica, NULL, 0}};
     struct cli_args_spec spec = {.opts = opts, .n_opts = 1, .db_path = &ctx->db_path};
     struct vsc_replica *r = NULL;
-    int64_t pending = 0, oldest = 0, rejected = 0, last = 0;
+    int64_t pending = 0, oldest = 0, rejected = 0, last = 0, kept = 0, kept_oldest = 0, lost = 0;
     char err[256], when[40], *user = NULL, *role = NULL;
     size_t n_pos = 0;
     int rc, any = 0;
@@ -439,6 +511,8 @@ static int client_status(struct cli_ctx *ctx, int argc, char **argv)
         return rc;
     if ((rc = vsc_replica_pending(r, &pending, &oldest)) != 0 ||
         (rc = vsc_replica_rejected_list(r, client_count_rejected, &rejected)) != 0 ||
+        (rc = vsc_replica_retained(r, &kept, &kept_oldest)) != 0 ||
+        (rc = vsc_replica_lost_list(r, client_count_lost, &lost)) != 0 ||
         (rc = vsc_replica_config_get_int(r, "last_sync_ms", 0, &last)) != 0) {
         rc = cli_fail("client status: %s", vsc_replica_errmsg(r));
         goto out;
@@ -453,6 +527,13 @@ static int client_status(struct cli_ctx *ctx, int argc, char **argv)
         printf("pending: %" PRId64 " (oldest %s)\n", pending, when);
     } else {
         printf("pending: 0\n");
+    }
+    /* Acked changes kept to send again should the server be restored from a backup. */
+    if (kept > 0) {
+        proto_format_time(kept_oldest, when, sizeof when);
+        printf("kept: %" PRId64 " acked (oldest acked %s)\n", kept, when);
+    } else {
+        printf("kept: 0\n");
     }
     client_print_setting(r, "cursor", "cursor");
     /* The highest seq the server is known to have committed for this device. */
@@ -476,6 +557,12 @@ static int client_status(struct cli_ctx *ctx, int argc, char **argv)
     printf("%s\n", any ? "" : "none");
     printf("rejected: %" PRId64 "\n", rejected);
     if ((rc = vsc_replica_rejected_list(r, client_print_rejected, NULL)) != 0) {
+        rc = cli_fail("client status: %s", vsc_replica_errmsg(r));
+        goto out;
+    }
+    /* A loss stays listed: it is the record of what must be entered again. */
+    printf("lost: %" PRId64 "\n", lost);
+    if ((rc = vsc_replica_lost_list(r, client_print_lost, NULL)) != 0) {
         rc = cli_fail("client status: %s", vsc_replica_errmsg(r));
         goto out;
     }

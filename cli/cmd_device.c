@@ -5,6 +5,7 @@
  * `--qr` also draws the token on stderr for the tablet's camera.
  * `visitsync device revoke DEVICE_ID` makes the token stop working; a
  * running server notices within a second (db_devices_revoked_since).
+ * Each act commits together with its audit row (cli_audit_commit).
  */
 #include <stdio.h>
 #include <string.h>
@@ -28,6 +29,7 @@ static int device_enroll(struct cli_ctx *ctx, int argc, char **argv)
     size_t n_pos = 0;
     char err[256];
     char token[PROTO_TOKEN_CHARS + 1];
+    char detail[80];
     unsigned char hash[PROTO_TOKEN_HASH];
     struct db *db = NULL;
     int rc = cli_args_parse(&spec, argc, argv, NULL, &n_pos, err, sizeof err);
@@ -46,7 +48,15 @@ static int device_enroll(struct cli_ctx *ctx, int argc, char **argv)
                       strerror(-rc));
         goto out;
     }
-    rc = db_device_enroll(db, device, user, hash, proto_now_ms());
+    /* The device and its audit row commit together; the token is in neither. */
+    snprintf(detail, sizeof detail, "user=%s", user);
+    rc = db_begin(db);
+    if (rc == 0)
+        rc = db_device_enroll(db, device, user, hash, proto_now_ms());
+    if (rc == 0)
+        rc = cli_audit_commit(db, "device enroll", device, detail);
+    if (rc != 0)
+        db_rollback(db);
     if (rc == DB_EEXISTS) {
         rc = cli_fail("device enroll: device '%s' already exists (device ids are never reused; "
                       "pick another)",
@@ -95,7 +105,13 @@ static int device_revoke(struct cli_ctx *ctx, int argc, char **argv)
         return rc;
     if ((rc = cli_open_db(ctx, "device revoke", 0, &db)) != 0)
         return rc;
-    rc = db_device_revoke(db, pos[0], proto_now_ms());
+    rc = db_begin(db);
+    if (rc == 0)
+        rc = db_device_revoke(db, pos[0], proto_now_ms());
+    if (rc == 0)
+        rc = cli_audit_commit(db, "device revoke", pos[0], NULL);
+    if (rc != 0)
+        db_rollback(db);
     if (rc == DB_ENOTFOUND)
         rc = cli_fail("device revoke: unknown device '%s'", pos[0]);
     else if (rc != 0)

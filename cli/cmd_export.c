@@ -167,7 +167,7 @@ int cli_cmd_export(struct cli_ctx *ctx, int argc, char **argv)
     struct proto_fault fault;
     struct db *db = NULL;
     size_t n_pos = 0;
-    char err[256];
+    char err[256], detail[64];
     int rc = cli_args_parse(&spec, argc, argv, NULL, &n_pos, err, sizeof err);
     if (rc != CLI_ARGS_OK)
         return cli_usage_error("export", "export", "%s", err);
@@ -196,7 +196,8 @@ int cli_cmd_export(struct cli_ctx *ctx, int argc, char **argv)
         rc = cli_fail("export: unknown collection '%.60s' (known: %s)", collection, known);
         goto out;
     }
-    if ((rc = cli_open_db(ctx, "export", DB_OPEN_READONLY, &db)) != 0)
+    /* Read-write: the export is recorded in the audit log once it is complete. */
+    if ((rc = cli_open_db(ctx, "export", 0, &db)) != 0)
         goto out;
     proto_buf_init(&x.line, 0, LINE_MAX_BYTES);
     if (x.csv && csv_header(&x) != 0) {
@@ -214,6 +215,17 @@ int cli_cmd_export(struct cli_ctx *ctx, int argc, char **argv)
     }
     if (fflush(stdout) != 0) {
         rc = cli_fail("export: cannot write to stdout");
+        goto out;
+    }
+    snprintf(detail, sizeof detail, "format=%s records=%ld", x.csv ? "csv" : "jsonl", x.count);
+    rc = db_begin(db);
+    if (rc == 0)
+        rc = cli_audit_commit(db, "export", collection, detail);
+    if (rc != 0) {
+        db_rollback(db);
+        rc = cli_fail("export: the records are written but the export could not be recorded "
+                      "in the audit log: %s",
+                      db_errmsg(db));
         goto out;
     }
     rc = CLI_EXIT_OK;

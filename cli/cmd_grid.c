@@ -1,6 +1,7 @@
 /*
  * cmd_grid.c — `visitsync grid add ID NAME`: adds a grid (网格), the unit
- * of data scope. Arguments are checked before the store is touched.
+ * of data scope. Arguments are checked before the store is touched; the
+ * grid and its audit row (cli_audit_commit) commit together.
  */
 #include <string.h>
 
@@ -32,7 +33,14 @@ static int grid_add(struct cli_ctx *ctx, int argc, char **argv)
 
     if ((rc = cli_open_db(ctx, "grid add", 0, &db)) != 0)
         return rc;
-    rc = db_grid_add(db, id, name, proto_now_ms());
+    /* The grid and its audit row commit together. */
+    rc = db_begin(db);
+    if (rc == 0)
+        rc = db_grid_add(db, id, name, proto_now_ms());
+    if (rc == 0)
+        rc = cli_audit_commit(db, "grid add", id, NULL);
+    if (rc != 0)
+        db_rollback(db);
     if (rc == DB_EEXISTS)
         rc = cli_fail("grid add: grid '%s' already exists", id);
     else if (rc != 0)

@@ -56,6 +56,7 @@ int cli_cmd_serve(struct cli_ctx *ctx, int argc, char **argv)
         {"max-conn-per-ip", &max_conn, NULL, 0},
         {"ping-interval", &ping, NULL, 0},
         {"idle-timeout", &idle, NULL, 0},
+        {"metrics-token", &cfg.metrics_token, NULL, 0},
     };
     struct cli_args_spec spec = {
         .opts = opts, .n_opts = sizeof opts / sizeof opts[0], .db_path = &ctx->db_path};

@@ -36,7 +36,14 @@ static int token_create(struct cli_ctx *ctx, int argc, char **argv)
         rc = cli_fail("token create: cannot get random bytes for the token: %s", strerror(-rc));
         goto out;
     }
-    rc = db_token_add(db, user, hash, proto_now_ms());
+    /* The token's hash and its audit row commit together; the token is in neither. */
+    rc = db_begin(db);
+    if (rc == 0)
+        rc = db_token_add(db, user, hash, proto_now_ms());
+    if (rc == 0)
+        rc = cli_audit_commit(db, "token create", user, NULL);
+    if (rc != 0)
+        db_rollback(db);
     if (rc == DB_EMISUSE) {
         /* db/ says why: the user is a cadre. */
         rc = cli_fail("token create: %s (a cadre's tablet uses: visitsync device enroll)",

@@ -2,8 +2,10 @@
  * cmd_user.c — `visitsync user add --id ID --name NAME --role ROLE
  * [--grids G1,G2]`: adds a person. A cadre must name at least one grid;
  * supervisors and admins see every grid unless --grids limits them.
- * Everything that can be checked without the store is checked first.
+ * Everything that can be checked without the store is checked first; the
+ * user and its audit row (cli_audit_commit) commit together.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,7 +58,7 @@ static int user_add(struct cli_ctx *ctx, int argc, char **argv)
     char *grid_buf = NULL;
     int n_grids = 0;
     size_t n_pos = 0;
-    char err[256];
+    char err[256], detail[DB_AUDIT_DETAIL_MAX + 1];
     struct db *db = NULL;
     int rc = cli_args_parse(&spec, argc, argv, NULL, &n_pos, err, sizeof err);
     if (rc != CLI_ARGS_OK)
@@ -103,8 +105,17 @@ static int user_add(struct cli_ctx *ctx, int argc, char **argv)
             goto out;
         }
     }
-    rc = db_user_add(db, id, name, (enum db_role)role, n_grids ? grids : NULL, (size_t)n_grids,
-                     proto_now_ms());
+    /* The user and its audit row commit together. */
+    snprintf(detail, sizeof detail, "role=%s grids=%s", db_role_name((enum db_role)role),
+             n_grids ? grid_list : "all");
+    rc = db_begin(db);
+    if (rc == 0)
+        rc = db_user_add(db, id, name, (enum db_role)role, n_grids ? grids : NULL,
+                         (size_t)n_grids, proto_now_ms());
+    if (rc == 0)
+        rc = cli_audit_commit(db, "user add", id, detail);
+    if (rc != 0)
+        db_rollback(db);
     if (rc == DB_EEXISTS) {
         rc = cli_fail("user add: user '%s' already exists", id);
     } else if (rc == DB_ENOTFOUND) {

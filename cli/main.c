@@ -59,7 +59,8 @@ static const struct cli_command commands[] = {
      "usage: visitsync serve [--listen HOST:PORT] [--tls-cert F --tls-key F] [--web DIR]\n"
      "                       [--schema F] [--insecure] [--max-skew SECONDS]\n"
      "                       [--max-batch N] [--max-message BYTES] [--max-conn-per-ip N]\n"
-     "                       [--ping-interval SECONDS] [--idle-timeout SECONDS] [--db PATH]\n"
+     "                       [--ping-interval SECONDS] [--idle-timeout SECONDS]\n"
+     "                       [--metrics-token T] [--db PATH]\n"
      "\n"
      "Serves the sync protocol on ws://HOST:PORT/sync (wss:// with --tls-cert and\n"
      "--tls-key) until SIGINT/SIGTERM. Default listen 127.0.0.1:8080; port 0 picks a\n"
@@ -67,7 +68,9 @@ static const struct cli_command commands[] = {
      "A non-loopback HOST needs TLS, or --insecure behind a TLS proxy. Defaults:\n"
      "--max-skew 600, --max-batch 500, --max-message 1048576, --max-conn-per-ip 512\n"
      "(0: no cap), --ping-interval 30, --idle-timeout 70 (a connection that answers no\n"
-     "ping for that long is dropped).\n"},
+     "ping for that long is dropped).\n"
+     "GET /metrics (Prometheus) is open to anyone who reaches the port unless\n"
+     "--metrics-token T is given: then it needs `Authorization: Bearer T`.\n"},
     {"export", cli_cmd_export, "write a collection's current records to stdout",
      "usage: visitsync export --collection NAME [--format jsonl|csv] [--db PATH]\n"
      "\n"
@@ -84,7 +87,23 @@ static const struct cli_command commands[] = {
      "serving (pushes are not held up). The copy is checked with SQLite's\n"
      "integrity check, made readable by its owner only (0600) and written under\n"
      "FILE.partial first, so FILE is never a half copy. Progress goes to stderr.\n"
-     "To restore: stop the server, copy FILE over the database, start it again.\n"},
+     "The copy gets an epoch of its own, so tablets that synced after it pull\n"
+     "everything again once it is restored, and re-send what it lacks.\n"
+     "To restore: stop the server, copy FILE over the database, remove the\n"
+     "database's -wal and -shm files, run visitsync init, start the server\n"
+     "(docs/operations.md, \"Restore\").\n"},
+    {"audit", cli_cmd_audit, "list the recorded admin and supervisor acts",
+     "usage: visitsync audit [--since TIME] [--limit N] [--db PATH]\n"
+     "\n"
+     "Lists who did what and when, oldest first, one act per line:\n"
+     "  2026-12-05T10:11:12Z  cli:root  device enroll  tab-c001  user=c001\n"
+     "(time in UTC, who, the act, its target or -, a note). Recorded: grid add,\n"
+     "user add, device enroll, device revoke, token create, export, backup (who:\n"
+     "cli:<the OS user>) and a supervisor's conflict resolution (who: the user id).\n"
+     "The log is append-only and is part of every backup.\n"
+     "--since TIME: acts at or after TIME, a date (2026-12-05, UTC midnight) or an\n"
+     "RFC 3339 time (2026-12-05T18:00:00+08:00). --limit N: at most N acts, 1-10000\n"
+     "(default 100); when more follow, a line on stderr says from when.\n"},
     {"demo", cli_cmd_demo, "fill an empty database with a demo township",
      "usage: visitsync demo [--db PATH]\n"
      "\n"
@@ -97,6 +116,7 @@ static const struct cli_command commands[] = {
      "       visitsync client add --collection C --id ID [--base N]\n"
      "                            (--set FIELD=VALUE ... | --json OBJECT) [--delete|--restore]\n"
      "       visitsync client sync [--ca FILE] [--insecure] [--timeout S] [--attempts N]\n"
+     "                             [--batch N] [--no-deflate]\n"
      "       visitsync client status\n"
      "       visitsync client list [--collection C]\n"
      "\n"
@@ -106,8 +126,11 @@ static const struct cli_command commands[] = {
      "sync pushes the queued changes, pulls what changed and prints one line:\n"
      "  pushed N (applied a, conflict c, duplicate d, rejected r), pulled M, cursor X\n"
      "status shows the device, server, pending changes, cursor, record counts and\n"
-     "the rejected changes with their errors; list prints the local records as JSON\n"
-     "lines.\n"},
+     "the rejected changes with their errors, the acked changes it keeps and any\n"
+     "changes lost in a server restore; list prints the local records as JSON lines.\n"
+     "Acked changes are kept 30 days, to be sent again if the server is restored\n"
+     "from a backup ($VISITSYNC_CLIENT_RETAIN_DAYS sets the days; 0 prunes them at\n"
+     "the next sync).\n"},
 };
 
 #define N_COMMANDS (sizeof commands / sizeof commands[0])

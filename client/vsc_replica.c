@@ -11,6 +11,15 @@
  * Multi-step operations (queue, ack, apply) run inside BEGIN IMMEDIATE …
  * COMMIT so a crash leaves the outbox, the clock and the replica consistent
  * with each other. A store is used by one thread at a time, the caller's.
+ *
+ * An acked change stays in the outbox table with its ack time (acked_ms;
+ * NULL while it is queued), so that a welcome from a server restored from
+ * an older backup can queue it again unchanged. Pruning it notes its seq in
+ * `pruned` (ranges of consecutive seqs, one row per range, so the table stays
+ * a few rows for a tablet whose seqs run on without holes); a welcome that
+ * needed pruned changes moves their range into `lost`, which only grows, to
+ * be shown by `visitsync client status`. The schema is versioned with
+ * user_version and brought up one step at a time (vsc__replica_steps).
  */
 #include "vsc_replica.h"
 
@@ -22,7 +31,7 @@
 
 #include "db_core.h"
 
-#define VSC__REPLICA_SCHEMA_VERSION 1
+#define VSC__REPLICA_SCHEMA_VERSION 2
 
 /* Every statement the store uses, prepared once. */
 #define VSC__REPLICA_STMT_MAP(X)                                                              \
@@ -32,13 +41,28 @@
     X(CONFIG_DEL, "DELETE FROM config WHERE key = ?1")                                        \
     X(OUTBOX_ADD, "INSERT INTO outbox(seq, collection, id, base, hlc_ms, hlc_counter, "       \
                   "fields, deleted, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)") \
-    X(OUTBOX_STATS, "SELECT count(*), min(created_ms) FROM outbox")                           \
+    X(OUTBOX_STATS, "SELECT count(*), min(created_ms) FROM outbox WHERE acked_ms IS NULL")    \
     X(OUTBOX_LIST, "SELECT seq, collection, id, base, hlc_ms, hlc_counter, fields, "          \
-                   "created_ms, deleted FROM outbox WHERE seq > ?1 ORDER BY seq LIMIT ?2")    \
+                   "created_ms, deleted FROM outbox WHERE seq > ?1 AND acked_ms IS NULL "     \
+                   "ORDER BY seq LIMIT ?2")                                                   \
     X(OUTBOX_DEL, "DELETE FROM outbox WHERE seq = ?1")                                        \
-    X(OUTBOX_RANGE, "SELECT min(seq), max(seq) FROM outbox")                                  \
-    X(OUTBOX_SHIFT, "UPDATE outbox SET seq = -(seq + ?1)")                                    \
+    X(OUTBOX_ACK, "UPDATE outbox SET acked_ms = ?2 WHERE seq = ?1 AND acked_ms IS NULL")      \
+    X(OUTBOX_RANGE, "SELECT min(seq), max(seq) FROM outbox WHERE acked_ms IS NULL")           \
+    X(OUTBOX_SHIFT, "UPDATE outbox SET seq = -(seq + ?1) WHERE acked_ms IS NULL")             \
     X(OUTBOX_UNFLIP, "UPDATE outbox SET seq = -seq WHERE seq < 0")                            \
+    X(KEPT_STATS, "SELECT count(*), min(acked_ms) FROM outbox WHERE acked_ms IS NOT NULL")    \
+    X(KEPT_REQUEUE, "UPDATE outbox SET acked_ms = NULL WHERE acked_ms IS NOT NULL "           \
+                    "AND seq > ?1")                                                           \
+    X(KEPT_OLD, "SELECT seq FROM outbox WHERE acked_ms < ?1 ORDER BY seq")                    \
+    X(KEPT_DROP, "DELETE FROM outbox WHERE acked_ms < ?1")                                    \
+    X(PRUNED_EXTEND, "UPDATE pruned SET hi = ?1 WHERE hi = ?1 - 1")                           \
+    X(PRUNED_ADD, "INSERT INTO pruned(lo, hi) VALUES (?1, ?1)")                               \
+    X(PRUNED_ABOVE, "SELECT min(max(lo, ?1 + 1)), max(hi), sum(hi - max(lo, ?1 + 1) + 1) "    \
+                    "FROM pruned WHERE hi > ?1")                                              \
+    X(PRUNED_DROP, "DELETE FROM pruned WHERE lo > ?1")                                        \
+    X(PRUNED_TRIM, "UPDATE pruned SET hi = ?1 WHERE hi > ?1")                                 \
+    X(LOST_ADD, "INSERT INTO lost(lo, hi, n, found_ms) VALUES (?1, ?2, ?3, ?4)")              \
+    X(LOST_LIST, "SELECT lo, hi, n, found_ms FROM lost ORDER BY id")                          \
     X(REJECT_ADD, "INSERT OR REPLACE INTO rejected(seq, collection, id, fields, code, "       \
                   "field, message, created_ms, rejected_ms) SELECT seq, collection, id, "     \
                   "fields, ?2, ?3, ?4, created_ms, ?5 FROM outbox WHERE seq = ?1")            \
@@ -49,6 +73,7 @@
                   "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(collection, id) DO UPDATE SET "    \
                   "rev = excluded.rev, deleted = excluded.deleted, body = excluded.body")     \
     X(RECORD_DEL, "DELETE FROM replica WHERE collection = ?1 AND id = ?2")                    \
+    X(RECORD_CLEAR, "DELETE FROM replica")                                                    \
     X(RECORD_LIST_ALL, "SELECT collection, id, rev, deleted, body FROM replica "              \
                        "ORDER BY collection, id")                                             \
     X(RECORD_LIST_ONE, "SELECT collection, id, rev, deleted, body FROM replica "              \
@@ -69,7 +94,8 @@ static const char *const vsc__replica_sql[VSC__REPLICA_STMT_COUNT_] = {
 #undef VSC__REPLICA_STMT_SQL
 };
 
-static const char vsc__replica_schema_sql[] =
+/* Step 1: the store as it was first made. */
+static const char vsc__replica_schema_v1[] =
     "CREATE TABLE IF NOT EXISTS config(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS outbox(seq INTEGER PRIMARY KEY, collection TEXT NOT NULL,"
     " id TEXT NOT NULL, base INTEGER NOT NULL, hlc_ms INTEGER NOT NULL,"
@@ -80,7 +106,27 @@ static const char vsc__replica_schema_sql[] =
     " message TEXT NOT NULL, created_ms INTEGER NOT NULL, rejected_ms INTEGER NOT NULL);"
     "CREATE TABLE IF NOT EXISTS replica(collection TEXT NOT NULL, id TEXT NOT NULL,"
     " rev INTEGER NOT NULL, deleted INTEGER NOT NULL DEFAULT 0, body TEXT NOT NULL,"
-    " PRIMARY KEY(collection, id)) WITHOUT ROWID;";
+    " PRIMARY KEY(collection, id)) WITHOUT ROWID;"
+    "PRAGMA user_version = 1;";
+
+/*
+ * Step 2: acked changes are kept (acked_ms), their seqs noted once pruned,
+ * and losses after a server restore recorded. The partial index keeps the
+ * queue's walk and count as cheap as before, however many are kept.
+ */
+static const char vsc__replica_schema_v2[] =
+    "ALTER TABLE outbox ADD COLUMN acked_ms INTEGER;"
+    "CREATE INDEX outbox_queued ON outbox(seq) WHERE acked_ms IS NULL;"
+    "CREATE TABLE pruned(lo INTEGER PRIMARY KEY, hi INTEGER NOT NULL);"
+    "CREATE TABLE lost(id INTEGER PRIMARY KEY, lo INTEGER NOT NULL, hi INTEGER NOT NULL,"
+    " n INTEGER NOT NULL, found_ms INTEGER NOT NULL);"
+    "PRAGMA user_version = 2;";
+
+/* vsc__replica_steps[v] brings a store of version v to version v + 1. */
+static const char *const vsc__replica_steps[VSC__REPLICA_SCHEMA_VERSION] = {
+    vsc__replica_schema_v1,
+    vsc__replica_schema_v2,
+};
 
 struct vsc_replica {
     struct db_core core; /* the connection; its statement cache is stmt */
@@ -145,11 +191,11 @@ int vsc_replica_open(const char *path, int create, struct vsc_replica **out, cha
                            "the local store '%s' does not exist (run `visitsync client init` "
                            "first)",
                            path);
+    /* Every step in one transaction: a store is at one version or the next. */
     if (rc == 0 && version < VSC__REPLICA_SCHEMA_VERSION && (rc = vsc__replica_begin(r)) == 0) {
-        rc = db_core_exec(&r->core, vsc__replica_schema_sql, "creating the local store's tables");
-        if (rc == 0)
-            rc = db_core_exec(&r->core, "PRAGMA user_version = 1",
-                              "setting the local store's schema version");
+        for (int v = version; rc == 0 && v < VSC__REPLICA_SCHEMA_VERSION; v++)
+            rc = db_core_exec(&r->core, vsc__replica_steps[v],
+                              "bringing the local store's tables up to date");
         rc = vsc__replica_end(r, rc);
     }
     if (rc != 0) {
@@ -320,9 +366,91 @@ static int vsc__replica_renumber_step(struct vsc_replica *r, enum vsc__replica_s
     return rc;
 }
 
-int vsc_replica_welcome(struct vsc_replica *r, int64_t server_seq, int64_t *renumbered)
+/* Runs a statement that takes one integer (?1) and returns no row; what names it in errors. */
+static int vsc__replica_run_int(struct vsc_replica *r, enum vsc__replica_stmt s, int64_t value,
+                                const char *what)
 {
-    int64_t lo = 0, hi = 0, next = 1, offset = 0, moved = 0;
+    sqlite3_stmt *st = NULL;
+    int rc = vsc__replica_stmt(r, s, &st);
+
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_int64(st, 1, value);
+    rc = sqlite3_step(st);
+    rc = rc == SQLITE_DONE ? 0 : vsc__replica_sqlfail(r, rc, what);
+    db_core_reset(st);
+    return rc;
+}
+
+/*
+ * The pruned seqs above server_seq: their lowest, highest and count (*n 0:
+ * none), read from the ranges noted by vsc_replica_prune.
+ */
+static int vsc__replica_pruned_above(struct vsc_replica *r, int64_t server_seq, int64_t *lo,
+                                     int64_t *hi, int64_t *n)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = vsc__replica_stmt(r, VSC__REPLICA_PRUNED_ABOVE, &st);
+
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_int64(st, 1, server_seq);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *lo = sqlite3_column_int64(st, 0);
+        *hi = sqlite3_column_int64(st, 1);
+        *n = sqlite3_column_int64(st, 2); /* NULL (no range) reads as 0 */
+        rc = 0;
+    } else {
+        rc = vsc__replica_sqlfail(r, rc, "reading the pruned seqs");
+    }
+    db_core_reset(st);
+    return rc;
+}
+
+/*
+ * The server lost the changes this store had acked above server_seq (it was
+ * restored from an older backup): queues the kept ones again as they are,
+ * and records the pruned ones as a loss, once (their ranges leave `pruned`,
+ * so the next welcome with the same seq does not report them again). Runs
+ * inside vsc_replica_welcome's transaction.
+ */
+static int vsc__replica_resend(struct vsc_replica *r, int64_t server_seq, int64_t now_ms,
+                               struct vsc_replica_welcomed *w)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = vsc__replica_run_int(r, VSC__REPLICA_KEPT_REQUEUE, server_seq,
+                                  "queueing the acked changes again");
+
+    if (rc != 0)
+        return rc;
+    w->requeued = sqlite3_changes(r->core.conn);
+    rc = vsc__replica_pruned_above(r, server_seq, &w->lost_lo, &w->lost_hi, &w->lost_n);
+    if (rc != 0 || w->lost_n == 0)
+        return rc;
+    if ((rc = vsc__replica_stmt(r, VSC__REPLICA_LOST_ADD, &st)) != 0)
+        return rc;
+    sqlite3_bind_int64(st, 1, w->lost_lo);
+    sqlite3_bind_int64(st, 2, w->lost_hi);
+    sqlite3_bind_int64(st, 3, w->lost_n);
+    sqlite3_bind_int64(st, 4, now_ms);
+    rc = sqlite3_step(st);
+    rc = rc == SQLITE_DONE ? 0 : vsc__replica_sqlfail(r, rc, "recording lost changes");
+    db_core_reset(st);
+    if (rc == 0)
+        rc = vsc__replica_run_int(r, VSC__REPLICA_PRUNED_DROP, server_seq,
+                                  "recording lost changes");
+    if (rc == 0)
+        rc = vsc__replica_run_int(r, VSC__REPLICA_PRUNED_TRIM, server_seq,
+                                  "recording lost changes");
+    return rc;
+}
+
+int vsc_replica_welcome(struct vsc_replica *r, int64_t server_seq, int64_t now_ms,
+                        struct vsc_replica_welcomed *out)
+{
+    struct vsc_replica_welcomed w = { 0 };
+    int64_t lo = 0, hi = 0, next = 1, offset = 0, acked = 0;
     int welcomed = 0, queued = 0;
     int rc = vsc__replica_begin(r);
 
@@ -330,6 +458,7 @@ int vsc_replica_welcome(struct vsc_replica *r, int64_t server_seq, int64_t *renu
         return rc;
     if ((rc = vsc__replica_welcomed(r, &welcomed)) != 0 ||
         (rc = vsc_replica_config_get_int(r, "next_seq", 1, &next)) != 0 ||
+        (rc = vsc_replica_config_get_int(r, "acked_seq", 0, &acked)) != 0 ||
         (rc = vsc__replica_outbox_range(r, &lo, &hi, &queued)) != 0)
         goto out;
     if (!welcomed && server_seq >= 0 && queued && server_seq >= lo) {
@@ -349,8 +478,12 @@ int vsc_replica_welcome(struct vsc_replica *r, int64_t server_seq, int64_t *renu
         if ((rc = vsc__replica_renumber_step(r, VSC__REPLICA_OUTBOX_SHIFT, offset)) != 0 ||
             (rc = vsc__replica_renumber_step(r, VSC__REPLICA_OUTBOX_UNFLIP, 0)) != 0)
             goto out;
-        moved = sqlite3_changes(r->core.conn);
+        w.renumbered = sqlite3_changes(r->core.conn);
         next += offset;
+    } else if (welcomed && server_seq >= 0 && server_seq < acked) {
+        /* Not a new store: a server that knows less than it acked was restored. */
+        if ((rc = vsc__replica_resend(r, server_seq, now_ms, &w)) != 0)
+            goto out;
     }
     if (server_seq >= 0 && next <= server_seq)
         next = server_seq + 1;
@@ -361,8 +494,8 @@ int vsc_replica_welcome(struct vsc_replica *r, int64_t server_seq, int64_t *renu
         rc = vsc_replica_config_set_int(r, "server_seq", server_seq);
 out:
     rc = vsc__replica_end(r, rc);
-    if (rc == 0 && renumbered)
-        *renumbered = moved;
+    if (rc == 0 && out)
+        *out = w;
     return rc;
 }
 
@@ -513,7 +646,7 @@ out:
     return rc;
 }
 
-/* Runs a statement that takes (seq) or a rejected row's values; one step. */
+/* Records one verdict: a rejected change moves to the rejected list, any other is marked acked. */
 static int vsc__replica_ack_one(struct vsc_replica *r, const struct vsc_replica_outcome *o,
                                 int64_t now_ms)
 {
@@ -531,14 +664,18 @@ static int vsc__replica_ack_one(struct vsc_replica *r, const struct vsc_replica_
         rc = sqlite3_step(st);
         rc = rc == SQLITE_DONE ? 0 : vsc__replica_sqlfail(r, rc, "keeping a rejected change");
         db_core_reset(st);
-        if (rc != 0)
-            return rc;
+        if (rc == 0)
+            rc = vsc__replica_run_int(r, VSC__REPLICA_OUTBOX_DEL, o->seq,
+                                      "removing a rejected change");
+        return rc;
     }
-    if ((rc = vsc__replica_stmt(r, VSC__REPLICA_OUTBOX_DEL, &st)) != 0)
+    /* Kept, marked acked, for a server restored from an older backup (§2.4a). */
+    if ((rc = vsc__replica_stmt(r, VSC__REPLICA_OUTBOX_ACK, &st)) != 0)
         return rc;
     sqlite3_bind_int64(st, 1, o->seq);
+    sqlite3_bind_int64(st, 2, now_ms);
     rc = sqlite3_step(st);
-    rc = rc == SQLITE_DONE ? 0 : vsc__replica_sqlfail(r, rc, "removing an acknowledged change");
+    rc = rc == SQLITE_DONE ? 0 : vsc__replica_sqlfail(r, rc, "marking a change acknowledged");
     db_core_reset(st);
     return rc;
 }
@@ -546,7 +683,7 @@ static int vsc__replica_ack_one(struct vsc_replica *r, const struct vsc_replica_
 int vsc_replica_acked(struct vsc_replica *r, const struct vsc_replica_outcome *o, size_t n,
                       int64_t now_ms)
 {
-    int64_t top = -1, known = -1;
+    int64_t top = -1, known = -1, acked = 0;
     int rc = vsc__replica_begin(r);
 
     for (size_t i = 0; rc == 0 && i < n; i++) {
@@ -558,7 +695,95 @@ int vsc_replica_acked(struct vsc_replica *r, const struct vsc_replica_outcome *o
         rc = vsc_replica_config_get_int(r, "server_seq", -1, &known);
     if (rc == 0 && known >= 0 && top > known)
         rc = vsc_replica_config_set_int(r, "server_seq", top);
+    /* What a later welcome is compared with to notice a restored server. */
+    if (rc == 0 && top >= 0)
+        rc = vsc_replica_config_get_int(r, "acked_seq", 0, &acked);
+    if (rc == 0 && top > acked)
+        rc = vsc_replica_config_set_int(r, "acked_seq", top);
     return vsc__replica_end(r, rc);
+}
+
+/* Notes one pruned seq: extends the range that ends just below it, or starts one. */
+static int vsc__replica_note_pruned(struct vsc_replica *r, int64_t seq)
+{
+    int rc = vsc__replica_run_int(r, VSC__REPLICA_PRUNED_EXTEND, seq, "noting a pruned seq");
+
+    if (rc == 0 && sqlite3_changes(r->core.conn) == 0)
+        rc = vsc__replica_run_int(r, VSC__REPLICA_PRUNED_ADD, seq, "noting a pruned seq");
+    return rc;
+}
+
+int vsc_replica_prune(struct vsc_replica *r, int64_t before_ms, int64_t *count)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t n = 0;
+    int rc = vsc__replica_begin(r);
+
+    if (rc != 0)
+        return rc;
+    if ((rc = vsc__replica_stmt(r, VSC__REPLICA_KEPT_OLD, &st)) != 0)
+        goto out;
+    sqlite3_bind_int64(st, 1, before_ms);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if ((rc = vsc__replica_note_pruned(r, sqlite3_column_int64(st, 0))) != 0)
+            break;
+        n++;
+    }
+    if (rc == SQLITE_DONE)
+        rc = 0;
+    else if (rc > 0)
+        rc = vsc__replica_sqlfail(r, rc, "reading the acked changes");
+    db_core_reset(st);
+    if (rc == 0 && n > 0)
+        rc = vsc__replica_run_int(r, VSC__REPLICA_KEPT_DROP, before_ms,
+                                  "pruning the acked changes");
+out:
+    rc = vsc__replica_end(r, rc);
+    if (rc == 0 && count)
+        *count = n;
+    return rc;
+}
+
+int vsc_replica_retained(struct vsc_replica *r, int64_t *count, int64_t *oldest_acked_ms)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = vsc__replica_stmt(r, VSC__REPLICA_KEPT_STATS, &st);
+
+    if (rc != 0)
+        return rc;
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *count = sqlite3_column_int64(st, 0);
+        *oldest_acked_ms = sqlite3_column_int64(st, 1); /* NULL reads as 0 */
+        rc = 0;
+    } else {
+        rc = vsc__replica_sqlfail(r, rc, "counting the acked changes");
+    }
+    db_core_reset(st);
+    return rc;
+}
+
+int vsc_replica_lost_list(struct vsc_replica *r, vsc_replica_lost_fn fn, void *ctx)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = vsc__replica_stmt(r, VSC__REPLICA_LOST_LIST, &st);
+
+    if (rc != 0)
+        return rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct vsc_replica_lost x = {
+            .lo = sqlite3_column_int64(st, 0),
+            .hi = sqlite3_column_int64(st, 1),
+            .n = sqlite3_column_int64(st, 2),
+            .found_ms = sqlite3_column_int64(st, 3),
+        };
+        if ((rc = fn(ctx, &x)) != 0)
+            goto out;
+    }
+    rc = rc == SQLITE_DONE ? 0 : vsc__replica_sqlfail(r, rc, "reading the lost changes");
+out:
+    db_core_reset(st);
+    return rc;
 }
 
 int vsc_replica_rejected_list(struct vsc_replica *r, vsc_replica_rejected_fn fn, void *ctx)
@@ -615,16 +840,35 @@ static int vsc__replica_apply_one(struct vsc_replica *r, const struct vsc_replic
     return rc;
 }
 
-int vsc_replica_apply(struct vsc_replica *r, const struct vsc_replica_item *items, size_t n,
-                      const char *cursor)
+/* Applies a page, after removing every record first when clear is set (a reset). */
+static int vsc__replica_apply_page(struct vsc_replica *r, const struct vsc_replica_item *items,
+                                   size_t n, const char *cursor, int clear)
 {
+    sqlite3_stmt *st = NULL;
     int rc = vsc__replica_begin(r);
 
+    if (rc == 0 && clear && (rc = vsc__replica_stmt(r, VSC__REPLICA_RECORD_CLEAR, &st)) == 0) {
+        rc = sqlite3_step(st);
+        rc = rc == SQLITE_DONE ? 0 : vsc__replica_sqlfail(r, rc, "clearing the replica");
+        db_core_reset(st);
+    }
     for (size_t i = 0; rc == 0 && i < n; i++)
         rc = vsc__replica_apply_one(r, &items[i]);
     if (rc == 0 && cursor)
         rc = vsc_replica_config_set(r, "cursor", cursor);
     return vsc__replica_end(r, rc);
+}
+
+int vsc_replica_apply(struct vsc_replica *r, const struct vsc_replica_item *items, size_t n,
+                      const char *cursor)
+{
+    return vsc__replica_apply_page(r, items, n, cursor, 0);
+}
+
+int vsc_replica_rebuild(struct vsc_replica *r, const struct vsc_replica_item *items, size_t n,
+                        const char *cursor)
+{
+    return vsc__replica_apply_page(r, items, n, cursor, 1);
 }
 
 int vsc_replica_get(struct vsc_replica *r, const char *collection, const char *id,

@@ -6,10 +6,14 @@
  * consistent with each other:
  *   - config: key/value settings (server url, device, token, the next seq,
  *     the hybrid logical clock, the pull cursor, the last sync summary,
- *     whether the server ever welcomed this store and the seq it last
- *     reported as committed);
+ *     whether the server ever welcomed this store, the seq it last
+ *     reported as committed and the highest seq it ever acked);
  *   - outbox: changes made offline and not yet acknowledged by the server,
  *     in seq order, plus the ones the server rejected with their error;
+ *     an acknowledged change stays, marked acked, for VSC_RETAIN_DAYS so
+ *     that it can be sent again when the server is restored from an older
+ *     backup (docs/protocol.md §2.4a), and the ranges of seqs pruned after
+ *     that and lost in such a restore are kept to be reported;
  *   - replica: the records pulled from the server at their newest state.
  *
  * The file is opened by db/'s connection core (db_core.h), as the server's
@@ -65,32 +69,54 @@ int vsc_replica_config_set_int(struct vsc_replica *r, const char *key, int64_t v
  */
 int vsc_replica_clock_merge(struct vsc_replica *r, int64_t server_ms);
 
+/* What a welcome did to the store (vsc_replica_welcome). */
+struct vsc_replica_welcomed {
+    int64_t renumbered; /* first welcome: queued changes renumbered after server_seq */
+    int64_t requeued;   /* acked changes queued again: the server had lost them */
+    /*
+     * lost_n > 0: acked changes the server lost that this store no longer
+     * keeps (pruned after VSC_RETAIN_DAYS), with seqs in lost_lo..lost_hi.
+     * They are also kept in the store's list of losses (vsc_replica_lost_list).
+     */
+    int64_t lost_lo, lost_hi, lost_n;
+};
+
 /*
  * Records a welcome of the server (§2.1), in one transaction; the client
  * calls it on the sync's thread after every welcome and before its first
  * push. server_seq is welcome.seq, the highest seq the server has committed
  * for this device, or -1 when the server did not say (an older server: then
- * only the welcome itself is noted).
+ * only the welcome itself is noted). now_ms is the local wall clock.
  *
- * Why: seqs are counted in this store, so a store that is new for a device
- * the server already knows (a reinstalled app, a replaced tablet keeping its
- * device id) starts again at 1, and every change at or below server_seq
- * would be answered `duplicate` and dropped from the outbox unapplied. So on
- * the store's FIRST welcome — nothing can have been pushed from it yet, a
- * push is only sent after a welcome — when server_seq >= the lowest queued
- * seq, every queued change is renumbered by the same offset to start at
- * server_seq + 1, in order. After the first welcome nothing is renumbered
- * again: a change re-sent after a lost ack must stay a duplicate. A store
- * with a "user" setting counts as welcomed (clients before this function
- * wrote it at every welcome). On every welcome with server_seq >= 0 the
- * next seq moves past server_seq (changes not queued yet cannot have been
- * sent) and server_seq is kept as the setting "server_seq".
+ * Two cases that must not be confused:
  *
- * *renumbered (may be NULL) is set to how many queued changes were
- * renumbered. Returns 0 or a DB_E* code (DB_EMISUSE when renumbering would
- * pass 2^53 - 1, the largest seq a JSON reader keeps exact).
+ * A NEW store for a known device. Seqs are counted in this store, so a store
+ * that is new for a device the server already knows (a reinstalled app, a
+ * replaced tablet keeping its device id) starts again at 1, and every change
+ * at or below server_seq would be answered `duplicate` and dropped from the
+ * outbox unapplied. So on the store's FIRST welcome — nothing can have been
+ * pushed from it yet, a push is only sent after a welcome — when server_seq
+ * >= the lowest queued seq, every queued change is renumbered by the same
+ * offset to start at server_seq + 1, in order. After the first welcome
+ * nothing is renumbered again: a change re-sent after a lost ack must stay a
+ * duplicate. A store with a "user" setting counts as welcomed (clients
+ * before this function wrote it at every welcome).
+ *
+ * A RESTORED server. When server_seq is below the highest seq the server
+ * ever acked to this store (the setting "acked_seq"), the server lost those
+ * changes: every kept acked change with seq > server_seq is queued again
+ * unchanged (same seq, hlc, base and fields), so the next push sends them in
+ * seq order (§2.4a). Acked changes already pruned cannot be: their seq
+ * range and count are recorded as a loss, once, and reported in *out.
+ *
+ * On every welcome with server_seq >= 0 the next seq moves past server_seq
+ * (changes not queued yet cannot have been sent) and server_seq is kept as
+ * the setting "server_seq". *out (may be NULL) says what was done. Returns 0
+ * or a DB_E* code (DB_EMISUSE when renumbering would pass 2^53 - 1, the
+ * largest seq a JSON reader keeps exact).
  */
-int vsc_replica_welcome(struct vsc_replica *r, int64_t server_seq, int64_t *renumbered);
+int vsc_replica_welcome(struct vsc_replica *r, int64_t server_seq, int64_t now_ms,
+                        struct vsc_replica_welcomed *out);
 
 /* ---- outbox ------------------------------------------------------------- */
 
@@ -121,13 +147,17 @@ int vsc_replica_queue(struct vsc_replica *r, const char *collection, const char 
                       const char *fields, int deleted, int64_t now_ms,
                       struct vsc_replica_change *out);
 
-/* How many changes wait in the outbox, and when the oldest was made (0: none). */
+/*
+ * How many changes wait in the outbox, and when the oldest was made (0:
+ * none). Acked changes kept for a restore are not counted.
+ */
 int vsc_replica_pending(struct vsc_replica *r, int64_t *count, int64_t *oldest_ms);
 
 /*
  * Calls fn(ctx, c) for up to limit queued changes with seq > after_seq, in
  * seq order; c is valid only during the call. A non-zero return from fn
- * stops the walk and is returned.
+ * stops the walk and is returned. Acked changes kept for a restore are not
+ * walked: they are sent again only once a welcome queued them again.
  */
 typedef int (*vsc_replica_change_fn)(void *ctx, const struct vsc_replica_change *c);
 int vsc_replica_outbox_list(struct vsc_replica *r, int64_t after_seq, int64_t limit,
@@ -144,12 +174,42 @@ struct vsc_replica_outcome {
 
 /*
  * Records one ack in one transaction: every change it names leaves the
- * outbox; rejected ones are kept in the rejected list with their error.
- * The setting "server_seq", once a welcome set it, rises to the highest seq
- * the ack names (every one of them is committed on the server).
+ * queue. A rejected one moves to the rejected list with its error; any
+ * other stays in the store, marked acked at now_ms, until
+ * vsc_replica_prune drops it. The setting "server_seq", once a welcome set
+ * it, rises to the highest seq the ack names (every one of them is
+ * committed on the server), and so does "acked_seq", the highest seq the
+ * server ever acked to this store, which never falls (vsc_replica_welcome).
  */
 int vsc_replica_acked(struct vsc_replica *r, const struct vsc_replica_outcome *o, size_t n,
                       int64_t now_ms);
+
+/*
+ * How long an acked change is kept: the contract's "at least 30 days"
+ * (§2.4a). A store is pruned at every sync (vsc_sync_opts.retain_days).
+ */
+#define VSC_RETAIN_DAYS 30
+
+/*
+ * Drops, in one transaction, the acked changes acked before before_ms, and
+ * notes their seqs as pruned (as ranges of consecutive seqs), so that a
+ * later restore that needed them is reported, not silently passed over.
+ * *count (may be NULL) is set to how many were dropped.
+ */
+int vsc_replica_prune(struct vsc_replica *r, int64_t before_ms, int64_t *count);
+
+/* How many acked changes are kept, and when the oldest was acked (0: none). */
+int vsc_replica_retained(struct vsc_replica *r, int64_t *count, int64_t *oldest_acked_ms);
+
+/* One loss found at a welcome: acked changes the server lost and this store had pruned. */
+struct vsc_replica_lost {
+    int64_t lo, hi; /* their seqs are in lo..hi */
+    int64_t n;      /* how many */
+    int64_t found_ms;
+};
+/* Calls fn(ctx, x) for each recorded loss, oldest first (x valid during the call). */
+typedef int (*vsc_replica_lost_fn)(void *ctx, const struct vsc_replica_lost *x);
+int vsc_replica_lost_list(struct vsc_replica *r, vsc_replica_lost_fn fn, void *ctx);
 
 struct vsc_replica_rejected {
     int64_t seq;
@@ -186,6 +246,16 @@ struct vsc_replica_item {
  */
 int vsc_replica_apply(struct vsc_replica *r, const struct vsc_replica_item *items, size_t n,
                       const char *cursor);
+
+/*
+ * The first page of a pull the server answered with reset (§2.4: the cursor
+ * was not one it issued, as after a restore from a backup): removes every
+ * local record, then applies the page and stores its cursor, in one
+ * transaction, so the replica is rebuilt from the pages that follow. The
+ * outbox, the kept acked changes and the settings stay.
+ */
+int vsc_replica_rebuild(struct vsc_replica *r, const struct vsc_replica_item *items, size_t n,
+                        const char *cursor);
 
 /* A local record: rev 0 and no body when it has never been pulled. */
 struct vsc_replica_record {

@@ -1,9 +1,12 @@
 /*
  * vsc_sync.c — one sync of a local store with the server (vsc_sync.h).
  *
- * Design: a session is connect → hello → (the store notes the welcome, and
- * on its first one numbers its queue after the server's seq) → push the
- * whole outbox → pull to the end → close. vsc_sync runs sessions until one completes, retrying only
+ * Design: a sync first prunes the acked changes kept longer than
+ * retain_days. A session is connect → hello → (the store notes the welcome:
+ * on its first one it numbers its queue after the server's seq; after a
+ * server restore it queues its kept acked changes again) → push the whole
+ * outbox → pull to the end (rebuilding the replica when the server answers
+ * reset) → close. vsc_sync runs sessions until one completes, retrying only
  * failures a new connection can cure (refused or lost connection, timeout,
  * a server going away); an unauthorized device, a protocol violation or a
  * local store failure ends the sync at once. Each ack is written to the
@@ -319,7 +322,13 @@ static int vsc__sync_apply_page(struct vsc__sync_state *s, const struct proto_ch
         s->rep->removed += p->removed != 0;
     }
     s->rep->pulled += (int64_t)ch->n_items;
-    rc = vsc_replica_apply(s->r, items, ch->n_items, ch->cursor);
+    /* reset: the page starts from the beginning; what the replica holds is stale. */
+    if (ch->reset) {
+        s->rep->reset = 1;
+        rc = vsc_replica_rebuild(s->r, items, ch->n_items, ch->cursor);
+    } else {
+        rc = vsc_replica_apply(s->r, items, ch->n_items, ch->cursor);
+    }
     free(items);
     return rc ? vsc__sync_dbfail(s, rc) : 0;
 }
@@ -399,12 +408,21 @@ static int vsc__sync_hello(struct vsc__sync_state *s, struct vsc *v)
         return vsc__sync_vscfail(s, v, rc);
     /*
      * Before any push: a store new to a device the server knows numbers its
-     * queue after the server's seq, or its changes would be duplicates.
+     * queue after the server's seq, or its changes would be duplicates; a
+     * store acked further than the server now knows queues those again.
      */
-    int64_t moved = 0;
-    if ((rc = vsc_replica_welcome(s->r, w->seq, &moved)) != 0)
+    struct vsc_replica_welcomed done;
+    if ((rc = vsc_replica_welcome(s->r, w->seq, proto_now_ms(), &done)) != 0)
         return vsc__sync_dbfail(s, rc);
-    s->rep->renumbered += moved;
+    s->rep->renumbered += done.renumbered;
+    s->rep->requeued += done.requeued;
+    if (done.lost_n > 0) {
+        struct vsc_sync_report *rep = s->rep;
+        rep->lost_lo = rep->lost_n > 0 && rep->lost_lo < done.lost_lo ? rep->lost_lo
+                                                                       : done.lost_lo;
+        rep->lost_hi = rep->lost_hi > done.lost_hi ? rep->lost_hi : done.lost_hi;
+        rep->lost_n += done.lost_n;
+    }
     s->rep->server_seq = w->seq;
     /* The batch is capped by the server's limit as well as ours. */
     if (w->max_batch > 0 && s->batch_size > w->max_batch)
@@ -453,6 +471,28 @@ static int vsc__sync_load_config(struct vsc__sync_state *s)
     return 0;
 }
 
+/* Sums the records of every collection (vsc_replica_count_fn). */
+static int vsc__sync_count(void *ctx, const char *collection, int64_t live, int64_t deleted)
+{
+    (void)collection;
+    *(int64_t *)ctx += live + deleted;
+    return 0;
+}
+
+/* Drops the acked changes kept longer than the options say (vsc_replica_prune). */
+static int vsc__sync_prune(struct vsc__sync_state *s)
+{
+    int64_t now = proto_now_ms(), before;
+    int days = s->o->retain_days ? s->o->retain_days : VSC_RETAIN_DAYS;
+    int rc;
+
+    /* Negative: everything acked before now goes; nothing can be acked at now + 1. */
+    before = days < 0 ? now + 1 : now - (int64_t)days * 24 * 3600 * 1000;
+    if ((rc = vsc_replica_prune(s->r, before, &s->rep->pruned)) != 0)
+        return vsc__sync_dbfail(s, rc);
+    return 0;
+}
+
 int vsc_sync(struct vsc_replica *r, const struct vsc_sync_opts *opts,
              struct vsc_sync_report *report, char *errbuf, size_t errsize)
 {
@@ -465,7 +505,7 @@ int vsc_sync(struct vsc_replica *r, const struct vsc_sync_opts *opts,
     report->server_seq = -1;
     attempts = s.o->attempts > 0 ? s.o->attempts : VSC__SYNC_DEFAULT_ATTEMPTS;
     backoff = s.o->backoff_ms > 0 ? s.o->backoff_ms : VSC__SYNC_DEFAULT_BACKOFF_MS;
-    if ((rc = vsc__sync_load_config(&s)) != 0)
+    if ((rc = vsc__sync_load_config(&s)) != 0 || (rc = vsc__sync_prune(&s)) != 0)
         goto out;
     for (int i = 1;; i++) {
         s.batch_size = s.o->max_batch > 0 && s.o->max_batch < PROTO_MAX_BATCH ? s.o->max_batch
@@ -490,6 +530,8 @@ int vsc_sync(struct vsc_replica *r, const struct vsc_sync_opts *opts,
 out:
     if (vsc_replica_pending(r, &report->pending, &oldest) != 0)
         report->pending = -1;
+    if (vsc_replica_counts(r, vsc__sync_count, &report->records) != 0)
+        report->records = -1;
     if (rc && errbuf)
         snprintf(errbuf, errsize, "%s", s.err[0] ? s.err : "sync failed");
     free(s.url);

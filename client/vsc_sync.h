@@ -12,6 +12,13 @@
  * drop the changes of a store that is new for a device the server knows, so
  * the store's first welcome renumbers its queue after welcome.seq
  * (vsc_replica_welcome, docs/protocol.md §2).
+ *
+ * Restore without loss (§2.4a): acked changes stay in the store for
+ * retain_days and are pruned at the start of every sync. A welcome whose seq
+ * is below the highest seq the server ever acked to the store queues the
+ * kept ones above it again, and reports the pruned ones as lost; a pull the
+ * server answers with reset rebuilds the replica from the beginning, keeping
+ * the outbox.
  */
 #ifndef VS_VSC_SYNC_H
 #define VS_VSC_SYNC_H
@@ -28,6 +35,12 @@ struct vsc_sync_opts {
     int backoff_ms;              /* wait before the 2nd attempt, doubling; 0: 500 */
     int in_flight;               /* pushes sent before waiting; 0: 4 */
     int64_t max_batch;           /* changes per push, also capped by the server's; 0: 500 */
+    /*
+     * Days an acked change is kept for a restored server; 0: VSC_RETAIN_DAYS.
+     * Negative: not kept past this sync (the next one prunes it), for tests
+     * of what happens when a restore reaches further back than the tablet.
+     */
+    int retain_days;
     /* Called with a sentence for each retry (may be NULL). */
     void (*note)(void *ctx, const char *line);
     void *note_ctx;
@@ -48,6 +61,21 @@ struct vsc_sync_report {
      */
     int64_t server_seq;
     int64_t renumbered;
+    /* Acked changes pruned at the start (older than retain_days). */
+    int64_t pruned;
+    /*
+     * A server restored from an older backup: how many kept acked changes
+     * were queued again (and so pushed again), and (lost_n > 0) how many it
+     * lost that this store no longer kept, with seqs in lost_lo..lost_hi.
+     */
+    int64_t requeued;
+    int64_t lost_lo, lost_hi, lost_n;
+    /*
+     * reset: a pull was answered with reset (§2.4), so the replica was
+     * rebuilt; records: how many records the replica holds at the end.
+     */
+    int reset;
+    int64_t records;
 };
 
 /*

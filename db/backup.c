@@ -9,6 +9,10 @@
  * copy, and the WAL only grows a little longer than usual because the
  * checkpointer cannot copy back pages the snapshot still needs.
  *
+ * The copy gets an epoch of its own (db_epoch) before it is checked, written
+ * through its own connection, so that a store restored from it is told
+ * apart from this one by every cursor (§2.4).
+ *
  * The copy is written to "<path>.partial" (0600), checked with
  * PRAGMA integrity_check, flushed to disk and only then renamed to path, with
  * the directory flushed too: path is either the previous file or a whole,
@@ -79,8 +83,60 @@ out:
     return err;
 }
 
-int db_backup(struct db *db, const char *path, db_progress_fn progress, void *ctx)
+/*
+ * Gives the copy a new epoch (db_epoch), different from live's, through the
+ * copy's own connection: a store restored from the copy then refuses the
+ * cursors this store handed out (they reset, §2.4) even once it issues the
+ * same history ids again. Into out on success.
+ */
+static int db__backup_new_epoch(struct db *db, sqlite3 *copy, const char *partial,
+                                const char live[DB_EPOCH_SIZE], char out[DB_EPOCH_SIZE])
 {
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(copy,
+                                "UPDATE store_meta SET value = lower(hex(randomblob(4)))"
+                                " WHERE key = 'epoch' RETURNING value",
+                                -1, &s, NULL);
+    int err = 0;
+
+    if (rc != SQLITE_OK) {
+        err = db__error(db, db_core_map(rc), "cannot give the copy %s its epoch: %s", partial,
+                        sqlite3_errmsg(copy));
+        goto out;
+    }
+    /* 32 random bits equal the live epoch once in 4 billion copies: then draw again. */
+    for (int tries = 0; tries < 4; tries++) {
+        const char *v = NULL;
+        rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW)
+            v = (const char *)sqlite3_column_text(s, 0);
+        if (v == NULL || strlen(v) != DB_EPOCH_SIZE - 1) {
+            err = db__error(db, rc == SQLITE_ROW ? DB_ECORRUPT : db_core_map(rc),
+                            "cannot give the copy %s its epoch: %s", partial,
+                            rc == SQLITE_ROW ? "the copy has no epoch" : sqlite3_errmsg(copy));
+            goto out;
+        }
+        memcpy(out, v, DB_EPOCH_SIZE);
+        rc = sqlite3_reset(s);
+        if (rc != SQLITE_OK) {
+            err = db__error(db, db_core_map(rc), "cannot give the copy %s its epoch: %s",
+                            partial, sqlite3_errmsg(copy));
+            goto out;
+        }
+        if (strcmp(out, live) != 0)
+            goto out;
+    }
+    err = db__error(db, DB_EIO, "cannot draw an epoch for the copy %s that differs from %s",
+                    partial, live);
+out:
+    sqlite3_finalize(s);
+    return err;
+}
+
+int db_backup(struct db *db, const char *path, db_progress_fn progress, void *ctx,
+              char copy_epoch[DB_EPOCH_SIZE])
+{
+    char live[DB_EPOCH_SIZE], fresh[DB_EPOCH_SIZE];
     char partial[PATH_MAX];
     sqlite3 *copy = NULL;
     sqlite3_backup *b = NULL;
@@ -108,6 +164,8 @@ int db_backup(struct db *db, const char *path, db_progress_fn progress, void *ct
     if ((err = db__read_begin(db, &began)) != 0)
         goto out;
     if ((err = db__exec(db, "SELECT count(*) FROM sqlite_schema", "starting the backup's read")))
+        goto out;
+    if ((err = db_epoch(db, live)) != 0)
         goto out;
     b = sqlite3_backup_init(copy, "main", db->core.conn, "main");
     if (b == NULL) {
@@ -139,6 +197,8 @@ int db_backup(struct db *db, const char *path, db_progress_fn progress, void *ct
     if (err)
         goto out;
 
+    if ((err = db__backup_new_epoch(db, copy, partial, live, fresh)) != 0)
+        goto out;
     if ((err = db__backup_verify(db, copy, partial)) != 0)
         goto out;
     rc = sqlite3_close(copy);
@@ -162,6 +222,8 @@ int db_backup(struct db *db, const char *path, db_progress_fn progress, void *ct
                         path, strerror(-rc));
         goto out;
     }
+    if (copy_epoch != NULL)
+        memcpy(copy_epoch, fresh, DB_EPOCH_SIZE);
     err = 0;
 out:
     if (b != NULL)

@@ -13,6 +13,14 @@
  * statement steps past each row; the buffer is reused entry after entry
  * and has a ceiling. History rows need no copy: fn sees the columns of the
  * current row, which stay valid until the statement steps again.
+ *
+ * An entry carries its record's current grid (a join on the record's
+ * primary key), which is also how a supervisor's scope filters the log:
+ * an entry whose record is outside the scope, or gone, is not listed. A
+ * candidate carries the user of its device, and that user's name, when the
+ * device is known.
+ * Closing an entry (db_conflict_resolve) lives here too: the log's one
+ * write besides db_conflict_add.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -27,9 +35,15 @@
 /* The offset of a string that is SQL NULL. */
 #define DB__NONE SIZE_MAX
 
+/* The entry's record (r) gives its current grid; NULL when the record does not exist. */
 #define DB__CONFLICT_COLUMNS                                                            \
-    "id, collection, record_id, field, status, created_ms, updated_ms, resolved_by,"   \
-    " resolved_ms, reason, resolution"
+    "c.id, c.collection, c.record_id, c.field, c.status, c.created_ms, c.updated_ms,"  \
+    " c.resolved_by, c.resolved_ms, c.reason, c.resolution, r.grid"
+#define DB__CONFLICT_FROM                                                               \
+    " FROM conflicts AS c LEFT JOIN records AS r"                                       \
+    " ON r.collection = c.collection AND r.id = c.record_id"
+/* ?4: the scope's grids as a JSON array, or NULL for every entry. */
+#define DB__CONFLICT_IN_SCOPE " AND (?4 IS NULL OR r.grid IN (SELECT value FROM json_each(?4)))"
 
 #define DB__HISTORY_COLUMNS                                                             \
     "id, device, seq, received_ms, collection, record_id, change, outcome, rev,"       \
@@ -42,14 +56,14 @@ static const char *const db__status_names[] = {
 
 /* A candidate whose strings are offsets into the entry's text. */
 struct db__cand {
-    size_t device, value;
+    size_t device, value, user, user_name;
     int64_t hlc_ms, hlc_counter, history_id;
 };
 
 /* A conflict row whose strings are offsets into the entry's text. */
 struct db__entry {
     int64_t id;
-    size_t collection, record_id, field, resolved_by, reason, resolution;
+    size_t collection, record_id, field, resolved_by, reason, resolution, grid;
     enum db_conflict_status status;
     int64_t created_ms, updated_ms, resolved_ms;
 };
@@ -167,6 +181,8 @@ static int db__entry_read(struct db *db, struct db__buf *b, sqlite3_stmt *s, str
         err = db__buf_put(db, b, s, 9, e->id, &e->reason);
     if (!err)
         err = db__buf_put(db, b, s, 10, e->id, &e->resolution);
+    if (!err)
+        err = db__buf_put(db, b, s, 11, e->id, &e->grid);
     return err;
 }
 
@@ -175,9 +191,12 @@ static int db__candidates_read(struct db *db, struct db__buf *b, const struct db
 {
     sqlite3_stmt *s = NULL;
     int rc, err = db__stmt(db, DB__BROWSE_CANDIDATES,
-                           "SELECT device, hlc_ms, hlc_counter, value, coalesce(history_id, 0)"
-                           " FROM conflict_candidates WHERE conflict_id = ?1"
-                           " ORDER BY hlc_ms, hlc_counter, device",
+                           "SELECT k.device, k.hlc_ms, k.hlc_counter, k.value,"
+                           " coalesce(k.history_id, 0), d.user_id, u.name"
+                           " FROM conflict_candidates AS k LEFT JOIN devices AS d"
+                           " ON d.id = k.device LEFT JOIN users AS u ON u.id = d.user_id"
+                           " WHERE k.conflict_id = ?1"
+                           " ORDER BY k.hlc_ms, k.hlc_counter, k.device",
                            &s);
     if (err)
         return err;
@@ -193,6 +212,10 @@ static int db__candidates_read(struct db *db, struct db__buf *b, const struct db
         err = db__buf_put(db, b, s, 0, e->id, &c->device);
         if (!err)
             err = db__buf_put(db, b, s, 3, e->id, &c->value);
+        if (!err)
+            err = db__buf_put(db, b, s, 5, e->id, &c->user);
+        if (!err)
+            err = db__buf_put(db, b, s, 6, e->id, &c->user_name);
         if (err)
             goto out;
         b->n++;
@@ -216,6 +239,8 @@ static void db__entry_view(const struct db__entry *e, const struct db__buf *b, c
             .hlc_counter = c->hlc_counter,
             .value = db__at(text, c->value),
             .history_id = c->history_id,
+            .user = db__at(text, c->user),
+            .user_name = db__at(text, c->user_name),
         };
     }
     *out = (struct db_conflict){
@@ -230,6 +255,7 @@ static void db__entry_view(const struct db__entry *e, const struct db__buf *b, c
         .resolved_ms = e->resolved_ms,
         .reason = db__at(text, e->reason),
         .resolution = db__at(text, e->resolution),
+        .grid = db__at(text, e->grid),
         .candidates = view,
         .n_candidates = b->n,
         .mem_ = NULL,
@@ -247,11 +273,13 @@ static int db__page_args(struct db *db, int64_t after_id, int64_t limit, const v
     return 0;
 }
 
-int db_conflicts_page(struct db *db, enum db_conflict_status status, int64_t after_id,
-                      int64_t limit, db_conflict_fn fn, void *ctx, int64_t *next)
+int db_conflicts_page(struct db *db, enum db_conflict_status status,
+                      const struct db_scope *scope, int64_t after_id, int64_t limit,
+                      db_conflict_fn fn, void *ctx, int64_t *next)
 {
     sqlite3_stmt *s = NULL;
     struct db__buf b = {0};
+    char *grids = NULL;
     int64_t last = 0, delivered = 0;
     int began = 0, more = 0, rc;
     int err = db__page_args(db, after_id, limit, (const void *)fn, next, "conflicts");
@@ -259,18 +287,22 @@ int db_conflicts_page(struct db *db, enum db_conflict_status status, int64_t aft
         return err;
     if ((unsigned)status > DB_CONFLICT_ANY)
         return db__error(db, DB_EMISUSE, "unknown conflict status filter %d", (int)status);
-    err = db__read_begin(db, &began);
+    err = db__scope_grids(db, scope, &grids);
     if (err)
         return err;
+    err = db__read_begin(db, &began);
+    if (err)
+        goto out;
     if (status == DB_CONFLICT_ANY)
         err = db__stmt(db, DB__BROWSE_CONFLICTS_ALL,
-                       "SELECT " DB__CONFLICT_COLUMNS " FROM conflicts"
-                       " WHERE id > ?1 ORDER BY id LIMIT ?2",
+                       "SELECT " DB__CONFLICT_COLUMNS DB__CONFLICT_FROM
+                       " WHERE c.id > ?1" DB__CONFLICT_IN_SCOPE " ORDER BY c.id LIMIT ?2",
                        &s);
     else
         err = db__stmt(db, DB__BROWSE_CONFLICTS_STATUS,
-                       "SELECT " DB__CONFLICT_COLUMNS " FROM conflicts"
-                       " WHERE status = ?3 AND id > ?1 ORDER BY id LIMIT ?2",
+                       "SELECT " DB__CONFLICT_COLUMNS DB__CONFLICT_FROM
+                       " WHERE c.status = ?3 AND c.id > ?1" DB__CONFLICT_IN_SCOPE
+                       " ORDER BY c.id LIMIT ?2",
                        &s);
     if (err)
         goto out;
@@ -278,6 +310,7 @@ int db_conflicts_page(struct db *db, enum db_conflict_status status, int64_t aft
     sqlite3_bind_int64(s, 2, limit + 1);
     if (status != DB_CONFLICT_ANY)
         db__bind_str(s, 3, db__status_names[status]);
+    db__bind_str(s, 4, grids);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         struct db__entry e;
         struct db_conflict c;
@@ -303,6 +336,7 @@ out:
     db_core_reset(s);
     err = db__read_end(db, began, err);
     db__buf_free(&b);
+    free(grids);
     if (!err)
         *next = more ? last : 0;
     return err;
@@ -324,7 +358,7 @@ int db_conflict_get(struct db *db, int64_t id, struct db_conflict *out)
     if (err)
         return err;
     err = db__stmt(db, DB__BROWSE_CONFLICT,
-                   "SELECT " DB__CONFLICT_COLUMNS " FROM conflicts WHERE id = ?1", &s);
+                   "SELECT " DB__CONFLICT_COLUMNS DB__CONFLICT_FROM " WHERE c.id = ?1", &s);
     if (err)
         goto out;
     sqlite3_bind_int64(s, 1, id);
@@ -372,29 +406,88 @@ void db_conflict_clear(struct db_conflict *c)
     memset(c, 0, sizeof *c);
 }
 
-int db_conflicts_count(struct db *db, enum db_conflict_status status, int64_t *out)
+int db_conflicts_count(struct db *db, enum db_conflict_status status,
+                       const struct db_scope *scope, int64_t *out)
 {
     sqlite3_stmt *s = NULL;
+    char *grids = NULL;
     int err;
 
     if (!out || (unsigned)status > DB_CONFLICT_ANY)
         return db__error(db, DB_EMISUSE,
                          "counting conflicts needs an output and a known status filter (got %d)",
                          (int)status);
-    if (status == DB_CONFLICT_ANY)
-        err = db__stmt(db, DB__BROWSE_COUNT_ALL, "SELECT count(*) FROM conflicts", &s);
-    else
-        err = db__stmt(db, DB__BROWSE_COUNT_STATUS,
-                       "SELECT count(*) FROM conflicts WHERE status = ?1", &s);
+    err = db__scope_grids(db, scope, &grids);
     if (err)
         return err;
+    /* An unscoped count reads the status index alone; a scoped one joins each record. */
+    if (!grids && status == DB_CONFLICT_ANY)
+        err = db__stmt(db, DB__BROWSE_COUNT_ALL, "SELECT count(*) FROM conflicts", &s);
+    else if (!grids)
+        err = db__stmt(db, DB__BROWSE_COUNT_STATUS,
+                       "SELECT count(*) FROM conflicts WHERE status = ?1", &s);
+    else
+        err = db__stmt(db, DB__BROWSE_COUNT_SCOPE,
+                       "SELECT count(*) FROM conflicts AS c JOIN records AS r"
+                       " ON r.collection = c.collection AND r.id = c.record_id"
+                       " WHERE (?1 IS NULL OR c.status = ?1)"
+                       " AND r.grid IN (SELECT value FROM json_each(?2))",
+                       &s);
+    if (err)
+        goto out;
     if (status != DB_CONFLICT_ANY)
         db__bind_str(s, 1, db__status_names[status]);
+    db__bind_str(s, 2, grids);
     int rc = sqlite3_step(s);
     if (rc == SQLITE_ROW)
         *out = sqlite3_column_int64(s, 0);
     else
         err = db__fail(db, rc, "counting the conflicts");
+out:
+    db_core_reset(s);
+    free(grids);
+    return err;
+}
+
+int db_conflict_resolve(struct db *db, int64_t id, const char *resolved_by, int64_t now_ms,
+                        const char *reason, const char *resolution)
+{
+    sqlite3_stmt *s = NULL;
+    int rc, err;
+
+    if (!resolved_by || !resolution)
+        return db__error(db, DB_EMISUSE, "closing conflict %lld needs who and the value",
+                         (long long)id);
+    err = db__stmt(db, DB__CONFLICT_RESOLVE,
+                   "UPDATE conflicts SET status = 'resolved', updated_ms = ?2,"
+                   " resolved_by = ?3, resolved_ms = ?2, reason = ?4, resolution = ?5"
+                   " WHERE id = ?1 AND status = 'open'",
+                   &s);
+    if (err)
+        return err;
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_int64(s, 2, now_ms);
+    db__bind_str(s, 3, resolved_by);
+    db__bind_str(s, 4, reason);
+    db__bind_str(s, 5, resolution);
+    rc = sqlite3_step(s);
+    if (rc != SQLITE_DONE)
+        err = db__fail(db, rc, "closing conflict %lld", (long long)id);
+    db_core_reset(s);
+    if (err || sqlite3_changes(db->core.conn) == 1)
+        return err;
+    /* Nothing changed: either there is no such entry or it is closed already. */
+    err = db__stmt(db, DB__CONFLICT_STATUS, "SELECT status FROM conflicts WHERE id = ?1", &s);
+    if (err)
+        return err;
+    sqlite3_bind_int64(s, 1, id);
+    rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW)
+        err = db__error(db, DB_EEXISTS, "conflict %lld is already resolved", (long long)id);
+    else if (rc == SQLITE_DONE)
+        err = db__error(db, DB_ENOTFOUND, "there is no conflict with id %lld", (long long)id);
+    else
+        err = db__fail(db, rc, "reading the status of conflict %lld", (long long)id);
     db_core_reset(s);
     return err;
 }

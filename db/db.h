@@ -226,6 +226,8 @@ struct db_candidate {
     int64_t hlc_counter;
     const char *value; /* compact JSON */
     int64_t history_id; /* the change that wrote it, 0 if unknown */
+    const char *user;   /* the user of device (browsing only), NULL when not a known device */
+    const char *user_name; /* that user's name (browsing only), NULL with user */
 };
 
 /*
@@ -263,6 +265,18 @@ int db_rollback(struct db *db);
 
 /* The newest change-feed sequence number (0 for an empty store). */
 int db_cursor(struct db *db, int64_t *out);
+
+/*
+ * The store's epoch: 8 lower-case hex characters (32 random bits) made when
+ * the store was created or first migrated to the schema that has one, kept
+ * in table store_meta. A copy made by db_backup gets a new one, so the
+ * cursors a restored store hands out (§2.4: "<id>-<epoch>") never pass for
+ * the ones it handed out before the restore. Copies it into out (NUL
+ * ended). Returns 0, DB_ECORRUPT when the stored value is not an epoch, or
+ * another DB_E* code. The thread that owns db (pull.c).
+ */
+#define DB_EPOCH_SIZE 9
+int db_epoch(struct db *db, char out[DB_EPOCH_SIZE]);
 
 /*
  * One page of a pull (§2.4): records in scope changed after since, oldest
@@ -316,25 +330,160 @@ struct db_conflict {
     int64_t resolved_ms;
     const char *reason;
     const char *resolution;
+    const char *grid; /* the record's current grid, NULL when the record does not exist */
     /* Ordered by (hlc_ms, hlc_counter, device): the last is the greatest stamp listed. */
     const struct db_candidate *candidates;
     size_t n_candidates;
     void *mem_; /* the storage behind db_conflict_get's strings; db_conflict_clear frees it */
 };
 
+/*
+ * scope NULL (or all): every entry; otherwise only entries whose record
+ * exists now in one of the scope's grids.
+ */
 typedef int (*db_conflict_fn)(void *ctx, const struct db_conflict *c);
-int db_conflicts_page(struct db *db, enum db_conflict_status status, int64_t after_id,
-                      int64_t limit, db_conflict_fn fn, void *ctx, int64_t *next);
+int db_conflicts_page(struct db *db, enum db_conflict_status status,
+                      const struct db_scope *scope, int64_t after_id, int64_t limit,
+                      db_conflict_fn fn, void *ctx, int64_t *next);
 /* One entry with its candidates; the caller owns *out (db_conflict_clear). DB_ENOTFOUND. */
 int db_conflict_get(struct db *db, int64_t id, struct db_conflict *out);
 void db_conflict_clear(struct db_conflict *c);
-/* How many entries have that status (DB_CONFLICT_ANY: all). */
-int db_conflicts_count(struct db *db, enum db_conflict_status status, int64_t *out);
+/* How many entries have that status (DB_CONFLICT_ANY: all) in scope (NULL: all). */
+int db_conflicts_count(struct db *db, enum db_conflict_status status,
+                       const struct db_scope *scope, int64_t *out);
+
+/*
+ * Closes an open entry: status resolved, with who (a user id), when, why
+ * (reason, may be NULL) and the chosen value (resolution, compact JSON).
+ * Writes nothing else; sync_resolve writes the value into the record.
+ * Returns 0, DB_ENOTFOUND when there is no such entry, DB_EEXISTS when it
+ * is already resolved (its resolution exists), or another DB_E* code.
+ * The writer thread, inside its transaction.
+ */
+int db_conflict_resolve(struct db *db, int64_t id, const char *resolved_by, int64_t now_ms,
+                        const char *reason, const char *resolution);
 
 /* History rows, all devices' (device NULL) or one device's; h->change is the text as sent. */
 typedef int (*db_history_fn)(void *ctx, int64_t id, const struct db_history *h);
 int db_history_page(struct db *db, const char *device, int64_t after_id, int64_t limit,
                     db_history_fn fn, void *ctx, int64_t *next);
+
+/* ---- supervisors' views (db/status.c) ---------------------------------- */
+
+/*
+ * One device as GET /api/status shows it. Strings are valid only during
+ * the callback; NULL when unknown or never.
+ */
+struct db_device_status {
+    const char *device;
+    const char *user;
+    const char *user_name;
+    const char *const *grids; /* the user's grids */
+    size_t n_grids;           /* 0: a user of every grid */
+    int revoked;
+    const char *app;            /* NULL: never said hello */
+    int64_t pending;            /* -1: never reported */
+    const char *oldest_pending; /* RFC 3339 as the device sent it, or NULL */
+    int has_skew;
+    int64_t clock_skew_ms;
+    int64_t last_seen_ms, last_push_ms, last_pull_ms; /* 0: never */
+    const char *last_error;
+    int64_t created_ms;
+};
+typedef int (*db_device_status_fn)(void *ctx, const struct db_device_status *d);
+/*
+ * Every device whose user's grids meet scope (scope NULL or all: every
+ * device; a user of every grid is seen only by an unlimited scope), in
+ * device id order, one read transaction. A non-zero return of fn stops and
+ * is returned. The thread that owns db (a reader).
+ */
+int db_devices_status(struct db *db, const struct db_scope *scope, db_device_status_fn fn,
+                      void *ctx);
+
+struct db_store_stats {
+    int64_t cursor;         /* db_cursor */
+    int64_t records;        /* current records in scope, deleted ones not counted */
+    int64_t db_bytes;       /* the database file plus its WAL, in bytes */
+    int64_t conflicts_open; /* open conflict entries whose record is in scope */
+    /* photo references (visits.photos "sha256:<hex>") of records in scope whose blob is
+     * not complete in table blobs */
+    int64_t missing_photos;
+};
+/*
+ * The figures of GET /api/status and of the metrics for scope (NULL: all),
+ * in one read transaction. A photo counts as missing once per visit that
+ * names it. The counts come from indexes (migration step 4), and only the
+ * visits that have photos are read. The thread that owns db; 0 or a DB_E*
+ * code.
+ */
+int db_store_stats(struct db *db, const struct db_scope *scope, struct db_store_stats *out);
+
+/*
+ * Devices enrolled after a position (the devices table's rowid), for the
+ * monitor's "enrolled" event. fn may be NULL (only *last is set: the
+ * newest position). *last is the highest rowid seen, or after when none.
+ */
+/* The strings passed to fn are valid only during the call. The thread that owns db. */
+typedef void (*db_enrolled_fn)(void *ctx, const char *device, const char *user);
+int db_devices_enrolled_after(struct db *db, int64_t after, db_enrolled_fn fn, void *ctx,
+                              int64_t *last);
+
+/* ---- the programme report (db/report.c) -------------------------------- */
+
+#define DB_REPORT_WEEKS 12
+struct db_count {
+    const char *key;
+    int64_t n;
+};
+struct db_report_grid {
+    const char *grid, *name;
+    int64_t subjects, visited_30d, paired;
+};
+struct db_report_cadre {
+    const char *user, *name;
+    int64_t visits_30d;         /* visits (visited_at in the last 30 days) created by this
+                                 * user's devices */
+    int64_t visits;             /* all visits created by this user's devices */
+    int64_t paired;             /* subjects whose cadre field is this user */
+    int64_t paired_visited_30d; /* of those, visited (by anyone) in the last 30 days */
+};
+struct db_report {
+    int64_t subjects; /* current, not deleted, in scope */
+    struct db_count *by_status; /* subjects.status value -> n; key "" for none */
+    size_t n_status;
+    /* subjects.employment value -> n, for subjects whose status is not "completed"; key ""
+     * for none */
+    struct db_count *by_employment;
+    size_t n_employment;
+    int64_t eligible; /* status not "completed" (the placement rate's denominator) */
+    struct db_report_grid *grids; /* every grid in scope, id order, also with 0 subjects */
+    size_t n_grids;
+    struct db_count *assistance; /* visits.assistance kind -> visits listing it (all time) */
+    size_t n_assistance;
+    struct db_count *assistance_30d; /* same, visits of the last 30 days */
+    size_t n_assistance_30d;
+    struct db_report_cadre *cadres; /* every cadre (role cadre) with a grid in scope, id order */
+    size_t n_cadres;
+    int64_t paired;      /* subjects with a non-empty cadre */
+    int64_t visited_30d; /* subjects visited in the last 30 days */
+    /* visits per 7-day window by visited_at: weeks[DB_REPORT_WEEKS-1] = (now-7d, now],
+     * weeks[i-1] the 7 days before weeks[i] */
+    int64_t weeks[DB_REPORT_WEEKS];
+    void *mem_;
+};
+/*
+ * Reads the figures of the records in scope (NULL: all) as of now_ms, in
+ * one read transaction. A window "the last N days" is (now - N days, now],
+ * by visited_at; a subject is visited when a current visit in scope names
+ * it; who made a visit is the device that created the record. The visits
+ * are read from their typed facts (visit_facts, kept by db_record_put),
+ * not their JSON. The assistance lists hold the kinds that occur (n > 0),
+ * in key order. The caller owns *out and frees it with db_report_clear
+ * (harmless twice). The thread that owns db (a reader); 0 or a DB_E* code,
+ * *out set only on success.
+ */
+int db_report(struct db *db, const struct db_scope *scope, int64_t now_ms, struct db_report *out);
+void db_report_clear(struct db_report *r);
 
 /* ---- WAL checkpoints (checkpoint.c) ------------------------------------ */
 
@@ -357,13 +506,59 @@ typedef void (*db_progress_fn)(void *ctx, int done_pages, int total_pages);
 /*
  * Copies the store into a new file at path while other connections keep
  * committing: the copy is one consistent snapshot (a read transaction held
- * for the whole copy, which in WAL mode blocks no writer). It is written as
+ * for the whole copy, which in WAL mode blocks no writer). The copy gets a
+ * new epoch (db_epoch) that differs from this store's, which keeps its
+ * own; copy_epoch (may be NULL) receives it. It is written as
  * "<path>.partial" with mode 0600, verified with PRAGMA integrity_check,
  * flushed to disk and then renamed over path, so path never holds a partial
  * copy. progress (may be NULL) is called after every step. Returns 0 or a
  * DB_E* code (db_errmsg names the file and what failed). The thread that
  * owns db; not inside another transaction of db's.
  */
-int db_backup(struct db *db, const char *path, db_progress_fn progress, void *ctx);
+int db_backup(struct db *db, const char *path, db_progress_fn progress, void *ctx,
+              char copy_epoch[DB_EPOCH_SIZE]);
+
+/* ---- the audit log (audit.c) -------------------------------------------- */
+
+/*
+ * Who did what, for every admin and supervisor act (device enroll and
+ * revoke, token create, grid and user add, export, backup, a conflict's
+ * resolution). Append-only: triggers refuse UPDATE and DELETE, so a row,
+ * once committed, stays as written; it is in every backup.
+ */
+#define DB_AUDIT_DETAIL_MAX 200  /* characters of detail kept; the rest is cut */
+#define DB_AUDIT_MAX_LIMIT 10000 /* the largest page db_audit_page reads */
+
+struct db_audit {
+    int64_t id;        /* ascending in the order the acts were recorded */
+    int64_t at_ms;     /* when: ms since 1970-01-01 UTC, by the actor's clock */
+    const char *actor; /* "cli:<OS user>" or a supervisor's user id */
+    const char *act;   /* "device enroll", "resolve", ... */
+    const char *target; /* the device, user, grid, conflict, collection or file; may be NULL */
+    const char *detail; /* a short note (never a token); may be NULL */
+};
+
+/*
+ * Appends one row. Call it inside the act's own transaction where the act
+ * has one, so the act and its record commit together or not at all;
+ * outside one it is its own transaction. detail longer than
+ * DB_AUDIT_DETAIL_MAX characters is cut there (at a character boundary).
+ * Returns 0 or a DB_E* code. The thread that owns db.
+ */
+int db_audit_add(struct db *db, int64_t at_ms, const char *actor, const char *act,
+                 const char *target, const char *detail);
+
+/*
+ * Keyset paging by id, oldest first: the rows with id > after_id and
+ * at_ms >= since_ms, at most limit (1..DB_AUDIT_MAX_LIMIT). fn sees strings
+ * valid only during the call and must not use this connection; a non-zero
+ * return stops the page and is returned (*next is then not set). *next is
+ * the id to pass as after_id for the next page, 0 when this page reached
+ * the end. One read transaction (or the caller's). The thread that owns db;
+ * 0 or a DB_E* code.
+ */
+typedef int (*db_audit_fn)(void *ctx, const struct db_audit *a);
+int db_audit_page(struct db *db, int64_t since_ms, int64_t after_id, int64_t limit,
+                  db_audit_fn fn, void *ctx, int64_t *next);
 
 #endif

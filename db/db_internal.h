@@ -59,6 +59,8 @@ enum db__stmt_id {
     DB__RECORD_GET,
     DB__RECORD_HEAD,
     DB__RECORD_PUT,
+    /* a visit's facts (record.c) */
+    DB__FACTS_PUT,
     DB__HISTORY_ADD,
     DB__CONFLICT_FIND,
     DB__CONFLICT_OPEN,
@@ -81,8 +83,28 @@ enum db__stmt_id {
     DB__BROWSE_CANDIDATES,
     DB__BROWSE_COUNT_ALL,
     DB__BROWSE_COUNT_STATUS,
+    DB__BROWSE_COUNT_SCOPE,
+    DB__CONFLICT_RESOLVE,
+    DB__CONFLICT_STATUS,
+    /* supervisors' views (status.c, report.c) */
+    DB__STATUS_USER_GRIDS,
+    DB__STATUS_DEVICES,
+    DB__STATS_RECORDS,
+    DB__STATS_RECORDS_SCOPE,
+    DB__STATS_MISSING_PHOTOS,
+    DB__STATUS_ENROLLED_TOP,
+    DB__STATUS_ENROLLED,
+    DB__REPORT_STATUS,
+    DB__REPORT_EMPLOYMENT,
+    DB__REPORT_GRIDS,
+    DB__REPORT_CADRES,
+    DB__REPORT_FIGURES,
     DB__BROWSE_HISTORY_ALL,
     DB__BROWSE_HISTORY_DEVICE,
+    /* the store's epoch (pull.c) and the audit log (audit.c) */
+    DB__EPOCH,
+    DB__AUDIT_ADD,
+    DB__AUDIT_PAGE,
     DB__STMT_COUNT
 };
 
@@ -118,6 +140,13 @@ int db__exec(struct db *db, const char *sql, const char *what);
 int db__bind_text(sqlite3_stmt *s, int idx, const char *text, size_t len);
 /* Binds a NUL-terminated string, or NULL when s is NULL. */
 int db__bind_str(sqlite3_stmt *s, int idx, const char *str);
+
+/*
+ * The grids of scope as a JSON array of strings for json_each(), malloc'd
+ * into *out; *out is NULL for NULL or an all-grids scope (no filter).
+ * Returns 0 or DB_ENOMEM (status.c).
+ */
+int db__scope_grids(struct db *db, const struct db_scope *scope, char **out);
 
 /*
  * The one spelling of each outcome in history.outcome (history.c):

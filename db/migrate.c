@@ -199,6 +199,105 @@ static const char *const db__steps[] = {
     "CREATE INDEX history_left ON history(id, left_grid, collection, record_id)"
     "  WHERE left_grid IS NOT NULL;"
     "CREATE INDEX history_device_id ON history(device);",
+
+    /*
+     * 4: typed facts of the visits, written by the store's write path
+     * (db_record_put in db/record.c), so that the supervisors' report and
+     * status (db/report.c, db/status.c) read columns from indexes instead
+     * of every visit's JSON on every call.
+     *
+     * visit_facts has one row per visit record, tombstones included, so
+     * that a revived visit keeps who made it: creator, the user of the
+     * device whose applied change created the visit (the history row of
+     * rev 1 that the first write names). The other facts are those of a
+     * live visit and NULL (photos 0) for a tombstone, so that the
+     * queries need no condition on deleted except by creator, and every
+     * index covers what is read of it. ms is visited_at in ms since the
+     * epoch (NULL when it does not parse); assist is the assistance array
+     * as written (NULL when it is not an array), so the report parses
+     * each distinct array once; photos is the length of the photos array,
+     * so the status reads the bodies of only the visits that have photos.
+     *
+     * The indexes serve the report: time ranges (weeks), visits of a
+     * subject in a window, and visits by creator and by assistance in key
+     * order (no sort). They are not partial: SQLite 3.40 reads the table
+     * for a partial index's own condition. visit_facts_photos, for the
+     * status, lists only the visits with photos.
+     * records_deleted lists the tombstones, which the status subtracts
+     * from a count of records_grid. The existing visits are back-filled
+     * here. IF NOT EXISTS and OR IGNORE: a store whose user_version was
+     * set back (tests rebuild older schemas that way) keeps its facts.
+     */
+    "CREATE TABLE IF NOT EXISTS visit_facts ("
+    "  id TEXT PRIMARY KEY NOT NULL," /* the visit's id in records */
+    "  grid TEXT NOT NULL,"
+    "  deleted INTEGER NOT NULL,"
+    "  creator TEXT,"
+    "  subject TEXT,"
+    "  ms INTEGER,"
+    "  assist TEXT,"
+    "  photos INTEGER NOT NULL"
+    ") STRICT, WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS visit_facts_ms ON visit_facts(ms, grid);"
+    "CREATE INDEX IF NOT EXISTS visit_facts_subject ON visit_facts(subject, ms, grid);"
+    "CREATE INDEX IF NOT EXISTS visit_facts_creator ON visit_facts(creator, deleted, ms, grid);"
+    "CREATE INDEX IF NOT EXISTS visit_facts_assist ON visit_facts(assist, ms, grid);"
+    "CREATE INDEX IF NOT EXISTS visit_facts_photos ON visit_facts(grid) WHERE photos > 0;"
+    "CREATE INDEX IF NOT EXISTS records_deleted ON records(grid) WHERE deleted <> 0;"
+
+    /* The same expressions as db/record.c's DB__FACTS_PUT. */
+    "INSERT OR IGNORE INTO visit_facts (id, grid, deleted, creator, subject, ms, assist, photos)"
+    "  SELECT r.id, r.grid, r.deleted,"
+    "    (SELECT d.user_id FROM history AS h JOIN devices AS d ON d.id = h.device"
+    "      WHERE h.id = m.first),"
+    "    CASE WHEN r.deleted = 0 THEN json_extract(r.body, '$.subject') END,"
+    "    CASE WHEN r.deleted = 0 THEN CAST(round((julianday(json_extract(r.body,"
+    "      '$.visited_at')) - 2440587.5) * 86400000.0) AS INTEGER) END,"
+    "    CASE WHEN r.deleted = 0 AND json_type(r.body, '$.assistance') = 'array'"
+    "      THEN json_extract(r.body, '$.assistance') END,"
+    "    CASE WHEN r.deleted = 0 THEN coalesce(json_array_length(r.body, '$.photos'), 0)"
+    "      ELSE 0 END"
+    "  FROM records AS r LEFT JOIN ("
+    "    SELECT record_id, min(id) AS first FROM history WHERE collection = 'visits'"
+    "    AND rev = 1 AND outcome = 'applied' GROUP BY record_id) AS m ON m.record_id = r.id"
+    "  WHERE r.collection = 'visits';",
+
+    /*
+     * 5: the store's epoch and the audit log (issue 11).
+     *
+     * store_meta holds one value per key; "epoch" is 32 random bits as 8
+     * lower-case hex characters (db_epoch). Every cursor the server hands
+     * out carries it, and db_backup gives each copy a new one, so a store
+     * restored from a copy answers the cursors handed out before the
+     * restore with a reset (docs/protocol.md §2.4).
+     *
+     * audit is append-only: the triggers refuse every UPDATE and DELETE,
+     * so a recorded act stays as written (db/audit.c). Its ids only grow,
+     * which is the order `visitsync audit` lists.
+     *
+     * IF NOT EXISTS and OR IGNORE: a store whose user_version was set back
+     * (tests rebuild older schemas that way) keeps its epoch and its log.
+     */
+    "CREATE TABLE IF NOT EXISTS store_meta ("
+    "  key TEXT PRIMARY KEY NOT NULL,"
+    "  value TEXT NOT NULL"
+    ") STRICT, WITHOUT ROWID;"
+    "INSERT OR IGNORE INTO store_meta (key, value) VALUES ('epoch', lower(hex(randomblob(4))));"
+
+    "CREATE TABLE IF NOT EXISTS audit ("
+    "  id INTEGER PRIMARY KEY,"
+    "  at_ms INTEGER NOT NULL,"
+    "  actor TEXT NOT NULL,"
+    "  act TEXT NOT NULL,"
+    "  target TEXT,"
+    "  detail TEXT"
+    ") STRICT;"
+    "CREATE TRIGGER IF NOT EXISTS audit_no_update BEFORE UPDATE ON audit BEGIN"
+    "  SELECT RAISE(ABORT, 'the audit log is append-only');"
+    "END;"
+    "CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit BEGIN"
+    "  SELECT RAISE(ABORT, 'the audit log is append-only');"
+    "END;",
 };
 
 #define DB__N_STEPS ((int)(sizeof db__steps / sizeof db__steps[0]))

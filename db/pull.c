@@ -1,5 +1,5 @@
 /*
- * pull.c — the change feed (§2.4) and its cursor.
+ * pull.c — the change feed (§2.4), its cursor and the store's epoch.
  *
  * Design: a page merges ordered streams by position, all read in one
  * deferred transaction so they see one snapshot:
@@ -23,7 +23,6 @@
  * A scope list reaches SQL as one JSON array bound to json_each(), so the
  * statements are prepared once whatever the number of grids.
  */
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -89,38 +88,6 @@ static void db__row_view(sqlite3_stmt *s, struct db_record *r)
     r->seq = sqlite3_column_int64(s, 7);
 }
 
-/* The scope's grids as a JSON array of strings, malloc'd; NULL when out of memory. */
-static char *db__scope_json(const struct db_scope *scope)
-{
-    size_t cap = 3;
-    for (size_t i = 0; i < scope->n; i++)
-        cap += 6 * strlen(scope->grids[i]) + 3; /* worst case: every byte as \u00XX */
-    char *json = malloc(cap);
-    if (!json)
-        return NULL;
-    size_t k = 0;
-    json[k++] = '[';
-    for (size_t i = 0; i < scope->n; i++) {
-        if (i)
-            json[k++] = ',';
-        json[k++] = '"';
-        for (const unsigned char *c = (const unsigned char *)scope->grids[i]; *c; c++) {
-            if (*c == '"' || *c == '\\') {
-                json[k++] = '\\';
-                json[k++] = (char)*c;
-            } else if (*c < 0x20) {
-                k += (size_t)snprintf(json + k, cap - k, "\\u%04x", *c);
-            } else {
-                json[k++] = (char)*c;
-            }
-        }
-        json[k++] = '"';
-    }
-    json[k++] = ']';
-    json[k] = '\0';
-    return json;
-}
-
 static int db__read_cursor(struct db *db, int64_t *out)
 {
     sqlite3_stmt *s = NULL;
@@ -139,6 +106,31 @@ static int db__read_cursor(struct db *db, int64_t *out)
 int db_cursor(struct db *db, int64_t *out)
 {
     return db__read_cursor(db, out);
+}
+
+int db_epoch(struct db *db, char out[DB_EPOCH_SIZE])
+{
+    sqlite3_stmt *s = NULL;
+    int err = db__stmt(db, DB__EPOCH, "SELECT value FROM store_meta WHERE key = 'epoch'", &s);
+    if (err)
+        return err;
+    int rc = sqlite3_step(s);
+    if (rc == SQLITE_ROW) {
+        const char *v = (const char *)sqlite3_column_text(s, 0);
+        size_t n = v != NULL ? strlen(v) : 0;
+        /* Written only by the schema step and db_backup: 8 of 0-9 a-f. */
+        if (n != DB_EPOCH_SIZE - 1 || strspn(v, "0123456789abcdef") != n)
+            err = db__error(db, DB_ECORRUPT, "the store's epoch \"%.16s\" is not 8 hex characters",
+                            v != NULL ? v : "");
+        else
+            memcpy(out, v, DB_EPOCH_SIZE);
+    } else if (rc == SQLITE_DONE) {
+        err = db__error(db, DB_ECORRUPT, "the store has no epoch (table store_meta)");
+    } else {
+        err = db__fail(db, rc, "reading the store's epoch");
+    }
+    db_core_reset(s);
+    return err;
 }
 
 /* The streams of one page: in-scope ones, then the removed one. */
@@ -218,11 +210,9 @@ int db_pull(struct db *db, int64_t since, const struct db_scope *scope, int64_t 
     if (!scope->all && scope->n > DB__MAX_SCOPE)
         return db__error(db, DB_EMISUSE, "a pull scope of %zu grids is more than %d", scope->n,
                          DB__MAX_SCOPE);
-    if (!scope->all) {
-        json = db__scope_json(scope);
-        if (!json)
-            return db__error(db, DB_ENOMEM, "out of memory building a pull scope");
-    }
+    err = db__scope_grids(db, scope, &json);
+    if (err)
+        return err;
     err = db__read_begin(db, &began);
     if (err)
         goto out;

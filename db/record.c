@@ -1,6 +1,12 @@
 /*
  * record.c — one record's current state: read it (whole, or only its rev and
  * grid), write it (an UPSERT of every column), free a copy.
+ *
+ * Writing a visit also writes its row of visit_facts (migration step 4),
+ * by a second one-row statement rather than a trigger: SQLite journals
+ * every page a statement touches when it fires a trigger that calls a
+ * function, which made a change cost several times as much
+ * (docs/performance.md).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -105,6 +111,56 @@ static size_t db__len(const char *text, size_t len)
     return len || !text ? len : strlen(text);
 }
 
+/* visited_at of the body ?4 in ms since the epoch, NULL when it does not parse. */
+#define DB__FACTS_MS                                                                       \
+    "CAST(round((julianday(json_extract(?4, '$.visited_at')) - 2440587.5) * 86400000.0)"  \
+    " AS INTEGER)"
+
+/*
+ * Writes the row of visit_facts of visit r, just written to records: one
+ * statement, so the body is parsed once, and of one row (VALUES): SQLite
+ * gives a statement that may write several rows and call a function a
+ * statement journal, a copy of every page it touches. A visit keeps its
+ * creator; a new one's is the user of the device of history row r->seq
+ * when that row created it (rev 1, applied). A tombstone's facts are
+ * NULL. The expressions are those of migration step 4's back-fill.
+ */
+static int db__facts_put(struct db *db, const struct db_record *r)
+{
+    sqlite3_stmt *s = NULL;
+    int rc, err = db__stmt(db, DB__FACTS_PUT,
+                           "INSERT INTO visit_facts (id, grid, deleted, creator, subject, ms,"
+                           " assist, photos) VALUES (?1, ?2, ?3,"
+                           " (SELECT d.user_id FROM history AS h JOIN devices AS d"
+                           "   ON d.id = h.device WHERE h.id = ?5 AND h.collection = 'visits'"
+                           "   AND h.record_id = ?1 AND h.rev = 1 AND h.outcome = 'applied'),"
+                           " CASE WHEN ?3 = 0 THEN json_extract(?4, '$.subject') END,"
+                           " CASE WHEN ?3 = 0 THEN " DB__FACTS_MS " END,"
+                           " CASE WHEN ?3 = 0 AND json_type(?4, '$.assistance') = 'array'"
+                           "   THEN json_extract(?4, '$.assistance') END,"
+                           " CASE WHEN ?3 = 0 THEN coalesce(json_array_length(?4, '$.photos'), 0)"
+                           "   ELSE 0 END)"
+                           " ON CONFLICT (id) DO UPDATE SET grid = excluded.grid,"
+                           " deleted = excluded.deleted,"
+                           " creator = coalesce(creator, excluded.creator),"
+                           " subject = excluded.subject, ms = excluded.ms,"
+                           " assist = excluded.assist, photos = excluded.photos",
+                           &s);
+    if (err)
+        return err;
+    db__bind_str(s, 1, r->id);
+    db__bind_str(s, 2, r->grid);
+    sqlite3_bind_int(s, 3, r->deleted != 0);
+    rc = db__bind_text(s, 4, r->body, db__len(r->body, r->body_len));
+    sqlite3_bind_int64(s, 5, r->seq);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(s);
+    if (rc != SQLITE_DONE)
+        err = db__fail(db, rc, "keeping the facts of visit '%s'", r->id);
+    db_core_reset(s);
+    return err;
+}
+
 int db_record_put(struct db *db, const struct db_record *r)
 {
     sqlite3_stmt *s = NULL;
@@ -137,5 +193,7 @@ int db_record_put(struct db *db, const struct db_record *r)
     if (rc != SQLITE_DONE)
         err = db__fail(db, rc, "writing record '%s' of '%s'", r->id, r->collection);
     db_core_reset(s);
+    if (!err && strcmp(r->collection, "visits") == 0)
+        err = db__facts_put(db, r);
     return err;
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "proto_cursor.h"
 #include "proto_text.h"
 
 #define TOKEN_MAX 256
@@ -44,22 +45,6 @@ static int parse_hello(struct proto_msg *m, const cJSON *r, const struct proto__
     return proto__get_int(r, "clock", 0, 0, PROTO_HLC_MS_MAX, &h->clock, &h->has_clock, w);
 }
 
-/* A cursor is "0" or a decimal int64 without leading zeros. */
-static int cursor_valid(const char *s)
-{
-    size_t n = strlen(s);
-    static const char max[] = "9223372036854775807";
-    if (n == 0 || n > sizeof(max) - 1)
-        return 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return 0;
-    }
-    if (n > 1 && s[0] == '0')
-        return 0;
-    return n < sizeof(max) - 1 || strcmp(s, max) <= 0;
-}
-
 static int parse_pull(struct proto_msg *m, const cJSON *r, const struct proto__where *w)
 {
     struct proto_pull *p = &m->u.pull;
@@ -70,10 +55,11 @@ static int parse_pull(struct proto_msg *m, const cJSON *r, const struct proto__w
     if (err)
         return err;
     if (since) {
-        if (!cursor_valid(since->valuestring))
+        struct proto_cursor c;
+        if (proto_cursor_parse(since->valuestring, &c) != 0)
             return proto_fault_set(w->fault, w->code, "since",
-                                   "since must be a cursor: \"0\" or a decimal number up to "
-                                   "9223372036854775807 from an earlier reply");
+                                   "since must be \"0\" or a cursor from an earlier reply, "
+                                   "such as \"1240-9f3a01bc\"");
         p->since = proto__strdup(m->arena, since->valuestring);
         if (!p->since)
             return PROTO_ENOMEM;

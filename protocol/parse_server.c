@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "proto_cursor.h"
 #include "proto_text.h"
 
 /* Reads an array of strings at prefix+name into the arena. */
@@ -58,7 +59,7 @@ static int parse_welcome(struct proto_msg *m, const cJSON *r, const struct proto
     if (!err)
         err = proto__get_int(r, "max_message", 0, 1, PROTO_SEQ_MAX, &x->max_message, NULL, w);
     if (!err)
-        err = proto__get_string(a, r, "cursor", 1, 1, 20, &x->cursor, w);
+        err = proto__get_string(a, r, "cursor", 1, 1, PROTO_CURSOR_SIZE - 1, &x->cursor, w);
     if (!err)
         err = proto__get_int(r, "protocol", 1, 1, 1000000, &x->protocol, NULL, w);
     if (!err)
@@ -124,7 +125,7 @@ static int parse_result(struct proto_arena *a, const cJSON *item, size_t i,
 static int parse_ack(struct proto_msg *m, const cJSON *r, const struct proto__where *w)
 {
     struct proto_ack *x = &m->u.ack;
-    int err = proto__get_string(m->arena, r, "cursor", 1, 1, 20, &x->cursor, w);
+    int err = proto__get_string(m->arena, r, "cursor", 1, 1, PROTO_CURSOR_SIZE - 1, &x->cursor, w);
     const cJSON *list = NULL;
     if (!err)
         err = proto__get_item(r, "results", 1, cJSON_Array, &list, w);
@@ -175,9 +176,11 @@ static int parse_pulled(struct proto_arena *a, const cJSON *item, size_t i,
 static int parse_changes(struct proto_msg *m, const cJSON *r, const struct proto__where *w)
 {
     struct proto_changes *x = &m->u.changes;
-    int err = proto__get_string(m->arena, r, "cursor", 1, 1, 20, &x->cursor, w);
+    int err = proto__get_string(m->arena, r, "cursor", 1, 1, PROTO_CURSOR_SIZE - 1, &x->cursor, w);
     if (!err)
         err = proto__get_bool(r, "more", 0, &x->more, w);
+    if (!err)
+        err = proto__get_bool(r, "reset", 0, &x->reset, w);
     const cJSON *list = NULL;
     if (!err)
         err = proto__get_item(r, "changes", 1, cJSON_Array, &list, w);
@@ -256,7 +259,8 @@ int proto_parse_server(const char *json, size_t len, struct proto_msg **out,
         err = parse_changes(m, root, &w);
         break;
     case PROTO_POKE:
-        err = proto__get_string(m->arena, root, "cursor", 1, 1, 20, &m->u.poke.cursor, &w);
+        err = proto__get_string(m->arena, root, "cursor", 1, 1, PROTO_CURSOR_SIZE - 1,
+                                &m->u.poke.cursor, &w);
         break;
     case PROTO_SCHEMA:
         err = parse_schema_reply(m, root, &w);

@@ -175,6 +175,7 @@ struct proto_ack {
 struct proto_changes {
     const char *cursor;
     int more;
+    int reset; /* since was not this store's: the page starts from the beginning (§2.4) */
     const struct proto_pulled *items;
     size_t n_items;
 };
@@ -251,8 +252,12 @@ int proto_write_push(struct proto_buf *b, const char *req, const struct proto_ch
 int proto_write_ack(struct proto_buf *b, const char *req, const char *cursor,
                     const struct proto_result *results, size_t n);
 int proto_write_pull(struct proto_buf *b, const char *req, const char *since, int64_t limit);
-/* Writes the header; then proto_write_changes_item per record; then _end. */
-int proto_write_changes_begin(struct proto_buf *b, const char *req);
+/*
+ * Writes the header; then proto_write_changes_item per record; then _end.
+ * reset != 0 adds "reset":true: the pull's since was not this store's, so
+ * this page starts from the beginning (§2.4); only that first page says so.
+ */
+int proto_write_changes_begin(struct proto_buf *b, const char *req, int reset);
 int proto_write_changes_item(struct proto_buf *b, const struct proto_pulled *p, int first);
 int proto_write_changes_end(struct proto_buf *b, const char *cursor, int more);
 int proto_write_poke(struct proto_buf *b, const char *cursor);

@@ -249,10 +249,12 @@ int proto_write_pull(struct proto_buf *b, const char *req, const char *since, in
     return finish(b, start, err, 1);
 }
 
-int proto_write_changes_begin(struct proto_buf *b, const char *req)
+int proto_write_changes_begin(struct proto_buf *b, const char *req, int reset)
 {
     size_t start = b->len;
     int err = begin(b, "changes", req);
+    if (!err && reset)
+        err = kv_raw(b, "reset", "true", 4);
     if (!err)
         err = kv_raw(b, "changes", "[", 1);
     return finish(b, start, err, 0);

@@ -47,6 +47,7 @@ struct srv_config {
     int max_conn_per_ip; /* visitsync.v1 connections per peer address; 0: no cap */
     int ping_s;          /* keep-alive ping after this many seconds without a pong */
     int idle_s;          /* hang up after this many (more than ping_s) */
+    const char *metrics_token; /* GET /metrics needs "Bearer" it; NULL: no auth */
 };
 
 /*

@@ -17,12 +17,15 @@ void *srv_checkpoint_main(void *arg)
     struct srv *srv = arg;
     struct srv_job *none[1];
     int warned = 0;
+    int done_pages = 0;
 
     for (;;) {
         int n = srv_queue_take(&srv->ckpt_stop, none, 1, 0, proto_mono_ms() + SRV_CHECKPOINT_MS);
         if (n < 0)
             break;
-        int rc = db_checkpoint(srv->cdb, NULL, NULL);
+        int rc = db_checkpoint(srv->cdb, NULL, &done_pages);
+        if (rc == 0 && done_pages > 0)
+            srv_metric_inc(&srv->metrics.checkpoints);
         if (rc != 0 && rc != DB_EBUSY && !warned) {
             /* Once: the writer's own threshold still bounds the WAL. */
             srv_log(SRV_LOG_WARN, "the WAL checkpoint failed (the writer will checkpoint): %s",

@@ -18,7 +18,14 @@
  *            when its device was revoked meanwhile;
  *   pull     hand the changes reply to the session;
  *   note     nothing (the writer recorded the pull);
- *   revoked  close the live connections of the revoked devices (4401).
+ *   revoked  close the live connections of the revoked devices (4401);
+ *   API      answer the waiting HTTP request (srv_api_complete); a
+ *            resolve first pokes the tablets of the grid it changed, as
+ *            a push does;
+ *   monitor hello  welcome or refuse a /monitor watcher (srv_monitor.c).
+ *
+ * Pushes, pulls and the writer's poll are also the monitor's events
+ * (srv_monitor_push, _pull, _devices): one atomic load when nobody watches.
  *
  * A job names its session by id: a session that closed meanwhile is not
  * found, and its reply is dropped. What a completion does to a connection
@@ -68,6 +75,7 @@ static void hello_account(struct srv *srv, struct srv_job *job)
     job->peer = NULL; /* may be freed */
     if (!failed)
         return;
+    srv_metric_inc(&srv->metrics.signin_failures);
     srv_log_escape(job->msg != NULL && job->msg->u.hello.device ? job->msg->u.hello.device : "",
                    device, sizeof device);
     srv_log(SRV_LOG_NOTICE,
@@ -111,9 +119,9 @@ static void poke_others(struct srv *srv, const struct srv_job *job)
 {
     const char *pusher = job->who->p.device;
     struct srv_list *l;
-    char cursor[24];
+    char cursor[PROTO_CURSOR_SIZE];
 
-    snprintf(cursor, sizeof cursor, "%lld", (long long)job->cursor);
+    proto_cursor_format(job->cursor, srv->epoch, cursor);
     SRV_LIST_FOREACH(l, &srv->sessions) {
         struct srv_session *s = srv_list_entry(l, struct srv_session, all_link);
         int hit = 0;
@@ -134,6 +142,7 @@ static void complete_push(struct srv *srv, struct srv_job *job)
 
     if (job->rc == 0 && job->n_names > 0)
         poke_others(srv, job);
+    srv_monitor_push(srv, job);
     s = job_session(srv, job);
     if (s == NULL)
         return;
@@ -150,6 +159,7 @@ static void complete_revoked(struct srv *srv, const struct srv_job *job)
         if (s != NULL && !s->close_code)
             srv_session_revoked(s);
     }
+    srv_monitor_devices(srv, job);
 }
 
 /* Does what one finished job means. Service thread; the caller frees job. */
@@ -165,6 +175,7 @@ static void complete_one(struct srv *srv, struct srv_job *job)
         complete_push(srv, job);
         return;
     case SRV_JOB_PULL:
+        srv_monitor_pull(srv, job);
         s = job_session(srv, job);
         if (s != NULL)
             srv_session_fill_reply(s, job);
@@ -173,6 +184,21 @@ static void complete_one(struct srv *srv, struct srv_job *job)
         return;
     case SRV_JOB_REVOKED:
         complete_revoked(srv, job);
+        return;
+    case SRV_JOB_MONITOR_HELLO:
+        srv_monitor_hello_done(srv, job);
+        return;
+    case SRV_JOB_API_STATUS:
+    case SRV_JOB_API_CONFLICTS:
+    case SRV_JOB_API_REPORT:
+    case SRV_JOB_METRICS:
+        srv_api_complete(srv, job);
+        return;
+    case SRV_JOB_RESOLVE:
+        /* A resolution is a change by the supervisor: the same pokes as a push's. */
+        if (job->rc == 0 && job->n_names > 0)
+            poke_others(srv, job);
+        srv_api_complete(srv, job);
         return;
     }
 }

@@ -20,7 +20,9 @@
 
 #include <libwebsockets.h>
 
+#include "proto_cursor.h"
 #include "proto_text.h"
+#include "proto_token.h"
 #include "srv.h"
 #include "srv_list.h"
 #include "sync.h"
@@ -62,6 +64,7 @@ enum srv_close {
     SRV_CLOSE_UNAUTHORIZED = 4401,
     SRV_CLOSE_HELLO_TIMEOUT = 4408,
     SRV_CLOSE_REPLACED = 4409,
+    SRV_CLOSE_TOO_SLOW = 4413,  /* ours: a monitor that reads events slower than they come */
     SRV_CLOSE_THROTTLED = 4429, /* ours: too many failed sign-ins from this address */
 };
 
@@ -106,6 +109,42 @@ enum srv_job_kind {
     SRV_JOB_NOTE,    /* writer: db_device_note of a pull */
     SRV_JOB_REVOKED, /* writer -> service: devices revoked since the last poll */
     SRV_JOB_PULL,    /* reader: db_pull, build the changes reply */
+    /* The supervisors' HTTP API (srv_api.c): each answers one waiting HTTP request. */
+    SRV_JOB_API_STATUS,    /* API reader: GET /api/status */
+    SRV_JOB_API_CONFLICTS, /* API reader: GET /api/conflicts */
+    SRV_JOB_API_REPORT,    /* API reader: GET /api/report */
+    SRV_JOB_METRICS,       /* API reader: GET /metrics */
+    SRV_JOB_RESOLVE,       /* writer: POST /api/conflicts/ID/resolve, in a commit group */
+    SRV_JOB_MONITOR_HELLO, /* API reader: check a monitor's API token (srv_monitor.c) */
+};
+
+struct srv_monitor_note;
+
+/*
+ * What an HTTP API job asks (set by the service thread, srv_http.c). Its
+ * variable part travels in the job's out buffer, which the worker takes
+ * before it writes the answer there: a status job's online devices (each
+ * NUL-terminated, sorted bytewise), a resolve's value JSON (value_len
+ * bytes) followed by its reason.
+ */
+struct srv_api_args {
+    char token[PROTO_TOKEN_CHARS + 1]; /* the bearer token as sent (well-formed) */
+    enum db_conflict_status status;    /* conflicts */
+    int64_t after, limit;              /* conflicts */
+    size_t n_online;                   /* status */
+    int64_t conflict_id;               /* resolve */
+    enum sync_choice choose;           /* resolve */
+    size_t value_len;                  /* resolve: SYNC_CHOOSE_VALUE */
+    int has_reason;                    /* resolve */
+};
+
+/* The entry a resolve closed, for the monitor's event (filled by the writer). */
+struct srv_api_resolved {
+    int64_t id;
+    char collection[PROTO_ID_MAX + 1];
+    char record[PROTO_ID_MAX + 1];
+    char field[PROTO_ID_MAX + 1];
+    char grid[PROTO_ID_MAX + 1]; /* "" when the record has none */
 };
 
 struct srv_job {
@@ -126,6 +165,14 @@ struct srv_job {
     int64_t cursor;           /* push: the change feed after the COMMIT */
     char **names;             /* push: grids it changed; revoked: devices */
     size_t n_names;
+    /* HTTP API jobs: the request (srv_http.c) and the answer (srv_api.c). */
+    uint64_t http;                     /* the waiting HTTP request's id; 0 for none */
+    struct srv_api_args api;
+    unsigned int http_status;          /* filled: the answer's status; out holds its body */
+    struct srv_api_resolved resolved;  /* filled by a resolve that succeeded */
+    uint32_t outcomes[4];     /* push: its changes by enum proto_status, after COMMIT */
+    size_t records;           /* pull: the records of the reply */
+    struct srv_monitor_note *note; /* owned: what only the monitor needs; NULL when none */
 };
 
 /* Allocates a zeroed job of kind; NULL when out of memory. Any thread. */
@@ -184,7 +231,7 @@ void srv_queue_stop(struct srv_queue *q);
 /* What the server knows of one peer address. */
 struct srv_peer {
     struct srv_peer *next; /* the bucket's chain */
-    uint32_t conns;        /* live visitsync.v1 connections */
+    uint32_t conns;        /* live connections: visitsync.v1 and monitor */
     uint32_t pending;      /* hellos at the writer */
     uint32_t fails;        /* failed sign-ins since the address was last clean */
     uint32_t refused;      /* hellos refused (4429) since the last ban began */
@@ -230,6 +277,148 @@ void srv_peers_sweep(struct srv_peers *t, int64_t now);
 /* Frees every entry. At shutdown, after the lws context is gone. */
 void srv_peers_free(struct srv_peers *t);
 
+/* ---- metrics (srv_metrics.c) ------------------------------------------------ */
+
+struct srv;
+
+#define SRV_PUSH_BUCKETS 8    /* changes per push: 1, 5, 10, 50, 100, 250, 500, +Inf */
+#define SRV_COMMIT_BUCKETS 11 /* seconds per COMMIT: 0.001 ... 1, +Inf */
+
+/*
+ * The counters of GET /metrics, kept where things happen. Each has one
+ * writing thread and is a relaxed atomic, so that srv_metrics_write may
+ * read it from any thread; nothing here takes a lock. Histogram buckets
+ * are not cumulative here (srv_metrics_write sums them), so a bucket costs
+ * one increment per observation.
+ */
+struct srv_metrics {
+    atomic_llong connections;    /* visitsync.v1 connections open (service thread) */
+    atomic_llong devices_online; /* devices with a live authenticated session (service) */
+    atomic_llong watchers;       /* /monitor connections open (service) */
+    atomic_ullong signin_failures;  /* refused hellos, devices' and monitors' (service) */
+    atomic_ullong throttled_hellos; /* hellos refused with 4429 unchecked (service) */
+    atomic_ullong changes[4];    /* by enum proto_status (writer, after COMMIT) */
+    atomic_ullong push_buckets[SRV_PUSH_BUCKETS];
+    atomic_ullong push_changes;  /* the pushes' changes summed */
+    atomic_ullong commit_buckets[SRV_COMMIT_BUCKETS];
+    atomic_ullong commit_ns;     /* the COMMITs' wall time summed */
+    atomic_ullong commits;       /* committed groups: one WAL fsync each (writer) */
+    atomic_ullong checkpoints;   /* checkpoints that copied pages (checkpointer) */
+};
+
+/* Adds d to a gauge or counter with no ordering. Any thread (the counter's writer). */
+static inline void srv_metric_add(atomic_llong *c, long long d)
+{
+    atomic_fetch_add_explicit(c, d, memory_order_relaxed);
+}
+static inline void srv_metric_inc(atomic_ullong *c)
+{
+    atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
+}
+/* CLOCK_MONOTONIC in ns, for the commit histogram. Any thread. */
+int64_t srv_metrics_clock_ns(void);
+/* One committed push: its changes by outcome (enum proto_status). Writer thread. */
+void srv_metrics_push(struct srv_metrics *m, const uint32_t outcomes[4]);
+/* One db_commit_group that took ns; committed: it COMMITted (an fsync). Writer thread. */
+void srv_metrics_commit(struct srv_metrics *m, int64_t ns, int committed);
+
+/*
+ * Appends the Prometheus text exposition (format 0.0.4, "# HELP" and
+ * "# TYPE" lines, names visitsync_*) of srv's counters and of st (the
+ * store's figures, db_store_stats with scope NULL; NULL leaves them out)
+ * to out. Returns 0 or a PROTO_E* code (out's ceiling). Any thread.
+ */
+int srv_metrics_write(struct srv *srv, const struct db_store_stats *st, struct proto_buf *out);
+/*
+ * True when a GET /metrics with this Authorization header (NULL: none) may
+ * be answered: serve has no --metrics-token, or the header is "Bearer T"
+ * with its token (compared in constant time). Any thread.
+ */
+int srv_metrics_authorized(const struct srv *srv, const char *authorization_header);
+
+/* ---- the live monitor (srv_monitor.c, service thread unless said) ---------- */
+
+#define SRV_MONITOR_SUBPROTOCOL "visitsync.monitor"
+#define SRV_MONITOR_MSG_MAX ((size_t)16 << 10)   /* a message from a watcher; over it: 1009 */
+#define SRV_MONITOR_QUEUE_MAX ((size_t)1 << 20) /* event bytes queued per watcher; over: 4413 */
+
+/* The monitor's part of struct srv. Service thread, except n_welcomed. */
+struct srv_monitor {
+    struct srv_list all;     /* every watcher (srv_watcher.link) */
+    struct srv_list waiting; /* watchers that owe a hello, oldest first (hello_link) */
+    size_t n;                /* watchers connected */
+    atomic_int n_welcomed;   /* watchers welcomed: other threads skip work nobody sees */
+    uint64_t next_id;
+    lws_sorted_usec_list_t tick; /* the hello deadline of the head of waiting */
+};
+
+/* Per-connection state of a /monitor connection: lws allocates it. */
+struct srv_watcher {
+    struct srv *srv;
+    struct lws *wsi;
+    uint64_t id;
+    struct srv_list link;       /* srv->mon.all */
+    struct srv_list hello_link; /* srv->mon.waiting while it owes a hello */
+    int64_t hello_deadline;     /* proto_mono_ms */
+    int hello_pending;          /* its token is at the reader */
+    struct srv_principal *who;  /* the supervisor, once welcomed */
+    struct srv_peer *peer;      /* its address (counted in conns); NULL when out of memory */
+    char *rx;                   /* the message being assembled (SRV_MONITOR_MSG_MAX) */
+    size_t rx_len;
+    struct srv_list queue;      /* struct srv_wmsg, oldest first */
+    size_t queued_bytes;
+    void *sent;                 /* the last message written; freed at the next writable */
+    int close_code;             /* nonzero: closing once the queue is written */
+    char close_why[64];
+};
+
+/* LWS_CALLBACK_* handling of the visitsync.monitor protocol. */
+int srv_monitor_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+                         void *in, size_t len);
+/* Makes the monitor's lists empty. Main thread, before lws starts. */
+void srv_monitor_init(struct srv *srv);
+/* Closes every watcher with code (dropping queued events). */
+void srv_monitor_close_all(struct srv *srv, int code, const char *why);
+/* True when a welcomed watcher may want events. Any thread (a relaxed load). */
+static inline int srv_monitor_watched(struct srv_monitor *mon)
+{
+    return atomic_load_explicit(&mon->n_welcomed, memory_order_relaxed) > 0;
+}
+/*
+ * Queues the event json (len bytes, a whole message) to every welcomed
+ * watcher whose scope holds one of grids[0..n_grids); an unlimited watcher
+ * gets every event, and only it gets an event with no grids. A watcher
+ * whose queue would pass SRV_MONITOR_QUEUE_MAX is closed (4413).
+ */
+void srv_monitor_publish(struct srv *srv, const char *const *grids, size_t n_grids,
+                         const char *json, size_t len);
+/* "online" or "offline" of the device of who (srv_session.c). */
+void srv_monitor_presence(struct srv *srv, const struct db_principal *who, int online);
+/* The events of a committed push: "push", then one "conflict" per conflicted field. */
+void srv_monitor_push(struct srv *srv, const struct srv_job *job);
+/* The event of an answered pull. */
+void srv_monitor_pull(struct srv *srv, const struct srv_job *job);
+/* The "enrolled" and "revoked" events the writer's poll noted in job. */
+void srv_monitor_devices(struct srv *srv, const struct srv_job *job);
+/* A monitor hello's answer came back from the reader: welcome or refuse. */
+void srv_monitor_hello_done(struct srv *srv, struct srv_job *job);
+/*
+ * Checks the API token of a monitor hello (job->note) against the store:
+ * job->who is set for a supervisor's or admin's token, job->refused
+ * otherwise; job->rc for a store failure. Reader thread.
+ */
+void srv_monitor_check(struct srv *srv, struct db *db, struct srv_job *job);
+/*
+ * What the writer notes for the monitor: a conflicted field of a push, a
+ * device enrolled (enrolled 1) or revoked (0). Return 0 or -1 (no memory:
+ * the event is lost, nothing else). The thread that owns job.
+ */
+int srv_monitor_note_conflict(struct srv_job *job, const char *collection, const char *record,
+                              const char *field, const char *grid);
+int srv_monitor_note_device(struct srv_job *job, int enrolled, const struct db_principal *p);
+/* Frees a note. NULL is allowed. Any thread. */
+void srv_monitor_note_free(struct srv_monitor_note *note);
+
 /* ---- the server --------------------------------------------------------- */
 
 struct srv_session;
@@ -245,15 +434,17 @@ struct srv {
     struct lws_context *ctx;
     struct lws_vhost *vhost;
     struct db *wdb; /* the writer thread's */
-    struct db *rdb; /* the reader thread's */
+    struct db *rdb; /* the reader thread's: pulls */
+    struct db *adb; /* the API reader thread's: supervisors' reads, monitor sign-ins */
     struct db *cdb; /* the checkpointer thread's (read-write, checkpoints only) */
-    struct srv_queue writes, reads, done;
+    struct srv_queue writes, reads, api_reads, done;
     struct srv_queue ckpt_stop; /* never holds a job: stopping it stops the checkpointer */
-    pthread_t writer, reader, ckpt;
-    int writer_started, reader_started, ckpt_started;
+    pthread_t writer, reader, api_reader, ckpt;
+    int writer_started, reader_started, api_reader_started, ckpt_started;
     atomic_int db_ok;          /* 0 after the writer failed to commit */
     atomic_int stop_requested; /* set by the signal thread */
     int64_t started_ms;
+    char epoch[DB_EPOCH_SIZE]; /* the store's (db_epoch), read at start; read-only, any thread */
     lws_retry_bo_t keepalive; /* from --ping-interval and --idle-timeout */
 
     /* Service thread only; the lists are set up by srv_sessions_init. */
@@ -275,6 +466,11 @@ struct srv {
     lws_sorted_usec_list_t hello_tick;
     struct srv_peers peers;
     int64_t peers_swept; /* proto_mono_ms of the last srv_peers_sweep */
+    /* HTTP requests a job is answering (srv_http_pss.link), found again by id. */
+    struct srv_list http_waiting;
+    uint64_t next_http;
+    struct srv_monitor mon;
+    struct srv_metrics metrics; /* any thread: relaxed atomics */
 };
 
 /* ---- sessions (srv_session.c, service thread) ---------------------------- */
@@ -379,21 +575,129 @@ void srv_complete_drain(struct srv *srv);
  */
 void srv_stop_poll(struct srv *srv);
 
-/* ---- HTTP (srv_http.c, service thread) ------------------------------------ */
+/* ---- HTTP (srv_http.c, srv_static.c; service thread) ---------------------- */
 
-struct srv_http_pss {
-    int status;
-    const char *body;
+#define SRV_HTTP_BODY_MAX ((size_t)64 << 10) /* a POST body; more is 413 */
+#define SRV_HTTP_CHUNK ((size_t)16 << 10)    /* body bytes per lws_write */
+#define SRV_HTTP_BURST ((size_t)1 << 20)     /* body bytes per writeable callback, at most */
+#define SRV_API_BODY_MAX ((size_t)64 << 20)  /* an API answer (status of 10,000 devices: ~4 MiB) */
+#define SRV_WEB_FILE_MAX ((size_t)16 << 20)  /* a file served from --web DIR */
+#define SRV_PATH_MAX 512                     /* a request path we route */
+
+/* How an answer is cached and framed. */
+enum srv_http_kind {
+    SRV_HTTP_API,    /* Cache-Control: no-store */
+    SRV_HTTP_STATIC, /* Cache-Control: no-cache, ETag; the security headers on HTML */
 };
+
+/*
+ * One HTTP connection's state (lws's per-session data of the "http"
+ * protocol). It carries one request at a time: keep-alive reuses it, and
+ * each request starts by clearing what the last one left.
+ */
+struct srv_http_pss {
+    struct srv *srv;
+    struct lws *wsi;
+    uint64_t id;          /* nonzero while a job answers it (linked in srv.http_waiting) */
+    struct srv_list link; /* srv.http_waiting */
+
+    /* A POST body being received. */
+    int posting;
+    int64_t conflict_id;
+    char *rx;
+    size_t rx_len;
+    int rx_over; /* more than SRV_HTTP_BODY_MAX came */
+
+    /* The answer: headers at the first writeable callback, then the body in chunks. */
+    int answering;
+    int headers_sent;
+    int body_sent; /* the last byte went to lws; done once lws has sent it all */
+    int close_after; /* drop the connection once answered (unread body bytes follow) */
+    unsigned int status;
+    enum srv_http_kind kind;
+    const char *type; /* Content-Type (static) */
+    int html;
+    char etag[80];      /* "" for none */
+    char location[SRV_PATH_MAX + 2]; /* a redirect's target, "" for none */
+    struct proto_buf owned; /* a body this connection owns (a job's, a file's) */
+    const char *body;
+    size_t body_len, sent;
+};
+
+/* lws's callback of the "http" protocol: routing, API requests, static files. */
 int srv_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                       size_t len);
+/* Makes srv's table of waiting HTTP requests empty. Main thread, before lws starts. */
+void srv_http_init(struct srv *srv);
+/*
+ * Answers a waiting HTTP request with a finished job's status and body
+ * (moved out of job->out) and the Content-Type type; a request that closed
+ * meanwhile is not found and the answer is dropped.
+ */
+void srv_http_answer_job(struct srv *srv, struct srv_job *job, const char *type);
+/*
+ * Starts answering pss: status, a body of len bytes (borrowed: it must
+ * live as long as pss's answer, e.g. pss->owned or a constant), how it is
+ * cached, and its Content-Type. Returns 0, or -1 when lws failed.
+ */
+int srv_http_answer(struct srv_http_pss *pss, unsigned int status, enum srv_http_kind kind,
+                    const char *type, const char *body, size_t len);
+/* Answers a constant JSON body (no-store). */
+int srv_http_answer_json(struct srv_http_pss *pss, unsigned int status, const char *json);
+/* The body of every 404: {"error":"not_found"}. */
+extern const char srv_http_not_found[];
+/*
+ * Serves path (GET) from the embedded web apps or, with --web DIR, from
+ * DIR: "/x/" means "/x/index.html", a directory without its "/" is
+ * redirected (301), If-None-Match answers 304. srv_static.c.
+ */
+int srv_static_serve(struct srv_http_pss *pss, const char *path);
+
+/* ---- the HTTP API's jobs (srv_api.c, srv_api_json.c) ------------------------ */
+
+/*
+ * Loads the principal of a supervisor's or admin's API token (its
+ * SHA-256 against the store): 0 with *out filled (db_principal_clear), 1
+ * when the token is unknown, revoked or not a supervisor's or admin's, or
+ * a negative store code. Any worker thread, on the db it owns.
+ */
+int srv_api_auth(struct db *db, const char *token, struct db_principal *out);
+/* Applies a resolve inside the writer's group; returns 0 or a negative store code. */
+int srv_api_resolve_apply(struct srv *srv, struct db *db, struct srv_job *job, int64_t now_ms);
+/* Writes the resolve's answer once the group committed (or failed). Writer thread. */
+void srv_api_resolve_finish(struct srv *srv, struct srv_job *job);
+/* A finished API job: answers its HTTP request, and a resolve tells the monitor. Service thread. */
+void srv_api_complete(struct srv *srv, struct srv_job *job);
+/*
+ * The documents (srv_api_json.c). Each replaces what out held and returns
+ * 0, a PROTO_E* code, or (those that read the store, on srv->adb: the
+ * API reader thread) a DB_E* code. who's scope limits what they show.
+ */
+/* {"error":error,"message":message}; message may be NULL. Any thread. */
+int srv_api_json_error(struct proto_buf *out, const char *error, const char *message);
+/* {"conflict":{…},"rev":rev}: a resolve's answer. Writer thread. */
+int srv_api_json_conflict(struct proto_buf *out, const struct db_conflict *c, int64_t rev);
+/* GET /api/status; online: n_online device ids, each NUL-terminated, sorted. */
+int srv_api_json_status(struct srv *srv, const struct db_principal *who, const char *online,
+                        size_t n_online, struct proto_buf *out);
+/* GET /api/conflicts with a's status, after and limit. */
+int srv_api_json_conflicts(struct srv *srv, const struct db_principal *who,
+                           const struct srv_api_args *a, struct proto_buf *out);
+/* GET /api/report. */
+int srv_api_json_report(struct srv *srv, const struct db_principal *who, struct proto_buf *out);
 
 /* ---- workers ------------------------------------------------------------ */
 
 /* The writer thread's body (srv_writer.c); arg is struct srv. */
 void *srv_writer_main(void *arg);
-/* The reader thread's body (srv_reader.c); arg is struct srv. */
+/* The reader thread's body (srv_reader.c): pulls; arg is struct srv. */
 void *srv_reader_main(void *arg);
+/*
+ * The API reader thread's body (srv_api.c): the supervisors' GETs, /metrics
+ * and monitor sign-ins, on a connection of their own, so a report over a
+ * large store never delays a tablet's pull. arg is struct srv.
+ */
+void *srv_api_main(void *arg);
 /* The checkpointer thread's body (srv_checkpoint.c); arg is struct srv. */
 void *srv_checkpoint_main(void *arg);
 /*

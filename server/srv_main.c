@@ -3,7 +3,8 @@
  * and the graceful stop.
  *
  * Threads: the calling thread becomes the lws service thread; it starts the
- * writer (read-write store), the reader (read-only store, pulls), the
+ * writer (read-write store), the reader (read-only store, pulls), the API
+ * reader (read-only store, supervisors' reads and monitor sign-ins), the
  * checkpointer (its own read-write connection, PASSIVE WAL checkpoints) and
  * a signal thread that turns SIGINT/SIGTERM into a flag plus
  * lws_cancel_service(). Shutdown follows docs/architecture.md: stop reading,
@@ -229,11 +230,13 @@ static void phase_step(struct srv *srv)
 
     if (srv->phase == SRV_DRAINING && (srv_sessions_idle(srv) || now >= srv->phase_deadline)) {
         srv_sessions_close_all(srv, SRV_CLOSE_GOING_AWAY, "server stopping");
+        srv_monitor_close_all(srv, SRV_CLOSE_GOING_AWAY, "server stopping");
         srv->phase = SRV_CLOSING;
         now = proto_mono_ms(); /* closing thousands of sessions takes a while */
         srv->phase_deadline = now + SRV_CLOSE_MS;
     }
-    if (srv->phase == SRV_CLOSING && (srv->n_sessions == 0 || now >= srv->phase_deadline)) {
+    if (srv->phase == SRV_CLOSING &&
+        ((srv->n_sessions == 0 && srv->mon.n == 0) || now >= srv->phase_deadline)) {
         srv->phase = SRV_DONE;
         /* A sul callback runs before lws polls: make that poll return at once. */
         lws_cancel_service(srv->ctx);
@@ -301,6 +304,8 @@ static void *signal_main(void *arg)
 static const struct lws_protocols srv_protocols[] = {
     {"http", srv_http_callback, sizeof(struct srv_http_pss), 0, 0, NULL, 0},
     {SRV_SUBPROTOCOL, srv_ws_callback, sizeof(struct srv_session), 4096, 0, NULL, 0},
+    {SRV_MONITOR_SUBPROTOCOL, srv_monitor_callback, sizeof(struct srv_watcher), 4096, 0, NULL,
+     0},
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
@@ -331,7 +336,7 @@ static void raise_nofile(void)
 }
 
 /* Creates the context and the listening vhost; prints the startup line. Main thread. */
-static int start_lws(struct srv *srv, struct lws_http_mount *mounts)
+static int start_lws(struct srv *srv)
 {
     const struct srv_config *c = srv->cfg;
     struct lws_context_creation_info info;
@@ -353,19 +358,11 @@ static int start_lws(struct srv *srv, struct lws_http_mount *mounts)
         return SRV_EXIT_RUNTIME;
     }
 
-    if (c->web_dir != NULL) {
-        /* /healthz stays ours even with a dashboard mounted at /. */
-        mounts[0].mountpoint = "/healthz";
-        mounts[0].mountpoint_len = 8;
-        mounts[0].origin = "http";
-        mounts[0].origin_protocol = LWSMPRO_CALLBACK;
-        mounts[0].mount_next = &mounts[1];
-        mounts[1].mountpoint = "/";
-        mounts[1].mountpoint_len = 1;
-        mounts[1].origin = c->web_dir;
-        mounts[1].def = "index.html";
-        mounts[1].origin_protocol = LWSMPRO_FILE;
-    }
+    /*
+     * No mounts: every HTTP request reaches srv_http_callback, which routes
+     * /healthz, /metrics and /api itself and serves the web apps (embedded,
+     * or --web DIR) the same way (srv_static.c).
+     */
     memset(&info, 0, sizeof info);
     info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
     if (c->tls_cert != NULL)
@@ -374,7 +371,6 @@ static int start_lws(struct srv *srv, struct lws_http_mount *mounts)
     info.iface = bind_address(c->host);
     info.port = c->port;
     info.protocols = srv_protocols;
-    info.mounts = c->web_dir != NULL ? mounts : NULL;
     /* lws pings a connection ping_s after its last pong and drops it at idle_s. */
     srv->keepalive.secs_since_valid_ping = (uint16_t)c->ping_s;
     srv->keepalive.secs_since_valid_hangup = (uint16_t)c->idle_s;
@@ -401,7 +397,7 @@ static int start_lws(struct srv *srv, struct lws_http_mount *mounts)
     return SRV_EXIT_OK;
 }
 
-/* Opens the writer's store (migrating it), the reader's and the checkpointer's. Main thread. */
+/* Opens the writer's store (migrating it), the two readers' and the checkpointer's. Main thread. */
 static int open_stores(struct srv *srv)
 {
     char err[256] = "";
@@ -416,9 +412,20 @@ static int open_stores(struct srv *srv)
                 srv->cfg->db_path, err[0] ? err : "unknown error");
         return SRV_EXIT_RUNTIME;
     }
+    if (db_open(srv->cfg->db_path, DB_OPEN_READONLY, &srv->adb, err, sizeof err) != 0) {
+        fprintf(stderr, "visitsync: cannot open the database %s for the HTTP API: %s\n",
+                srv->cfg->db_path, err[0] ? err : "unknown error");
+        return SRV_EXIT_RUNTIME;
+    }
     if (db_open(srv->cfg->db_path, 0, &srv->cdb, err, sizeof err) != 0) {
         fprintf(stderr, "visitsync: cannot open the database %s for checkpoints: %s\n",
                 srv->cfg->db_path, err[0] ? err : "unknown error");
+        return SRV_EXIT_RUNTIME;
+    }
+    /* Constant while the server runs: a store changes its epoch only by a restore. */
+    if (db_epoch(srv->wdb, srv->epoch) != 0) {
+        fprintf(stderr, "visitsync: cannot read the database %s: %s\n", srv->cfg->db_path,
+                db_errmsg(srv->wdb));
         return SRV_EXIT_RUNTIME;
     }
     /* The checkpointer thread copies the WAL back; this is only the bound on its growth. */
@@ -433,7 +440,6 @@ static int open_stores(struct srv *srv)
 /* Main thread, once. */
 int srv_run(const struct srv_config *c)
 {
-    struct lws_http_mount mounts[2];
     struct signal_ctx sc;
     pthread_t sig_thread;
     int sig_started = 0;
@@ -451,10 +457,11 @@ int srv_run(const struct srv_config *c)
     }
     srv->cfg = c;
     srv_sessions_init(srv);
+    srv_http_init(srv);
+    srv_monitor_init(srv);
     srv->started_ms = proto_now_ms();
     atomic_init(&srv->db_ok, 1);
     atomic_init(&srv->stop_requested, 0);
-    memset(mounts, 0, sizeof mounts);
 
     /* Block the stop signals in every thread; the signal thread waits for them. */
     sigemptyset(&sc.set);
@@ -469,6 +476,7 @@ int srv_run(const struct srv_config *c)
     sc.srv = srv;
 
     if (srv_queue_init(&srv->writes) != 0 || srv_queue_init(&srv->reads) != 0 ||
+        srv_queue_init(&srv->api_reads) != 0 ||
         srv_queue_init(&srv->done) != 0 || srv_queue_init(&srv->ckpt_stop) != 0) {
         fprintf(stderr, "visitsync: could not create the job queues\n");
         free(srv);
@@ -483,7 +491,7 @@ int srv_run(const struct srv_config *c)
     if (rc != SRV_EXIT_OK)
         goto out;
     raise_nofile();
-    rc = start_lws(srv, mounts);
+    rc = start_lws(srv);
     if (rc != SRV_EXIT_OK)
         goto out;
 
@@ -498,6 +506,11 @@ int srv_run(const struct srv_config *c)
         goto out;
     }
     srv->reader_started = 1;
+    if (pthread_create(&srv->api_reader, NULL, srv_api_main, srv) != 0) {
+        fprintf(stderr, "visitsync: could not start the API reader thread\n");
+        goto out;
+    }
+    srv->api_reader_started = 1;
     if (pthread_create(&srv->ckpt, NULL, srv_checkpoint_main, srv) != 0) {
         fprintf(stderr, "visitsync: could not start the checkpointer thread\n");
         goto out;
@@ -520,10 +533,13 @@ int srv_run(const struct srv_config *c)
 out:
     srv_queue_stop(&srv->writes);
     srv_queue_stop(&srv->reads);
+    srv_queue_stop(&srv->api_reads);
     if (srv->writer_started)
         pthread_join(srv->writer, NULL);
     if (srv->reader_started)
         pthread_join(srv->reader, NULL);
+    if (srv->api_reader_started)
+        pthread_join(srv->api_reader, NULL);
     srv_queue_stop(&srv->ckpt_stop);
     if (srv->ckpt_started)
         pthread_join(srv->ckpt, NULL);
@@ -535,17 +551,21 @@ out:
     if (srv->ctx != NULL) {
         lws_sul_cancel(&srv->tick);
         lws_sul_cancel(&srv->hello_tick);
+        lws_sul_cancel(&srv->mon.tick);
         lws_context_destroy(srv->ctx);
     }
     srv_peers_free(&srv->peers); /* after the sessions' CLOSED callbacks in the destroy */
     srv_queue_destroy(&srv->writes);
     srv_queue_destroy(&srv->reads);
+    srv_queue_destroy(&srv->api_reads);
     srv_queue_destroy(&srv->done);
     srv_queue_destroy(&srv->ckpt_stop);
     if (srv->cdb != NULL)
         db_close(srv->cdb);
     if (srv->rdb != NULL)
         db_close(srv->rdb);
+    if (srv->adb != NULL)
+        db_close(srv->adb);
     if (srv->wdb != NULL)
         db_close(srv->wdb);
     if (srv->schema != NULL)

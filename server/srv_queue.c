@@ -57,6 +57,7 @@ void srv_job_free(struct srv_job *job)
     for (size_t i = 0; i < job->n_names; i++)
         free(job->names[i]);
     free(job->names);
+    srv_monitor_note_free(job->note);
     free(job);
 }
 

@@ -258,6 +258,7 @@ static int hello_throttled(struct srv_session *s, struct proto_msg *msg)
     srv_log_escape(msg->u.hello.device ? msg->u.hello.device : "", device, sizeof device);
     srv_log(SRV_LOG_INFO, "sign-in of device \"%s\" from %s not checked: throttled for %lld ms",
             device, s->peer->addr, (long long)wait_ms);
+    srv_metric_inc(&s->srv->metrics.throttled_hellos);
     /* not_authenticated, not unauthorized: the token was not judged, and must not be dropped. */
     reply_error(s, msg->req, PROTO_CODE_NOT_AUTHENTICATED,
                 "too many failed sign-ins from %s; wait %lld s and try again", s->peer->addr,
@@ -539,6 +540,10 @@ static int on_writable(struct srv_session *s)
 static void session_cleanup(struct srv_session *s)
 {
     hello_unwait(s);
+    srv_metric_add(&s->srv->metrics.connections, -1);
+    /* Offline only when it still was its device's session (not replaced by a newer one). */
+    if (srv_list_linked(&s->device_link))
+        srv_monitor_presence(s->srv, &s->who->p, 0);
     srv_peer_detach(&s->srv->peers, s->peer, proto_mono_ms());
     s->peer = NULL;
     device_remove(s);
@@ -610,6 +615,7 @@ void srv_session_welcome(struct srv_session *s, struct srv_principal *who)
     }
     s->who = who;
     device_add(s);
+    srv_monitor_presence(s->srv, &who->p, 1);
     srv_log(SRV_LOG_INFO, "session %llu: device %s (user %s) connected", (unsigned long long)s->id,
             s->who->p.device, s->who->p.user);
 }
@@ -708,12 +714,15 @@ struct srv_session *srv_session_of_device(struct srv *srv, const char *device)
 static void device_add(struct srv_session *s)
 {
     srv_list_insert_head(device_bucket(s->srv, s->who->p.device), &s->device_link);
+    srv_metric_add(&s->srv->metrics.devices_online, 1);
 }
 
 static void device_remove(struct srv_session *s)
 {
-    if (srv_list_linked(&s->device_link))
+    if (srv_list_linked(&s->device_link)) {
         srv_list_remove(&s->device_link);
+        srv_metric_add(&s->srv->metrics.devices_online, -1);
+    }
 }
 
 /* ---- the hello FIFO: sessions that owe a hello, oldest first ---------------- */
@@ -838,6 +847,7 @@ int srv_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         srv = lws_context_user(lws_get_context(wsi));
         memset(s, 0, sizeof *s);
         session_register(srv, s, wsi);
+        srv_metric_add(&srv->metrics.connections, 1);
         s->peer = srv_peer_attach(&srv->peers, peer_address(wsi, addr, sizeof addr));
         hello_wait(s);
         srv_log(SRV_LOG_DEBUG, "session %llu: connected", (unsigned long long)s->id);

@@ -19,8 +19,6 @@
  * devices revoked by another process, so that idle connections are closed
  * too. This thread never touches a wsi and logs only through srv_log.
  */
-#include <inttypes.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -159,6 +157,8 @@ static int writer_apply_job(struct db *db, void *arg)
         return writer_apply_push(w, db, job, &slot->work);
     case SRV_JOB_NOTE:
         return db_device_note(db, job->device, DB_ACTIVITY_PULL, w->now_ms, NULL);
+    case SRV_JOB_RESOLVE:
+        return srv_api_resolve_apply(w->srv, db, job, w->now_ms);
     default:
         return DB_EMISUSE;
     }
@@ -169,7 +169,7 @@ static void finish_hello(struct srv *srv, struct srv_job *job, int64_t now_ms)
 {
     const char *req = job->msg->req;
     struct proto_welcome wl;
-    char cursor[24];
+    char cursor[PROTO_CURSOR_SIZE];
 
     if (job->rc != 0) {
         srv_principal_unref(job->who);
@@ -184,7 +184,7 @@ static void finish_hello(struct srv *srv, struct srv_job *job, int64_t now_ms)
                         job->msg->u.hello.device);
         return;
     }
-    snprintf(cursor, sizeof cursor, "%" PRId64, job->cursor);
+    proto_cursor_format(job->cursor, srv->epoch, cursor);
     memset(&wl, 0, sizeof wl);
     wl.user = job->who->p.user;
     wl.role = db_role_name(job->who->p.role);
@@ -212,11 +212,11 @@ static void finish_hello(struct srv *srv, struct srv_job *job, int64_t now_ms)
 }
 
 /* Builds the ack of §2.2 after the group committed. Writer thread. */
-static void finish_push(struct srv_job *job, struct push_work *pw)
+static void finish_push(struct srv *srv, struct srv_job *job, struct push_work *pw)
 {
     const struct proto_push *p = &job->msg->u.push;
     const char *req = job->msg->req;
-    char cursor[24];
+    char cursor[PROTO_CURSOR_SIZE];
     int rc;
 
     if (job->rc != 0) {
@@ -236,7 +236,7 @@ static void finish_push(struct srv_job *job, struct push_work *pw)
                         job->who->p.device);
         return;
     }
-    snprintf(cursor, sizeof cursor, "%" PRId64, job->cursor);
+    proto_cursor_format(job->cursor, srv->epoch, cursor);
     proto_buf_reset(&job->out);
     rc = proto_write_ack(&job->out, req, cursor, pw->results, p->n_changes);
     if (rc != 0)
@@ -257,6 +257,28 @@ static void push_work_free(struct push_work *pw, size_t n)
         free(pw->touched);
     }
     memset(pw, 0, sizeof *pw);
+}
+
+/*
+ * Counts a committed push's changes by outcome (the monitor's push event and
+ * /metrics) and, when a monitor is watching, notes each conflicted field
+ * for its conflict events. Writer thread, after COMMIT.
+ */
+static void push_account(struct srv *srv, struct srv_job *job, const struct push_work *pw)
+{
+    const struct proto_push *p = &job->msg->u.push;
+    int watched = srv_monitor_watched(&srv->mon);
+
+    if (job->rc != 0 || job->refused != PROTO_CODE_NONE)
+        return;
+    for (size_t i = 0; i < p->n_changes; i++) {
+        const struct proto_result *r = &pw->results[i];
+        job->outcomes[r->status]++;
+        for (size_t f = 0; watched && r->status == PROTO_CONFLICT && f < r->n_conflicts; f++)
+            srv_monitor_note_conflict(job, p->changes[i].collection, r->id, r->conflicts[f],
+                                      pw->touched[i].grid_after);
+    }
+    srv_metrics_push(&srv->metrics, job->outcomes);
 }
 
 /* Applies one group, then completes every job of it. Writer thread. */
@@ -284,10 +306,12 @@ static void writer_group(struct writer_ctx *w, struct srv_job **jobs, size_t n)
                 push_work_free(&slot->work, 0);
         }
     }
-    int64_t t0 = proto_mono_ms();
+    int64_t t0 = srv_metrics_clock_ns();
     rc = db_commit_group(srv->wdb, writer_apply_job, ptrs, n, rcs);
+    int64_t took_ns = srv_metrics_clock_ns() - t0;
+    srv_metrics_commit(&srv->metrics, took_ns, rc == 0);
     srv_log(SRV_LOG_DEBUG, "group of %zu jobs: %s in %lld ms", n, rc == 0 ? "committed" : "failed",
-            (long long)(proto_mono_ms() - t0));
+            (long long)(took_ns / 1000000));
     if (rc == 0) {
         atomic_store(&srv->db_ok, 1);
         if (db_cursor(srv->wdb, &cursor) != 0)
@@ -304,8 +328,12 @@ static void writer_group(struct writer_ctx *w, struct srv_job **jobs, size_t n)
         job->cursor = cursor;
         if (job->kind == SRV_JOB_HELLO)
             finish_hello(srv, job, w->now_ms);
-        else if (job->kind == SRV_JOB_PUSH)
-            finish_push(job, &slot->work);
+        else if (job->kind == SRV_JOB_PUSH) {
+            finish_push(srv, job, &slot->work);
+            push_account(srv, job, &slot->work);
+        } else if (job->kind == SRV_JOB_RESOLVE) {
+            srv_api_resolve_finish(srv, job);
+        }
         if (job->kind == SRV_JOB_PUSH)
             push_work_free(&slot->work, job->msg->u.push.n_changes);
         slot->job = NULL;
@@ -313,26 +341,84 @@ static void writer_group(struct writer_ctx *w, struct srv_job **jobs, size_t n)
     }
 }
 
+/*
+ * What the once-a-second poll keeps between polls. Revocations are read
+ * with overlap (a device may be reported by two or three polls in a row:
+ * closing it again is harmless, but the monitor hears of it once, when it
+ * was not in the previous poll's list); enrollments by position.
+ */
+struct writer_poll {
+    struct srv *srv;
+    struct srv_job *job;
+    int watched;
+    struct srv_job *prev; /* names: the devices the previous poll found revoked */
+    int64_t enrolled_pos; /* the newest device announced (devices rowid) */
+};
+
 static void revoked_cb(void *ctx, const char *device)
 {
     srv_job_add_name(ctx, device);
 }
 
-/* Asks the store which devices were revoked lately. Writer thread. */
-static void writer_poll_revoked(struct srv *srv, int64_t since_ms)
+/* Notes a device for an "enrolled" or "revoked" event with its user's grids. */
+static void note_device(struct writer_poll *wp, const char *device, int enrolled)
 {
+    struct db_principal p;
+
+    if (db_device_load(wp->srv->wdb, device, &p) != 0)
+        return; /* removed meanwhile: no event */
+    srv_monitor_note_device(wp->job, enrolled, &p);
+    db_principal_clear(&p);
+}
+
+static void enrolled_cb(void *ctx, const char *device, const char *user)
+{
+    struct writer_poll *wp = ctx;
+
+    (void)user; /* note_device loads it with the grids */
+    if (wp->watched && device != NULL)
+        note_device(wp, device, 1);
+}
+
+/*
+ * Asks the store which devices were revoked lately (their connections are
+ * closed) and, for the monitor, which were enrolled. Writer thread.
+ */
+static void writer_poll_revoked(struct writer_poll *wp, int64_t since_ms)
+{
+    struct srv *srv = wp->srv;
     struct srv_job *job = srv_job_new(SRV_JOB_REVOKED);
     int rc;
 
     if (job == NULL)
         return;
+    wp->job = job;
+    wp->watched = srv_monitor_watched(&srv->mon);
     rc = db_devices_revoked_since(srv->wdb, since_ms, revoked_cb, job);
     if (rc != 0) {
         srv_log(SRV_LOG_WARN, "the revocation poll failed: %s", db_errmsg(srv->wdb));
         srv_job_free(job);
         return;
     }
-    if (job->n_names == 0) {
+    for (size_t i = 0; wp->watched && i < job->n_names; i++) {
+        size_t k = 0;
+        while (wp->prev != NULL && k < wp->prev->n_names &&
+               strcmp(wp->prev->names[k], job->names[i]) != 0)
+            k++;
+        if (wp->prev == NULL || k == wp->prev->n_names)
+            note_device(wp, job->names[i], 0);
+    }
+    /* Kept for the next poll's comparison: only the names, in a job that is never queued. */
+    srv_job_free(wp->prev);
+    wp->prev = srv_job_new(SRV_JOB_REVOKED);
+    for (size_t i = 0; wp->prev != NULL && i < job->n_names; i++)
+        srv_job_add_name(wp->prev, job->names[i]);
+    /* Not watched: only the position moves, so no device is announced late. */
+    rc = db_devices_enrolled_after(srv->wdb, wp->enrolled_pos, wp->watched ? enrolled_cb : NULL,
+                                   wp, &wp->enrolled_pos);
+    if (rc != 0)
+        srv_log(SRV_LOG_WARN, "the enrollment poll failed: %s", db_errmsg(srv->wdb));
+    if (job->n_names == 0 && job->note == NULL) {
         srv_job_free(job);
         return;
     }
@@ -348,6 +434,7 @@ void *srv_writer_main(void *arg)
     /* Revocations are polled with overlap: a device reported twice is closed once. */
     int64_t since = srv->started_ms - 2 * SRV_REVOKE_POLL_MS;
     int64_t next_poll = proto_mono_ms() + SRV_REVOKE_POLL_MS;
+    struct writer_poll wp = {.srv = srv};
 
     if (w == NULL) {
         srv_log(SRV_LOG_ERR, "the writer thread is out of memory");
@@ -355,6 +442,9 @@ void *srv_writer_main(void *arg)
         return NULL;
     }
     w->srv = srv;
+    /* Devices enrolled before the start are not announced. */
+    if (db_devices_enrolled_after(srv->wdb, 0, NULL, NULL, &wp.enrolled_pos) != 0)
+        srv_log(SRV_LOG_WARN, "the enrollment poll failed: %s", db_errmsg(srv->wdb));
     for (;;) {
         int n = srv_queue_take(&srv->writes, jobs, SRV_GROUP_MAX, SRV_GROUP_BYTES, next_poll);
         if (n < 0)
@@ -363,11 +453,12 @@ void *srv_writer_main(void *arg)
             writer_group(w, jobs, (size_t)n);
         if (proto_mono_ms() >= next_poll) {
             int64_t started = proto_now_ms();
-            writer_poll_revoked(srv, since);
+            writer_poll_revoked(&wp, since);
             since = started - 2 * SRV_REVOKE_POLL_MS;
             next_poll = proto_mono_ms() + SRV_REVOKE_POLL_MS;
         }
     }
+    srv_job_free(wp.prev);
     free(w);
     return NULL;
 }

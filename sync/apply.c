@@ -31,11 +31,11 @@ static enum db_outcome outcome_of(enum proto_status s)
 }
 
 /* The part of a history row that every outcome shares: who sent what, when. */
-static struct db_history history_base(const struct db_principal *who,
-                                     const struct proto_change *c, int64_t now_ms)
+static struct db_history history_base(const char *device, const struct proto_change *c,
+                                      int64_t now_ms)
 {
     struct db_history h = {
-        .device = who->device,
+        .device = device,
         .seq = c->seq,
         .received_ms = now_ms,
         .collection = c->collection,
@@ -52,7 +52,7 @@ static int history_unmerged(struct db *db, const struct db_principal *who,
                             const struct proto_result *r)
 {
     int64_t id;
-    struct db_history h = history_base(who, c, now_ms);
+    struct db_history h = history_base(who->device, c, now_ms);
     h.outcome = outcome_of(r->status);
     h.rev = r->rev;
     if (r->status == PROTO_REJECTED) {
@@ -139,14 +139,11 @@ static int add_conflicts(struct db *db, const struct proto_change *c, const char
     return 0;
 }
 
-/*
- * Merges a valid change into stored (NULL: new record) and writes history,
- * record and conflicts. Fills *r on success.
- */
-static int merge_and_store(const struct sync_rules *rules, struct db *db,
-                           const struct db_principal *who, const struct proto_change *c,
-                           const struct db_record *stored, int64_t now_ms, struct proto_result *r,
-                           struct sync_touched *t)
+/* See sync_internal.h. The caller's thread, inside its transaction. */
+int sync__merge_and_store(const struct sync_rules *rules, struct db *db, const char *device,
+                          const struct proto_change *c, const struct db_record *stored,
+                          int64_t now_ms, struct proto_result *r, int64_t *history_out,
+                          struct sync_touched *t)
 {
     const struct proto_collection *col = proto_schema_collection(rules->schema, c->collection);
     struct proto_record *dec = NULL;
@@ -167,7 +164,7 @@ static int merge_and_store(const struct sync_rules *rules, struct db *db,
             goto out;
         }
     }
-    rc = sync__merge(col, dec, stored ? stored->rev : 0, c, who->device, &m);
+    rc = sync__merge(col, dec, stored ? stored->rev : 0, c, device, &m);
     if (rc != 0)
         goto out;
     rc = proto_record_encode(m.fields, m.stamps, m.n, &body, &meta);
@@ -184,7 +181,7 @@ static int merge_and_store(const struct sync_rules *rules, struct db *db,
     }
 
     const char *left = stored != NULL && str_differ(stored->grid, m.grid) ? stored->grid : NULL;
-    struct db_history h = history_base(who, c, now_ms);
+    struct db_history h = history_base(device, c, now_ms);
     h.outcome = m.n_conflicts ? DB_CONFLICT : DB_APPLIED;
     h.rev = m.rev;
     h.left_grid = left;
@@ -208,7 +205,7 @@ static int merge_and_store(const struct sync_rules *rules, struct db *db,
     rc = db_record_put(db, &put);
     if (rc != 0)
         goto out;
-    rc = add_conflicts(db, c, who->device, &m, history_id, now_ms);
+    rc = add_conflicts(db, c, device, &m, history_id, now_ms);
     if (rc != 0)
         goto out;
     if (t != NULL) {
@@ -226,6 +223,8 @@ static int merge_and_store(const struct sync_rules *rules, struct db *db,
     r->conflicts = names;
     r->n_conflicts = m.n_conflicts;
     names = NULL;
+    if (history_out != NULL)
+        *history_out = history_id;
 out:
     free(names);
     sync__merged_clear(&m);
@@ -279,7 +278,8 @@ static int apply_change(const struct sync_rules *rules, struct db *db,
         r->rev = visible ? stored.rev : 0;
         rc = history_unmerged(db, who, c, now_ms, r);
     } else {
-        rc = merge_and_store(rules, db, who, c, have ? &stored : NULL, now_ms, r, t);
+        rc = sync__merge_and_store(rules, db, who->device, c, have ? &stored : NULL, now_ms, r,
+                                   NULL, t);
     }
 out:
     if (have)

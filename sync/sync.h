@@ -99,6 +99,53 @@ int sync_apply_push(const struct sync_rules *rules, struct db *db,
                     size_t n, int64_t now_ms, struct proto_result *results,
                     struct sync_touched *touched);
 
+/* ---- resolving a conflict (resolve.c) ------------------------------------ */
+
+enum sync_choice { SYNC_CHOOSE_WINNER, SYNC_CHOOSE_LOSER, SYNC_CHOOSE_VALUE };
+
+struct sync_resolution {
+    int64_t conflict_id;
+    enum sync_choice choose;
+    const char *value_json; /* SYNC_CHOOSE_VALUE: the value as compact JSON text */
+    size_t value_len;
+    const char *reason; /* NULL or up to 500 characters */
+};
+
+/* What happened: 0 resolved; otherwise one of these (positive), with fault filled for INVALID. */
+enum sync_resolve_outcome {
+    SYNC_RESOLVED = 0,
+    SYNC_RESOLVE_NOT_FOUND = 1,
+    SYNC_RESOLVE_CLOSED = 2,
+    SYNC_RESOLVE_INVALID = 3
+};
+
+/*
+ * A supervisor (who: role supervisor or admin, with a scope) resolves an
+ * open conflict entry: writes the chosen value of the entry's field as a
+ * new change of the record, stamped later than every stamp of that field
+ * (so every replica converges on it by the normal merge), recorded in
+ * history like any change (device "@<user id>", which no device id can
+ * be: '@' is not an id character; seq: the entry's id), then closes the
+ * entry with who, when, why and the value (its canonical compact JSON).
+ * "winner" is the value the record holds now (the
+ * greatest stamp listed); "loser" the candidate with the greatest stamp
+ * whose value differs from the winner's (none: SYNC_RESOLVE_INVALID). The
+ * reason must be UTF-8 (else INVALID on "reason"). An entry whose record is outside
+ * who's scope is SYNC_RESOLVE_NOT_FOUND (as if it did not exist). A value
+ * that the schema refuses for that field is SYNC_RESOLVE_INVALID with the
+ * same fault a push would get. Must run inside a transaction (the
+ * server's writer thread). *rev gets the record's new rev, *history_id the
+ * change-feed position of the change, touched (may be NULL) the grid it
+ * touched so the server pokes that grid's tablets. Returns one of the
+ * outcomes, or a negative store code (or SYNC_ENOMEM / SYNC_ESTORE);
+ * *rev and *history_id are set only for SYNC_RESOLVED. Whether who's role
+ * may resolve at all is the caller's to check (a cadre's scope would be
+ * honoured, not refused).
+ */
+int sync_resolve(const struct sync_rules *rules, struct db *db, const struct db_principal *who,
+                 const struct sync_resolution *r, int64_t now_ms, struct proto_fault *fault,
+                 int64_t *rev, int64_t *history_id, struct sync_touched *touched);
+
 /* Frees what sync_apply_push allocated inside results (the conflicts lists). */
 void sync_results_clear(struct proto_result *results, size_t n);
 

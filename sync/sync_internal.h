@@ -49,6 +49,20 @@ void sync__merged_clear(struct sync__merged *m);
 int sync__stamp_after(const struct proto_hlc *a, const char *a_device, const struct proto_hlc *b,
                       const char *b_device);
 
+/*
+ * Merges a valid change from device into stored (NULL: a new record) and
+ * writes its history row, the record and its conflict candidates (apply.c).
+ * Fills *r (its conflicts array is the caller's: sync_results_clear) and
+ * *history_out (may be NULL: the change's history id), t (may be NULL) as
+ * for sync_apply_push. Pushes and resolutions (resolve.c) both store their
+ * changes here, so both write stamps and meta the same way. The caller's
+ * thread, inside its transaction; 0 or a negative code.
+ */
+int sync__merge_and_store(const struct sync_rules *rules, struct db *db, const char *device,
+                          const struct proto_change *c, const struct db_record *stored,
+                          int64_t now_ms, struct proto_result *r, int64_t *history_out,
+                          struct sync_touched *t);
+
 /* ---- scope (scope.c) ----------------------------------------------------- */
 
 /*

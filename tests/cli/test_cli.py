@@ -33,7 +33,7 @@ HELPER = None
 TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{43}$")
 
 SUBJECT_FIELDS = ["name", "grid", "status", "employment", "employer", "income", "dibao",
-                  "disability_cert", "phone", "address", "family_notes"]
+                  "disability_cert", "phone", "address", "family_notes", "cadre"]
 
 
 def run(args, cwd, env=None, timeout=60):
@@ -777,6 +777,120 @@ class CliTest(unittest.TestCase):
         self.assertEqual(con.execute("SELECT count(*) FROM users").fetchone()[0], 0)
         con.close()
         self.usage(["demo", "extra"], "unexpected argument 'extra'")
+
+    # -- audit ------------------------------------------------------------------
+    AUDIT_RE = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)  (\S+)  ([a-z ]+?)  (\S+)(?:  (.*))?$")
+
+    def audit_lines(self, *args):
+        out, _ = self.ok("audit", *args)
+        rows = []
+        for line in out.splitlines():
+            m = self.AUDIT_RE.match(line)
+            self.assertIsNotNone(m, "not an audit line: %r" % line)
+            rows.append(m.groups())
+        return rows
+
+    def test_audit_records_each_act(self):
+        import calendar
+        import pwd
+        actor = "cli:" + pwd.getpwuid(os.geteuid()).pw_name
+        self.setup_people()
+        out, _ = self.ok("device", "enroll", "--user", "c001", "--device", "tab-c001")
+        device_token = out.strip()
+        self.ok("device", "revoke", "tab-c001")
+        out, _ = self.ok("token", "create", "--user", "sup01")
+        api_token = out.strip()
+        self.ok("export", "--collection", "subjects")
+        self.ok("export", "--collection", "visits", "--format", "csv")
+        copy = os.path.join(self.dir, "copy.db")
+        _, err = self.ok("backup", copy)
+        # Acts that fail record nothing.
+        self.fails(["grid", "add", "g01", "again"], "already exists")
+        self.fails(["device", "enroll", "--user", "nobody", "--device", "tab-x"], "nobody")
+        self.fails(["device", "revoke", "tab-none"], "unknown device")
+        self.fails(["token", "create", "--user", "c001"], "cadre")
+
+        rows = self.audit_lines()
+        self.assertEqual([(r[1], r[2], r[3], r[4]) for r in rows], [
+            (actor, "grid add", "g01", None),
+            (actor, "grid add", "g02", None),
+            (actor, "user add", "c001", "role=cadre grids=g01"),
+            (actor, "user add", "sup01", "role=supervisor grids=all"),
+            (actor, "device enroll", "tab-c001", "user=c001"),
+            (actor, "device revoke", "tab-c001", None),
+            (actor, "token create", "sup01", None),
+            (actor, "export", "subjects", "format=jsonl records=0"),
+            (actor, "export", "visits", "format=csv records=0"),
+            (actor, "backup", copy, rows[-1][4]),
+        ])
+        now = time.time()
+        for r in rows:
+            t = calendar.timegm(time.strptime(r[0], "%Y-%m-%dT%H:%M:%SZ"))
+            self.assertLess(abs(t - now), 120, r)
+        # The backup names the copy's epoch: new, and not the live store's.
+        con = sqlite3.connect(copy)
+        copy_epoch = con.execute("SELECT value FROM store_meta WHERE key='epoch'").fetchone()[0]
+        self.assertEqual(con.execute("SELECT count(*) FROM audit").fetchone()[0], len(rows) - 1)
+        con.close()
+        con = sqlite3.connect(self.db)
+        live_epoch = con.execute("SELECT value FROM store_meta WHERE key='epoch'").fetchone()[0]
+        con.close()
+        self.assertEqual(rows[-1][4], "epoch=" + copy_epoch)
+        self.assertNotEqual(copy_epoch, live_epoch)
+        self.assertIn("epoch " + copy_epoch, err)
+        # No token is in the log, not even in part.
+        con = sqlite3.connect(self.db)
+        text = " ".join(str(v) for row in con.execute("SELECT * FROM audit") for v in row)
+        con.close()
+        for tok in (device_token, api_token):
+            self.assertNotIn(tok[:12], text)
+        # The log is append-only.
+        con = sqlite3.connect(self.db)
+        for sql in ("UPDATE audit SET actor = 'x'", "DELETE FROM audit"):
+            with self.assertRaisesRegex(sqlite3.DatabaseError, "append-only"):
+                con.execute(sql)
+        con.close()
+
+    def test_audit_since_limit_and_errors(self):
+        self.init()
+        t = 1796464800000  # 2026-12-05T10:00:00Z
+        con = sqlite3.connect(self.db)
+        with con:
+            for at, act, detail in ((t - 1, "export", "a"), (t, "backup", "b"),
+                                    (t + 3600000, "resolve", "reason=\x1b]0;owned\x07 done")):
+                con.execute("INSERT INTO audit (at_ms, actor, act, target, detail)"
+                            " VALUES (?, 'cli:op', ?, 'x', ?)", (at, act, detail))
+        con.close()
+        acts = lambda *a: [r[2] for r in self.audit_lines(*a)]  # noqa: E731
+        self.assertEqual(acts(), ["export", "backup", "resolve"])
+        self.assertEqual(acts("--since", "2026-12-05"), ["export", "backup", "resolve"])
+        self.assertEqual(acts("--since", "2026-12-05T10:00:00Z"), ["backup", "resolve"])
+        self.assertEqual(acts("--since", "2026-12-05T18:00:00+08:00"), ["backup", "resolve"])
+        self.assertEqual(acts("--since", "2026-12-05T05:00:00.001-05:00"), ["resolve"])
+        self.assertEqual(acts("--since", "2026-12-06"), [])
+        # Controls in the text are escaped for the terminal.
+        out, _ = self.ok("audit", "--since", "2026-12-05T10:30:00Z")
+        self.assertEqual(out, "2026-12-05T11:00:00Z  cli:op  resolve  x  "
+                              "reason=\\u001b]0;owned\\u0007 done\n")
+        # --limit: at most N, oldest first; a note on stderr says from when the rest follow.
+        out, err = self.ok("audit", "--limit", "2")
+        self.assertEqual([l.split("  ")[2] for l in out.splitlines()], ["export", "backup"])
+        self.assertIn("--since 2026-12-05T11:00:00Z", self.one_line_error(err))
+        out, err = self.ok("audit", "--limit", "3")
+        self.assertEqual((len(out.splitlines()), err), (3, ""))
+        self.assertEqual(len(self.audit_lines("--limit", "10000")), 3)
+        for bad in ("0", "10001", "-1", "2x", "", "1.5"):
+            self.usage(["audit", "--limit", bad], "--limit" if bad else "")
+        for bad in ("yesterday", "2026-02-30", "2026-12-05 10:00:00", "2026-12-05T10:00:00",
+                    "1796464800000"):
+            self.usage(["audit", "--since", bad], "--since")
+        self.usage(["audit", "extra"], "unexpected argument 'extra'")
+        self.usage(["audit", "--frob"], "--frob")
+        os.remove(self.db)
+        self.fails(["audit"], "visitsync init")
+        rc, out, _ = run(["help", "audit"], self.dir)
+        self.assertEqual(rc, 0)
+        self.assertIn("--since TIME", out)
 
 
 def main():

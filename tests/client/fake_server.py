@@ -18,6 +18,9 @@ What a device name in hello selects:
                           below the highest seen: duplicate; a field
                           "kind":"bad": rejected invalid_field), a poke
                           before each ack, pull pages of 2 records.
+A pull whose since ends in "-gone" (a cursor of a store since restored from
+a backup) is answered "reset":true with the first page from the beginning,
+as the real server does (§2.4); only that page says reset.
 Every reply is sent as three fragments (continuation frames).
 """
 import base64
@@ -194,7 +197,9 @@ class Handler(socketserver.BaseRequestHandler):
                          "results": results})
 
     def pull(self, sock, msg):
-        since = int(msg.get("since") or "0")
+        since_text = msg.get("since") or "0"
+        reset = since_text.endswith("-gone")
+        since = 0 if reset else int(since_text)
         with STATE_LOCK:
             page = RECORDS[since:since + 2]
             more = since + 2 < len(RECORDS)
@@ -205,8 +210,11 @@ class Handler(socketserver.BaseRequestHandler):
             if fields.get("_deleted"):
                 item["deleted"] = True
             items.append(item)
-        send_text(sock, {"type": "changes", "req": msg.get("req"),
-                         "cursor": str(since + len(page)), "more": more, "changes": items})
+        reply = {"type": "changes", "req": msg.get("req"), "cursor": str(since + len(page)),
+                 "more": more, "changes": items}
+        if reset:
+            reply["reset"] = True
+        send_text(sock, reply)
 
 
 class Server(socketserver.ThreadingTCPServer):

@@ -3,7 +3,8 @@
  * scripted fake server (fake_server.py, which runs this program with
  * VSC_TEST_URL set): fragmented replies, pipelined pushes matched in order,
  * pokes counted between replies, duplicates, rejections, pull paging, the
- * schema, size limits both ways, timeouts and the server's close codes.
+ * schema, size limits both ways, timeouts and the server's close codes; and
+ * a whole sync (vsc_sync.h) whose pull the server answers with reset.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +18,7 @@
 
 #include "proto_record.h"
 #include "vsc.h"
+#include "vsc_sync.h"
 
 static const char *url(void)
 {
@@ -304,6 +306,69 @@ static void test_replaced(void **state)
     vsc_close(v);
 }
 
+/* A :memory: store set up as device; asserts success. */
+static struct vsc_replica *store_for(const char *device)
+{
+    struct vsc_replica *r = NULL;
+    char err[300];
+    if (vsc_replica_open(":memory:", 1, &r, err, sizeof err) != 0)
+        fail_msg("store: %s", err);
+    assert_int_equal(vsc_replica_config_set(r, "url", url()), 0);
+    assert_int_equal(vsc_replica_config_set(r, "device", device), 0);
+    assert_int_equal(vsc_replica_config_set(r, "token", "t"), 0);
+    return r;
+}
+
+/*
+ * The stored cursor is one the server no longer issues (it was restored
+ * from a backup): the pull is answered reset, and the sync rebuilds the
+ * replica from the beginning over several pages — a record only the old
+ * replica had is gone, and the result equals a fresh store's full pull —
+ * while the queued change is still pushed.
+ */
+static void test_sync_reset_rebuilds(void **state)
+{
+    (void)state;
+    struct vsc_replica *r = store_for("tab-reset"), *fresh = store_for("tab-fresh");
+    struct vsc_replica_item stale = {"visits", "only-here", 40, 0, 0, "{}", 2};
+    struct vsc_replica_change c;
+    struct vsc_replica_record rec;
+    struct vsc_sync_report rep, ref;
+    char err[700], *cursor = NULL;
+
+    assert_int_equal(vsc_replica_apply(r, &stale, 1, "7-gone"), 0);
+    assert_int_equal(vsc_replica_queue(r, "visits", "reset-1", 0,
+                                       "{\"grid\":\"g01\",\"kind\":\"home\"}", -1,
+                                       1764409000000, &c),
+                     0);
+    vsc_replica_change_clear(&c);
+    if (vsc_sync(r, NULL, &rep, err, sizeof err) != 0)
+        fail_msg("sync: %s", err);
+    assert_int_equal(rep.reset, 1);
+    assert_int_equal(rep.applied, 1);
+    assert_int_equal(rep.pending, 0);
+    assert_true(rep.pulled > 2); /* more than one page of 2 */
+    assert_int_equal(vsc_replica_get(r, "visits", "only-here", &rec), DB_ENOTFOUND);
+    assert_int_equal(vsc_replica_get(r, "visits", "reset-1", &rec), 0);
+    free(rec.body);
+    assert_int_equal(vsc_replica_config_get(r, "cursor", &cursor), 0);
+    assert_null(strstr(cursor, "gone"));
+    free(cursor);
+
+    /* A store that never had a cursor pulls the same records, without reset. */
+    if (vsc_sync(fresh, NULL, &ref, err, sizeof err) != 0)
+        fail_msg("sync: %s", err);
+    assert_int_equal(ref.reset, 0);
+    assert_int_equal(ref.records, rep.records);
+    /* And the next sync of the rebuilt store is an ordinary one. */
+    if (vsc_sync(r, NULL, &rep, err, sizeof err) != 0)
+        fail_msg("sync: %s", err);
+    assert_int_equal(rep.reset, 0);
+    assert_int_equal(rep.records, ref.records);
+    vsc_replica_close(r);
+    vsc_replica_close(fresh);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -313,6 +378,7 @@ int main(void)
         cmocka_unit_test(test_pull_pages),      cmocka_unit_test(test_schema_and_raw),
         cmocka_unit_test(test_outgoing_too_big), cmocka_unit_test(test_incoming_too_big),
         cmocka_unit_test(test_timeout),         cmocka_unit_test(test_replaced),
+        cmocka_unit_test(test_sync_reset_rebuilds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,8 +2,10 @@
  * test_replica.c — the client's local store (client/vsc_replica.h) on
  * :memory: and on a file: seq and hybrid-clock stamping, the default base,
  * the outbox and its acks, the rejected list, the first welcome's
- * renumbering of the outbox, pulled pages with their cursor, and the modes
- * of the files a store is made of.
+ * renumbering of the outbox, acked changes kept, pruned, queued again after a
+ * server restore and reported when they are gone, pulled pages with their
+ * cursor and a rebuild after a reset, the step from the first schema, and
+ * the modes of the files a store is made of.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -151,9 +153,23 @@ static void test_outbox_and_acks(void **state)
     assert_int_equal(vsc_replica_rejected_list(r, collect_rejected, &rej), 0);
     assert_int_equal(rej.n, 1);
     assert_int_equal(rej.seqs[0], 2);
+    /* The applied one is kept, marked acked, out of the queue's walk. */
+    int64_t kept = 0, acked_at = 0;
+    assert_int_equal(vsc_replica_retained(r, &kept, &acked_at), 0);
+    assert_int_equal(kept, 1);
+    assert_int_equal(acked_at, 999);
+    struct seen all = {0};
+    assert_int_equal(vsc_replica_outbox_list(r, 0, 100, collect, &all), 0);
+    assert_int_equal(all.n, 2);
+    assert_int_equal(all.seqs[0], 3);
     /* Acking an unknown seq (a duplicate of something long gone) is harmless. */
     struct vsc_replica_outcome gone = {77, 0, NULL, NULL, NULL};
     assert_int_equal(vsc_replica_acked(r, &gone, 1, 999), 0);
+    /* So is a second ack of a kept change: it keeps its first ack time. */
+    assert_int_equal(vsc_replica_acked(r, o, 1, 5000), 0);
+    assert_int_equal(vsc_replica_retained(r, &kept, &acked_at), 0);
+    assert_int_equal(kept, 1);
+    assert_int_equal(acked_at, 999);
 }
 
 /* The outbox as "seq:id" entries in seq order, for the renumbering tests. */
@@ -187,6 +203,22 @@ static void queue_ids(struct vsc_replica *r, const char *const *ids, int64_t fir
     }
 }
 
+/*
+ * vsc_replica_welcome for the renumbering tests: *moved as renumbered, set
+ * only on success. None of them is a restored server: nothing is re-sent.
+ */
+static int welcome(struct vsc_replica *r, int64_t server_seq, int64_t *moved)
+{
+    struct vsc_replica_welcomed w;
+    int rc = vsc_replica_welcome(r, server_seq, 5000, &w);
+    if (rc == 0) {
+        assert_int_equal(w.requeued, 0);
+        assert_int_equal(w.lost_n, 0);
+        *moved = w.renumbered;
+    }
+    return rc;
+}
+
 static int64_t next_seq_of(struct vsc_replica *r)
 {
     int64_t next = 0;
@@ -209,7 +241,7 @@ static void test_first_welcome_renumbers(void **state)
     int64_t moved = -1, server = 0;
 
     queue_ids(r, ids, 1);
-    assert_int_equal(vsc_replica_welcome(r, 36, &moved), 0);
+    assert_int_equal(welcome(r, 36, &moved), 0);
     assert_int_equal(moved, 3);
     assert_string_equal(outbox_of(r, &o), "37:v1 38:v2 39:v3");
     assert_int_equal(next_seq_of(r), 40);
@@ -229,13 +261,13 @@ static void test_first_welcome_renumbers(void **state)
     vsc_replica_change_clear(&c);
 
     /* The next welcome says 38 were committed (the ack of 38 was lost). */
-    assert_int_equal(vsc_replica_welcome(r, 38, &moved), 0);
+    assert_int_equal(welcome(r, 38, &moved), 0);
     assert_int_equal(moved, 0);
     assert_string_equal(outbox_of(r, &o), "38:v2 39:v3 40:v4 41:v1");
     assert_int_equal(next_seq_of(r), 42);
 
     /* Another store of the device went further: only new changes move past it. */
-    assert_int_equal(vsc_replica_welcome(r, 100, &moved), 0);
+    assert_int_equal(welcome(r, 100, &moved), 0);
     assert_int_equal(moved, 0);
     assert_string_equal(outbox_of(r, &o), "38:v2 39:v3 40:v4 41:v1");
     assert_int_equal(vsc_replica_queue(r, "visits", "v5", 0, "{}", -1, 3000, &c), 0);
@@ -254,7 +286,7 @@ static void test_first_welcome_overlapping_shift(void **state)
     int64_t moved = -1;
 
     queue_ids(r, ids, 1);
-    assert_int_equal(vsc_replica_welcome(r, 2, &moved), 0);
+    assert_int_equal(welcome(r, 2, &moved), 0);
     assert_int_equal(moved, 5);
     assert_string_equal(outbox_of(r, &o), "3:a 4:b 5:c 6:d 7:e");
     assert_int_equal(next_seq_of(r), 8);
@@ -269,17 +301,17 @@ static void test_first_welcome_without_overlap(void **state)
     int64_t moved = -1;
     struct vsc_replica_change c;
 
-    assert_int_equal(vsc_replica_welcome(r, 0, &moved), 0);
+    assert_int_equal(welcome(r, 0, &moved), 0);
     assert_int_equal(moved, 0);
     assert_int_equal(next_seq_of(r), 1);
     queue_ids(r, ids, 1);
-    assert_int_equal(vsc_replica_welcome(r, 0, &moved), 0);
+    assert_int_equal(welcome(r, 0, &moved), 0);
     assert_string_equal(outbox_of(r, &o), "1:x 2:y");
 
     /* An empty store welcomed by a server that has 9: the first change is 10. */
     struct vsc_replica *e = NULL;
     assert_int_equal(vsc_replica_open(":memory:", 1, &e, NULL, 0), 0);
-    assert_int_equal(vsc_replica_welcome(e, 9, &moved), 0);
+    assert_int_equal(welcome(e, 9, &moved), 0);
     assert_int_equal(moved, 0);
     assert_int_equal(vsc_replica_queue(e, "visits", "z", 0, "{}", -1, 1, &c), 0);
     assert_int_equal(c.seq, 10);
@@ -301,7 +333,7 @@ static void test_welcome_without_seq_and_legacy_store(void **state)
     int64_t moved = -1, server = 0;
 
     queue_ids(r, ids, 1);
-    assert_int_equal(vsc_replica_welcome(r, -1, &moved), 0);
+    assert_int_equal(welcome(r, -1, &moved), 0);
     assert_int_equal(moved, 0);
     assert_string_equal(outbox_of(r, &o), "1:p 2:q");
     assert_int_equal(next_seq_of(r), 3);
@@ -312,7 +344,7 @@ static void test_welcome_without_seq_and_legacy_store(void **state)
     assert_int_equal(vsc_replica_acked(r, &acked, 1, 2000), 0);
     assert_int_equal(vsc_replica_config_get_int(r, "server_seq", -1, &server), 0);
     assert_int_equal(server, -1);
-    assert_int_equal(vsc_replica_welcome(r, 5, &moved), 0);
+    assert_int_equal(welcome(r, 5, &moved), 0);
     assert_int_equal(moved, 0);
     assert_string_equal(outbox_of(r, &o), "2:q");
     assert_int_equal(next_seq_of(r), 6);
@@ -321,7 +353,7 @@ static void test_welcome_without_seq_and_legacy_store(void **state)
     assert_int_equal(vsc_replica_open(":memory:", 1, &old, NULL, 0), 0);
     assert_int_equal(vsc_replica_config_set(old, "user", "c001"), 0);
     queue_ids(old, ids, 1);
-    assert_int_equal(vsc_replica_welcome(old, 5, &moved), 0);
+    assert_int_equal(welcome(old, 5, &moved), 0);
     assert_int_equal(moved, 0);
     assert_string_equal(outbox_of(old, &o), "1:p 2:q");
     vsc_replica_close(old);
@@ -336,12 +368,174 @@ static void test_first_welcome_seq_ceiling(void **state)
     int64_t moved = -1, next = 0;
 
     queue_ids(r, ids, 1);
-    assert_int_equal(vsc_replica_welcome(r, 9007199254740990LL, &moved), DB_EMISUSE);
+    assert_int_equal(welcome(r, 9007199254740990LL, &moved), DB_EMISUSE);
     assert_int_equal(moved, -1);
     assert_non_null(strstr(vsc_replica_errmsg(r), "9007199254740990"));
     assert_string_equal(outbox_of(r, &o), "1:m 2:n");
     assert_int_equal(vsc_replica_config_get_int(r, "welcomed", 0, &next), 0);
     assert_int_equal(next, 0);
+}
+
+/* Acks every seq in [lo, hi] at at_ms, as applied, except reject (0: none). */
+static void ack_range(struct vsc_replica *r, int64_t lo, int64_t hi, int64_t reject,
+                      int64_t at_ms)
+{
+    for (int64_t seq = lo; seq <= hi; seq++) {
+        struct vsc_replica_outcome o = {seq, seq == reject, "invalid_field", "kind", "bad kind"};
+        assert_int_equal(vsc_replica_acked(r, &o, 1, at_ms), 0);
+    }
+}
+
+/* The whole outbox row of each queued change, to see a re-sent one is unchanged. */
+static int outbox_full(void *ctx, const struct vsc_replica_change *c)
+{
+    struct outbox_text *o = ctx;
+    size_t len = strlen(o->text);
+    snprintf(o->text + len, sizeof o->text - len, "%s%lld:%s:%lld:%lld.%lld:%s:%d",
+             len ? " " : "", (long long)c->seq, c->id, (long long)c->base, (long long)c->hlc_ms,
+             (long long)c->hlc_counter, c->fields, c->deleted);
+    return 0;
+}
+
+static const char *outbox_full_of(struct vsc_replica *r, struct outbox_text *o)
+{
+    o->text[0] = '\0';
+    assert_int_equal(vsc_replica_outbox_list(r, 0, 1000, outbox_full, o), 0);
+    return o->text;
+}
+
+static int collect_lost(void *ctx, const struct vsc_replica_lost *x)
+{
+    struct vsc_replica_lost *into = ctx;
+    into[0].n++; /* into[0] counts; the entries follow it */
+    into[into[0].n] = *x;
+    return 0;
+}
+
+/*
+ * A server restored from a backup that knew seqs up to 2, after this store
+ * was acked up to 5: the kept 3..5 are queued again exactly as they were
+ * first sent, in order, and counted as pending; once acked again they are
+ * kept again, and a welcome that knows them all re-sends nothing.
+ */
+static void test_restore_requeues_kept(void **state)
+{
+    static const char *const ids[] = {"a", "b", "c", "d", "e", NULL};
+    struct vsc_replica *r = *state;
+    struct outbox_text before, after;
+    struct vsc_replica_welcomed w;
+    struct vsc_replica_change c;
+    int64_t n = 0, oldest = 0, acked = 0;
+
+    assert_int_equal(vsc_replica_welcome(r, 0, 100, &w), 0);
+    queue_ids(r, ids, 1);
+    assert_int_equal(vsc_replica_queue(r, "visits", "f", 3, "{\"k\":\"v\"}", 1, 2000, &c), 0);
+    vsc_replica_change_clear(&c);
+    outbox_full_of(r, &before);
+    ack_range(r, 1, 6, 0, 3000);
+    assert_int_equal(vsc_replica_pending(r, &n, &oldest), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(vsc_replica_config_get_int(r, "acked_seq", 0, &acked), 0);
+    assert_int_equal(acked, 6);
+
+    assert_int_equal(vsc_replica_welcome(r, 2, 4000, &w), 0);
+    assert_int_equal(w.renumbered, 0);
+    assert_int_equal(w.requeued, 4);
+    assert_int_equal(w.lost_n, 0);
+    assert_int_equal(vsc_replica_pending(r, &n, &oldest), 0);
+    assert_int_equal(n, 4);
+    outbox_full_of(r, &after);
+    /* The same rows as first queued, from seq 3 on. */
+    assert_non_null(strstr(before.text, after.text));
+    assert_string_equal(after.text, strstr(before.text, "3:c:"));
+    assert_non_null(strstr(after.text, "6:f:3:2000.0:{\"k\":\"v\"}:1"));
+    /* The seq counter does not move back: new changes still follow 6. */
+    assert_int_equal(next_seq_of(r), 7);
+    /* The push failed; the next welcome finds them queued already. */
+    assert_int_equal(vsc_replica_welcome(r, 2, 4100, &w), 0);
+    assert_int_equal(w.requeued, 0);
+    ack_range(r, 3, 6, 0, 5000);
+    assert_int_equal(vsc_replica_welcome(r, 6, 5100, &w), 0);
+    assert_int_equal(w.requeued, 0);
+    assert_int_equal(vsc_replica_pending(r, &n, &oldest), 0);
+    assert_int_equal(n, 0);
+}
+
+/*
+ * Pruning drops acked changes older than the cut, and a restore that needed
+ * them reports exactly which and how many: the rejected seq 3 is no loss
+ * (nothing of it was applied), the kept 6 is sent again. The loss is
+ * recorded once: a second welcome with the same seq reports nothing new.
+ */
+static void test_restore_reports_pruned(void **state)
+{
+    static const char *const ids[] = {"a", "b", "c", "d", "e", "f", NULL};
+    struct vsc_replica *r = *state;
+    struct vsc_replica_welcomed w;
+    struct vsc_replica_lost lost[4];
+    struct outbox_text o;
+    int64_t pruned = -1, kept = 0, oldest = 0;
+
+    assert_int_equal(vsc_replica_welcome(r, 0, 100, &w), 0);
+    queue_ids(r, ids, 1);
+    ack_range(r, 1, 5, 3, 1000);
+    ack_range(r, 6, 6, 0, 9000);
+    assert_int_equal(vsc_replica_prune(r, 1000, &pruned), 0);
+    assert_int_equal(pruned, 0); /* acked at the cut: still kept */
+    assert_int_equal(vsc_replica_prune(r, 5000, &pruned), 0);
+    assert_int_equal(pruned, 4);
+    assert_int_equal(vsc_replica_retained(r, &kept, &oldest), 0);
+    assert_int_equal(kept, 1);
+    assert_int_equal(oldest, 9000);
+
+    assert_int_equal(vsc_replica_welcome(r, 1, 10000, &w), 0);
+    assert_int_equal(w.requeued, 1);
+    assert_int_equal(w.lost_n, 3);
+    assert_int_equal(w.lost_lo, 2);
+    assert_int_equal(w.lost_hi, 5);
+    assert_string_equal(outbox_of(r, &o), "6:f");
+    memset(lost, 0, sizeof lost);
+    assert_int_equal(vsc_replica_lost_list(r, collect_lost, lost), 0);
+    assert_int_equal(lost[0].n, 1);
+    assert_int_equal(lost[1].lo, 2);
+    assert_int_equal(lost[1].hi, 5);
+    assert_int_equal(lost[1].n, 3);
+    assert_int_equal(lost[1].found_ms, 10000);
+
+    assert_int_equal(vsc_replica_welcome(r, 1, 11000, &w), 0);
+    assert_int_equal(w.lost_n, 0);
+    memset(lost, 0, sizeof lost);
+    assert_int_equal(vsc_replica_lost_list(r, collect_lost, lost), 0);
+    assert_int_equal(lost[0].n, 1);
+
+    /* A later restore below 1 still reports seq 1, pruned and not yet reported. */
+    assert_int_equal(vsc_replica_welcome(r, 0, 12000, &w), 0);
+    assert_int_equal(w.lost_n, 1);
+    assert_int_equal(w.lost_lo, 1);
+    assert_int_equal(w.lost_hi, 1);
+}
+
+/*
+ * A new store for a known device is renumbered, never treated as a restored
+ * server: it has never been acked anything, whatever the welcome says.
+ */
+static void test_new_store_is_not_a_restore(void **state)
+{
+    static const char *const ids[] = {"a", "b", NULL};
+    struct vsc_replica *r = *state;
+    struct vsc_replica_welcomed w;
+    struct outbox_text o;
+
+    queue_ids(r, ids, 1);
+    assert_int_equal(vsc_replica_welcome(r, 40, 100, &w), 0);
+    assert_int_equal(w.renumbered, 2);
+    assert_int_equal(w.requeued, 0);
+    ack_range(r, 41, 42, 0, 200);
+    /* The server restored to 41: 42 is sent again, with its renumbered seq. */
+    assert_int_equal(vsc_replica_welcome(r, 41, 300, &w), 0);
+    assert_int_equal(w.renumbered, 0);
+    assert_int_equal(w.requeued, 1);
+    assert_string_equal(outbox_of(r, &o), "42:b");
 }
 
 static int count_cb(void *ctx, const char *collection, int64_t live, int64_t deleted)
@@ -378,6 +572,43 @@ static void test_apply_pages(void **state)
     assert_int_equal(vsc_replica_counts(r, count_cb, t), 0);
     assert_int_equal(t[0], 1);
     assert_int_equal(t[1], 1);
+}
+
+/*
+ * A reset page replaces the replica: records the new page does not hold are
+ * gone, while the queue, the kept acked changes and the settings stay.
+ */
+static void test_rebuild(void **state)
+{
+    struct vsc_replica *r = *state;
+    struct vsc_replica_item old[] = {
+        {"visits", "a", 5, 0, 0, "{\"k\":5}", 7},
+        {"visits", "stale", 9, 0, 0, "{}", 2},
+    };
+    struct vsc_replica_item page[] = {{"visits", "a", 2, 0, 0, "{\"k\":2}", 7}};
+    struct vsc_replica_change c;
+    struct vsc_replica_record rec;
+    int64_t n = 0, oldest = 0;
+    char *cursor = NULL;
+
+    assert_int_equal(vsc_replica_apply(r, old, 2, "900-aaaaaaaa"), 0);
+    assert_int_equal(vsc_replica_queue(r, "visits", "q1", -1, "{}", -1, 10, &c), 0);
+    vsc_replica_change_clear(&c);
+    assert_int_equal(vsc_replica_queue(r, "visits", "q2", -1, "{}", -1, 11, &c), 0);
+    vsc_replica_change_clear(&c);
+    ack_range(r, 1, 1, 0, 20);
+    assert_int_equal(vsc_replica_rebuild(r, page, 1, "1-bbbbbbbb"), 0);
+    assert_int_equal(vsc_replica_get(r, "visits", "stale", &rec), DB_ENOTFOUND);
+    assert_int_equal(vsc_replica_get(r, "visits", "a", &rec), 0);
+    assert_int_equal(rec.rev, 2);
+    free(rec.body);
+    assert_int_equal(vsc_replica_config_get(r, "cursor", &cursor), 0);
+    assert_string_equal(cursor, "1-bbbbbbbb");
+    free(cursor);
+    assert_int_equal(vsc_replica_pending(r, &n, &oldest), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(vsc_replica_retained(r, &n, &oldest), 0);
+    assert_int_equal(n, 1);
 }
 
 static void test_config(void **state)
@@ -454,6 +685,52 @@ static void unlink_store(const char *path)
 }
 
 /*
+ * A store made by the first schema (user_version 1) is brought to the
+ * current one on open: its queued change stays queued, and is kept once acked.
+ */
+static void test_schema_step_from_v1(void **state)
+{
+    (void)state;
+    char path[256], err[256];
+    sqlite3 *raw = NULL;
+    struct vsc_replica *r = NULL;
+    int64_t n = 0, oldest = 0;
+
+    snprintf(path, sizeof path, "/tmp/vs-replica-v1-%ld.db", (long)getpid());
+    unlink(path);
+    assert_int_equal(sqlite3_open(path, &raw), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(raw,
+                     "CREATE TABLE config(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+                     "CREATE TABLE outbox(seq INTEGER PRIMARY KEY, collection TEXT NOT NULL,"
+                     " id TEXT NOT NULL, base INTEGER NOT NULL, hlc_ms INTEGER NOT NULL,"
+                     " hlc_counter INTEGER NOT NULL, fields TEXT NOT NULL,"
+                     " deleted INTEGER NOT NULL DEFAULT -1, created_ms INTEGER NOT NULL);"
+                     "CREATE TABLE rejected(seq INTEGER PRIMARY KEY, collection TEXT NOT NULL,"
+                     " id TEXT NOT NULL, fields TEXT NOT NULL, code TEXT NOT NULL,"
+                     " field TEXT NOT NULL, message TEXT NOT NULL, created_ms INTEGER NOT NULL,"
+                     " rejected_ms INTEGER NOT NULL);"
+                     "CREATE TABLE replica(collection TEXT NOT NULL, id TEXT NOT NULL,"
+                     " rev INTEGER NOT NULL, deleted INTEGER NOT NULL DEFAULT 0,"
+                     " body TEXT NOT NULL, PRIMARY KEY(collection, id)) WITHOUT ROWID;"
+                     "INSERT INTO outbox VALUES (7, 'visits', 'v7', 0, 50, 0, '{}', -1, 50);"
+                     "INSERT INTO config VALUES ('welcomed', '1'), ('next_seq', '8');"
+                     "PRAGMA user_version = 1;",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(raw);
+    assert_int_equal(vsc_replica_open(path, 0, &r, err, sizeof err), 0);
+    assert_int_equal(vsc_replica_pending(r, &n, &oldest), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(oldest, 50);
+    ack_range(r, 7, 7, 0, 60);
+    assert_int_equal(vsc_replica_retained(r, &n, &oldest), 0);
+    assert_int_equal(n, 1);
+    vsc_replica_close(r);
+    unlink_store(path);
+}
+
+/*
  * A replica holds the device's token: its files are 0600 under any umask.
  * It is opened as the server's store is (db_core.h): in WAL mode.
  */
@@ -503,9 +780,14 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_welcome_without_seq_and_legacy_store, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_first_welcome_seq_ceiling, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_restore_requeues_kept, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_restore_reports_pruned, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_new_store_is_not_a_restore, setup, teardown),
         cmocka_unit_test_setup_teardown(test_apply_pages, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rebuild, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config, setup, teardown),
         cmocka_unit_test(test_file_persists),
+        cmocka_unit_test(test_schema_step_from_v1),
         cmocka_unit_test(test_new_files_private),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

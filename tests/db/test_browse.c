@@ -20,13 +20,6 @@
 
 #define MAX_ROWS 64
 
-static void exec_sql(struct db *db, const char *sql)
-{
-    char *msg = NULL;
-    if (sqlite3_exec(db->core.conn, sql, NULL, NULL, &msg) != SQLITE_OK)
-        fail_msg("%s: %s", sql, msg ? msg : "?");
-}
-
 /* What a page callback saw: ids in call order, and a copy of one text per row. */
 struct seen {
     int n;
@@ -87,7 +80,8 @@ static void page_conflicts(struct db *db, enum db_conflict_status st, int64_t li
     memset(out, 0, sizeof *out);
     do {
         int before = out->n;
-        assert_int_equal(db_conflicts_page(db, st, after, limit, on_conflict, out, &next), 0);
+        assert_int_equal(db_conflicts_page(db, st, NULL, after, limit, on_conflict, out, &next),
+                         0);
         assert_true(out->n - before <= limit);
         if (next != 0) {
             assert_int_equal(out->n - before, limit);
@@ -135,7 +129,7 @@ static void test_empty_store(void **state)
     for (int st = DB_CONFLICT_OPEN; st <= DB_CONFLICT_ANY; st++) {
         page_conflicts(db, (enum db_conflict_status)st, 2, &s);
         assert_int_equal(s.n, 0);
-        assert_int_equal(db_conflicts_count(db, (enum db_conflict_status)st, &n), 0);
+        assert_int_equal(db_conflicts_count(db, (enum db_conflict_status)st, NULL, &n), 0);
         assert_int_equal(n, 0);
     }
     memset(&c, 0x5a, sizeof c);
@@ -219,10 +213,11 @@ static void test_history_row_columns(void **state)
 static void candidate(struct db_candidate *c, const char *device, int64_t ms, int64_t counter,
                       const char *value, int64_t history_id)
 {
-    *c = (struct db_candidate){device, ms, counter, value, history_id};
+    *c = (struct db_candidate){.device = device, .hlc_ms = ms, .hlc_counter = counter,
+                               .value = value, .history_id = history_id};
 }
 
-/* Six entries: two resolved by hand (no resolve API yet), four open. */
+/* Six entries: two resolved, four open. */
 static void seed_conflicts(struct db *db, int64_t ids[6])
 {
     struct db_candidate a, b, c;
@@ -245,9 +240,10 @@ static void seed_conflicts(struct db *db, int64_t ids[6])
     /* A third candidate for "name", and the same two again: listed once. */
     assert_int_equal(db_conflict_add(db, "subjects", "r-1", "name", &b, &c, T_NOW + 50), 0);
     assert_int_equal(db_conflict_add(db, "subjects", "r-1", "name", &a, &b, T_NOW + 60), 0);
-    exec_sql(db, "UPDATE conflicts SET status = 'resolved', resolved_by = 's1',"
-                 " resolved_ms = 1764410009999, reason = 'asked the family',"
-                 " resolution = '\"Li\"' WHERE field IN ('phone', 'notes')");
+    assert_int_equal(
+        db_conflict_resolve(db, ids[1], "s1", 1764410009999LL, "asked the family", "\"Li\""), 0);
+    assert_int_equal(
+        db_conflict_resolve(db, ids[4], "s1", 1764410009999LL, "asked the family", "\"Li\""), 0);
 }
 
 static void test_conflict_pages(void **state)
@@ -275,11 +271,11 @@ static void test_conflict_pages(void **state)
     page_conflicts(db, DB_CONFLICT_ANY, 100, &s);
     assert_string_equal(s.text[0], "subjects/r-1/name/open/3");
     assert_string_equal(s.text[1], "visits/r-1/phone/resolved/2");
-    assert_int_equal(db_conflicts_count(db, DB_CONFLICT_OPEN, &n), 0);
+    assert_int_equal(db_conflicts_count(db, DB_CONFLICT_OPEN, NULL, &n), 0);
     assert_int_equal(n, 4);
-    assert_int_equal(db_conflicts_count(db, DB_CONFLICT_RESOLVED, &n), 0);
+    assert_int_equal(db_conflicts_count(db, DB_CONFLICT_RESOLVED, NULL, &n), 0);
     assert_int_equal(n, 2);
-    assert_int_equal(db_conflicts_count(db, DB_CONFLICT_ANY, &n), 0);
+    assert_int_equal(db_conflicts_count(db, DB_CONFLICT_ANY, NULL, &n), 0);
     assert_int_equal(n, 6);
 }
 
@@ -347,7 +343,7 @@ static void test_stop_and_misuse(void **state)
 
     memset(&s, 0, sizeof s);
     s.stop_at = 2;
-    assert_int_equal(db_conflicts_page(db, DB_CONFLICT_ANY, 0, 5, on_conflict, &s, &next), 7);
+    assert_int_equal(db_conflicts_page(db, DB_CONFLICT_ANY, NULL, 0, 5, on_conflict, &s, &next), 7);
     assert_int_equal(next, 123);
     assert_int_equal(s.n, 2);
     assert_true(sqlite3_get_autocommit(db->core.conn));
@@ -367,11 +363,12 @@ static void test_stop_and_misuse(void **state)
     assert_int_equal(db_history_page(db, NULL, 0, DB_BROWSE_MAX_LIMIT + 1, on_history, &s, &next),
                      DB_EMISUSE);
     assert_int_equal(db_history_page(db, NULL, -1, 5, on_history, &s, &next), DB_EMISUSE);
-    assert_int_equal(db_conflicts_page(db, DB_CONFLICT_ANY, 0, 5, NULL, &s, &next), DB_EMISUSE);
-    assert_int_equal(db_conflicts_page(db, (enum db_conflict_status)9, 0, 5, on_conflict, &s,
+    assert_int_equal(db_conflicts_page(db, DB_CONFLICT_ANY, NULL, 0, 5, NULL, &s, &next),
+                     DB_EMISUSE);
+    assert_int_equal(db_conflicts_page(db, (enum db_conflict_status)9, NULL, 0, 5, on_conflict, &s,
                                        &next),
                      DB_EMISUSE);
-    assert_int_equal(db_conflicts_count(db, DB_CONFLICT_ANY, NULL), DB_EMISUSE);
+    assert_int_equal(db_conflicts_count(db, DB_CONFLICT_ANY, NULL, NULL), DB_EMISUSE);
     assert_int_equal(next, 123);
 }
 

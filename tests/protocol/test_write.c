@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "proto.h"
+#include "proto_cursor.h"
 
 static struct proto_msg *reparse(const struct proto_buf *b)
 {
@@ -98,10 +99,10 @@ static void changes_round_trip(void **state)
     };
     struct proto_buf b;
     proto_buf_init(&b, 16, PROTO_MAX_MESSAGE);
-    assert_int_equal(proto_write_changes_begin(&b, "p3"), 0);
+    assert_int_equal(proto_write_changes_begin(&b, "p3", 0), 0);
     for (size_t i = 0; i < 3; i++)
         assert_int_equal(proto_write_changes_item(&b, &items[i], i == 0), 0);
-    assert_int_equal(proto_write_changes_end(&b, "1240", 0), 0);
+    assert_int_equal(proto_write_changes_end(&b, "1240-9f3a01bc", 0), 0);
     /* A removed item carries only collection and id; the body is spliced verbatim. */
     assert_non_null(strstr(proto_buf_data(&b),
                            "{\"collection\":\"subjects\",\"id\":\"s-0007\",\"removed\":true}"));
@@ -109,8 +110,10 @@ static void changes_round_trip(void **state)
     assert_non_null(strstr(proto_buf_data(&b), "\"rev\":1,\"fields\":{},\"deleted\":true}"));
     struct proto_msg *m = reparse(&b);
     assert_int_equal(m->type, PROTO_CHANGES);
-    assert_string_equal(m->u.changes.cursor, "1240");
+    assert_string_equal(m->u.changes.cursor, "1240-9f3a01bc");
     assert_false(m->u.changes.more);
+    assert_false(m->u.changes.reset);
+    assert_null(strstr(proto_buf_data(&b), "reset"));
     assert_int_equal(m->u.changes.n_items, 3);
     const struct proto_pulled *p = m->u.changes.items;
     assert_string_equal(p[0].id, "s-0031");
@@ -123,13 +126,28 @@ static void changes_round_trip(void **state)
     proto_msg_free(m);
 
     proto_buf_reset(&b);
-    assert_int_equal(proto_write_changes_begin(&b, NULL), 0);
+    assert_int_equal(proto_write_changes_begin(&b, NULL, 0), 0);
     assert_int_equal(proto_write_changes_end(&b, "0", 1), 0);
     assert_string_equal(proto_buf_data(&b),
                         "{\"type\":\"changes\",\"changes\":[],\"cursor\":\"0\",\"more\":true}");
     m = reparse(&b);
     assert_true(m->u.changes.more);
+    assert_false(m->u.changes.reset);
     assert_int_equal(m->u.changes.n_items, 0);
+    proto_msg_free(m);
+
+    /* A reset page says so once, in its header; the longest cursor still parses. */
+    proto_buf_reset(&b);
+    assert_int_equal(proto_write_changes_begin(&b, "p4", 1), 0);
+    assert_int_equal(proto_write_changes_item(&b, &items[0], 1), 0);
+    assert_int_equal(proto_write_changes_end(&b, "9223372036854775807-00ff00ff", 1), 0);
+    assert_non_null(strstr(proto_buf_data(&b),
+                           "{\"type\":\"changes\",\"req\":\"p4\",\"reset\":true,\"changes\":["));
+    m = reparse(&b);
+    assert_true(m->u.changes.reset);
+    assert_true(m->u.changes.more);
+    assert_string_equal(m->u.changes.cursor, "9223372036854775807-00ff00ff");
+    assert_int_equal(m->u.changes.n_items, 1);
     proto_msg_free(m);
     proto_buf_free(&b);
 }
@@ -286,7 +304,7 @@ static void buf_ceiling(void **state)
     /* A writer that does not fit rolls back; the item before it stays whole. */
     struct proto_pulled p = {.collection = "c", .id = "a", .rev = 1, .body = "{}", .body_len = 2};
     proto_buf_init(&b, 16, 80);
-    assert_int_equal(proto_write_changes_begin(&b, NULL), 0);
+    assert_int_equal(proto_write_changes_begin(&b, NULL, 0), 0);
     assert_int_equal(proto_write_changes_item(&b, &p, 1), 0);
     size_t len = b.len;
     int err = 0;
@@ -372,13 +390,56 @@ static void names(void **state)
     assert_int_equal(strlen(f.field), 94);
 }
 
+/* The cursor of §2.4: what the server writes reads back; anything else is refused. */
+static void cursor_spelling(void **state)
+{
+    (void)state;
+    char buf[PROTO_CURSOR_SIZE];
+    struct proto_cursor c = {.id = -5, .epoch = "x"};
+
+    proto_cursor_format(1240, "9f3a01bc", buf);
+    assert_string_equal(buf, "1240-9f3a01bc");
+    assert_int_equal(proto_cursor_parse(buf, &c), 0);
+    assert_int_equal(c.id, 1240);
+    assert_string_equal(c.epoch, "9f3a01bc");
+    proto_cursor_format(INT64_MAX, "00000000", buf);
+    assert_int_equal(strlen(buf), PROTO_CURSOR_SIZE - 1);
+    assert_int_equal(proto_cursor_parse(buf, &c), 0);
+    assert_true(c.id == INT64_MAX);
+    /* "0" and a cursor of a server before epochs: no epoch. */
+    assert_int_equal(proto_cursor_parse("0", &c), 0);
+    assert_int_equal(c.id, 0);
+    assert_string_equal(c.epoch, "");
+    assert_int_equal(proto_cursor_parse("77", &c), 0);
+    assert_int_equal(c.id, 77);
+    assert_string_equal(c.epoch, "");
+    assert_int_equal(proto_cursor_parse("0-0123abcd", &c), 0);
+    assert_int_equal(c.id, 0);
+    assert_string_equal(c.epoch, "0123abcd");
+
+    static const char *const bad[] = {
+        "", "-", "-1", "+1", "01", "1-", "1-9f3a01b", "1-9f3a01bcd", "1-9F3A01BC", "1-9f3a01bg",
+        "1 -9f3a01bc", "1-9f3a01bc ", "9223372036854775808", "9223372036854775808-9f3a01bc",
+        "99999999999999999999", "1--9f3a01bc", "x1", "1x",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        c.id = 3;
+        assert_int_equal(proto_cursor_parse(bad[i], &c), -1);
+        assert_int_equal(c.id, 3); /* untouched on failure */
+    }
+    assert_int_equal(proto_cursor_parse(NULL, &c), -1);
+    assert_true(proto_epoch_valid("deadbeef"));
+    assert_false(proto_epoch_valid("deadbee"));
+    assert_false(proto_epoch_valid(NULL));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(ack_round_trip),     cmocka_unit_test(changes_round_trip),
         cmocka_unit_test(small_messages_round_trip), cmocka_unit_test(string_escaping),
         cmocka_unit_test(buf_ceiling),        cmocka_unit_test(names),
-        cmocka_unit_test(welcome_seq_member),
+        cmocka_unit_test(welcome_seq_member), cmocka_unit_test(cursor_spelling),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -10,7 +10,8 @@ import urllib.request
 import websockets
 
 import vstest
-from vstest import Server, connect, expect_close, hello, now_ms, recv, send, session
+from vstest import (Server, connect, cursor_id, expect_close, hello, now_ms, recv, send,
+                    session)
 
 
 def http_get(port, path):
@@ -73,7 +74,7 @@ async def test_hello_welcome_fields(env):
         assert w["user"] == "c1" and w["role"] == "cadre" and w["grids"] == ["g01"], w
         assert abs(w["time"] - now_ms()) < 5000, w
         assert w["max_batch"] == 500 and w["max_message"] == 1048576, w
-        assert w["cursor"] == "0" and w["protocol"] == 1, w
+        assert cursor_id(w["cursor"]) == 0 and w["protocol"] == 1, w
         assert re.fullmatch(r"[0-9a-f]{64}", w["schema_version"]), w
         await ws.close()
         row = env.sql("SELECT app, pending, oldest_pending, clock_skew_ms FROM devices "

@@ -1,7 +1,7 @@
 """push/ack (§2.2), welcome.seq, merge outcomes, scope (§3), pull (§2.4) and poke (§2.5)."""
 import asyncio
 
-from vstest import (change, no_message, now_ms, pull_all, push, recv, send, session,
+from vstest import (change, cursor_id, no_message, now_ms, pull_all, push, recv, send, session,
                     Server, subject)
 
 
@@ -15,7 +15,7 @@ async def test_push_ack_and_duplicate_resend(env):
         assert [r["status"] for r in ack["results"]] == ["applied", "applied"], ack
         assert [(r["seq"], r["id"], r["rev"]) for r in ack["results"]] == [(1, "s1", 1),
                                                                            (2, "s2", 1)]
-        assert int(ack["cursor"]) > int(w["cursor"]), ack
+        assert cursor_id(ack["cursor"]) > cursor_id(w["cursor"]), ack
         # The ack was lost: the same push again is all duplicates with the current rev.
         again = await push(ws, "b1-again", changes)
         assert [r["status"] for r in again["results"]] == ["duplicate", "duplicate"], again

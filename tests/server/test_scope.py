@@ -25,7 +25,7 @@ async def raw_ack(ws, req, changes):
 def normal(raw, rid):
     """The ack with what legitimately differs between two probes made uniform: the seq and
     cursor, and the probed id (the device sent it, so naming it tells nothing)."""
-    raw = re.sub(r'"cursor":"\d+"', '"cursor":"C"', raw)
+    raw = re.sub(r'"cursor":"\d+-[0-9a-f]{8}"', '"cursor":"C"', raw)
     raw = re.sub(r'"seq":\d+', '"seq":0', raw)
     return raw.replace(rid, "<id>")
 

@@ -31,6 +31,17 @@ def now_ms():
     return int(time.time() * 1000)
 
 
+CURSOR_RE = re.compile(r"^(0|[1-9][0-9]*)-([0-9a-f]{8})$")
+
+
+def cursor_id(cursor):
+    """The history id of a cursor the server handed out ("1240-9f3a01bc", §2.4);
+    fails the test on any other shape."""
+    m = CURSOR_RE.match(cursor)
+    assert m, "not a cursor with an epoch: %r" % cursor
+    return int(m.group(1))
+
+
 def tsan_build():
     """True when BIN is a VS_TSAN build. ThreadSanitizer's shadow memory makes the
     server's RSS several times a normal build's (1000 hostile connections: 73 MiB

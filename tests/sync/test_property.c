@@ -655,13 +655,14 @@ static void read_log(struct fx *f, const struct gcase *gc, int64_t limit, struct
     memset(log, 0, sizeof *log);
     log->gc = gc;
     do {
-        int rc = db_conflicts_page(f->db, DB_CONFLICT_ANY, after, limit, on_entry, log, &next);
+        int rc =
+            db_conflicts_page(f->db, DB_CONFLICT_ANY, NULL, after, limit, on_entry, log, &next);
         CHECK(rc == 0, "db_conflicts_page: %s", db_errmsg(f->db));
         CHECK(next == 0 || next > after, "the page cursor went from %" PRId64 " to %" PRId64,
               after, next);
         after = next;
     } while (next != 0);
-    CHECK(db_conflicts_count(f->db, DB_CONFLICT_ANY, &count) == 0 && count == log->n,
+    CHECK(db_conflicts_count(f->db, DB_CONFLICT_ANY, NULL, &count) == 0 && count == log->n,
           "%" PRId64 " entries counted, %d paged", count, log->n);
 }
 
@@ -731,7 +732,7 @@ static void check_log(struct fx *f, const struct gcase *gc, const struct proto_m
     char pairs[MAX_ENTRY][48];
     int64_t open = -1;
     read_log(f, gc, limit, log);
-    CHECK(db_conflicts_count(f->db, DB_CONFLICT_OPEN, &open) == 0 && open == log->n,
+    CHECK(db_conflicts_count(f->db, DB_CONFLICT_OPEN, NULL, &open) == 0 && open == log->n,
           "%" PRId64 " open entries of %d", open, log->n);
     for (int x = 0; x < log->n; x++) {
         const struct sentry *e = &log->e[x];
