@@ -9,13 +9,18 @@
 #   2b. paced  — the same devices pushing once every 2 s each (ack latency
 #                at half load, not behind a saturated queue);
 #   3. conn    — `visitsync serve` + 10,000 idle authenticated connections;
-#   4. peer    — pouchdb-server + bench/peer/load.js with the same docs.
+#   4. peer    — pouchdb-server + bench/peer/load.js with the same docs;
+#   5. api     — the supervisors' API while a paced ingest runs: GET
+#                /api/status over 10,000 enrolled devices, then GET
+#                /api/report over the demo town (bench/api_latency.py).
 # Every server is started here on 127.0.0.1 and stopped here; every client
-# has a timeout. The last eight lines are the summary, one figure each.
+# has a timeout. The last ten lines are the summary, one figure each.
 #
 # Knobs (environment): BENCH_DEVICES (200), BENCH_VISITS (500), BENCH_BATCH
 # (50), BENCH_INFLIGHT (4), BENCH_CONN (10000), BENCH_PEER_VISITS (100),
-# BENCH_SKIP_PEER=1, BENCH_SKIP_CONN=1, BENCH_BUILD, BENCH_WORK.
+# BENCH_API_DEVICES (10000), BENCH_API_REQUESTS (200), BENCH_API_PACE_MS
+# (the paced phase's BENCH_PACE_MS, 2000), BENCH_SKIP_PEER=1,
+# BENCH_SKIP_CONN=1, BENCH_SKIP_API=1, BENCH_BUILD, BENCH_WORK.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${BENCH_BUILD:-$top/build-bench-release}
@@ -26,6 +31,8 @@ B=${BENCH_BATCH:-50}
 K=${BENCH_INFLIGHT:-4}
 NCONN=${BENCH_CONN:-10000}
 PV=${BENCH_PEER_VISITS:-100}
+NAPI=${BENCH_API_DEVICES:-10000}
+NREQ=${BENCH_API_REQUESTS:-200}
 # Optimised (-O2) with symbols, so perf can name functions. GCC 12 at -O2/-O3
 # raises format-truncation and maybe-uninitialized warnings that the Debug
 # builds do not see; they stay warnings here (not errors) so that a warning
@@ -91,7 +98,11 @@ stop_server() { # SIGTERM, then SIGKILL after 15 s
   [ "$srv_rc" = 0 ] || echo "run.sh: visitsync serve exited with status $srv_rc" >&2
   srv_pid=
 }
-cleanup() { stop_server; [ -n "${peer_pid:-}" ] && kill "$peer_pid" 2>/dev/null; }
+cleanup() {
+  stop_server
+  [ -n "${peer_pid:-}" ] && kill "$peer_pid" 2>/dev/null
+  [ -n "${api_lg_pid:-}" ] && kill "$api_lg_pid" 2>/dev/null
+}
 trap cleanup EXIT
 
 # ---- 1. the SQLite limit ------------------------------------------------------------
@@ -171,12 +182,59 @@ if [ "${BENCH_SKIP_PEER:-0}" != 1 ]; then
   fi
 fi
 
+# ---- 5. the supervisors' API while ingest runs ----------------------------------------------------
+# Two servers, one after the other: /api/status wants 10,000 devices (enrolled
+# by setup, as for conn), /api/report wants the demo town's subjects and
+# visits (`visitsync demo`; setup's bench grids would clash with the demo's).
+# During each, loadgen pushes into the same server at the paced phase's rate
+# (D devices, one push of B every APACE ms; BENCH_API_PACE_MS for another).
+# api_latency.py waits for the record count to grow, samples NREQ requests
+# 50 ms apart, measures the ingest rate over its window, and fails if loadgen
+# ended first; it samples for 25 s at most (fewer samples from a slow
+# server). loadgen has visits for 45 s and is stopped after the sampling.
+APACE=${BENCH_API_PACE_MS:-$PACE}
+api_phase() { # name db creds devices token path [api_latency args...]
+  local name=$1 db=$2 creds=$3 ndev=$4 tok=$5 path=$6
+  shift 6
+  start_server "$db" "$work/serve-$name" || return 1
+  timeout 70 "$bin/loadgen" --port "$srv_port" --creds "$creds" --devices "$ndev" \
+    --visits $((B * (45000 / APACE + 1))) --batch "$B" --inflight "$K" --pace-ms "$APACE" --no-pull \
+    --timeout 60 >"$work/$name-loadgen.log" 2>&1 &
+  api_lg_pid=$!
+  timeout 60 python3 "$top/bench/api_latency.py" --port "$srv_port" --token "$tok" --path "$path" \
+    --name "$name" --count "$NREQ" --max-seconds 25 --while-pid "$api_lg_pid" "$@" \
+    | tee "$work/$name.log" >&2
+  kill -TERM "$api_lg_pid" 2>/dev/null
+  wait "$api_lg_pid" 2>/dev/null
+  api_lg_pid=
+  stop_server
+}
+if [ "${BENCH_SKIP_API:-0}" != 1 ]; then
+  say "api: /api/status over $NAPI devices, /api/report over the demo town; $D devices push meanwhile"
+  "$bin/setup" --db "$work/api-status.db" --devices "$NAPI" --out "$work/creds-api" >&2 &&
+    "$vs" --db "$work/api-status.db" user add --id bench-sup --name 督导 --role supervisor >&2 &&
+    stok=$("$vs" --db "$work/api-status.db" token create --user bench-sup) &&
+    api_phase status_10k "$work/api-status.db" "$work/creds-api" "$D" "$stok" /api/status \
+      --expect-devices "$NAPI"
+  # The demo's table: USER NAME ROLE GRID DEVICE TOKEN; loadgen reads "device token grid".
+  "$vs" --db "$work/api-demo.db" init >&2 &&
+    (umask 077; "$vs" --db "$work/api-demo.db" demo >"$work/api-demo-tokens.txt") &&
+    awk '$3 == "cadre" {print $5, $6, $4}' "$work/api-demo-tokens.txt" >"$work/creds-demo" &&
+    rtok=$(awk '$3 == "supervisor" {print $6; exit}' "$work/api-demo-tokens.txt") &&
+    api_phase report "$work/api-demo.db" "$work/creds-demo" "$(wc -l <"$work/creds-demo")" \
+      "$rtok" /api/report
+  rm -f "$work"/api-*.db*
+fi
+
 # ---- summary ------------------------------------------------------------------------------------------
 ingest=$(val "$work/loadgen.log" ingest_records_per_s)
 limit=$(val "$work/limit.log" limit_single_txn_records_per_s)
 peer_rate=$(val "$work/peer.log" peer_records_per_s)
 ratio() { case "$1$2" in *not_measured*) echo not_measured ;; *) awk -v a="$1" -v b="$2" 'BEGIN{ if (b > 0) printf "%.2f", a/b; else print "not_measured" }' ;; esac; }
 echo "paced_ack_p50_ms: $(val "$work/paced.log" ack_p50_ms) paced_ack_p99_ms: $(val "$work/paced.log" ack_p99_ms) (one push per device every $PACE ms)" >&2
+for n in status_10k report; do
+  echo "api $n: p50_ms $(val "$work/$n.log" ${n}_p50_ms) samples $(val "$work/$n.log" ${n}_samples) ingest_records_per_s $(val "$work/$n.log" ${n}_ingest_records_per_s) (pace $APACE ms)" >&2
+done
 say "done in $(( $(date +%s) - t_start )) s; logs in $work"
 echo "ingest_records_per_s: $ingest"
 echo "limit_single_txn_records_per_s: $limit"
@@ -186,3 +244,5 @@ echo "ratio_vs_peer: $(ratio "$ingest" "$peer_rate")"
 echo "ack_p99_ms: $(val "$work/loadgen.log" ack_p99_ms)"
 echo "pull_records_per_s: $(val "$work/loadgen.log" pull_records_per_s)"
 echo "idle_10k_rss_mib: $(val "$work/conn.log" idle_rss_mib)"
+echo "status_10k_p99_ms: $(val "$work/status_10k.log" status_10k_p99_ms)"
+echo "report_p99_ms: $(val "$work/report.log" report_p99_ms)"
