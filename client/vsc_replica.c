@@ -596,23 +596,31 @@ out:
     return 0;
 }
 
-int vsc_replica_pending(struct vsc_replica *r, int64_t *count, int64_t *oldest_ms)
+/* Reads the one row of a (count, oldest time) statement; a NULL time reads as 0. */
+static int vsc__replica_count_oldest(struct vsc_replica *r, enum vsc__replica_stmt slot,
+                                     const char *what, int64_t *count, int64_t *oldest_ms)
 {
     sqlite3_stmt *st = NULL;
-    int rc = vsc__replica_stmt(r, VSC__REPLICA_OUTBOX_STATS, &st);
+    int rc = vsc__replica_stmt(r, slot, &st);
 
     if (rc != 0)
         return rc;
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
         *count = sqlite3_column_int64(st, 0);
-        *oldest_ms = sqlite3_column_int64(st, 1); /* NULL reads as 0 */
+        *oldest_ms = sqlite3_column_int64(st, 1);
         rc = 0;
     } else {
-        rc = vsc__replica_sqlfail(r, rc, "counting the outbox");
+        rc = vsc__replica_sqlfail(r, rc, what);
     }
     db_core_reset(st);
     return rc;
+}
+
+int vsc_replica_pending(struct vsc_replica *r, int64_t *count, int64_t *oldest_ms)
+{
+    return vsc__replica_count_oldest(r, VSC__REPLICA_OUTBOX_STATS, "counting the outbox", count,
+                                     oldest_ms);
 }
 
 int vsc_replica_outbox_list(struct vsc_replica *r, int64_t after_seq, int64_t limit,
@@ -746,21 +754,8 @@ out:
 
 int vsc_replica_retained(struct vsc_replica *r, int64_t *count, int64_t *oldest_acked_ms)
 {
-    sqlite3_stmt *st = NULL;
-    int rc = vsc__replica_stmt(r, VSC__REPLICA_KEPT_STATS, &st);
-
-    if (rc != 0)
-        return rc;
-    rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        *count = sqlite3_column_int64(st, 0);
-        *oldest_acked_ms = sqlite3_column_int64(st, 1); /* NULL reads as 0 */
-        rc = 0;
-    } else {
-        rc = vsc__replica_sqlfail(r, rc, "counting the acked changes");
-    }
-    db_core_reset(st);
-    return rc;
+    return vsc__replica_count_oldest(r, VSC__REPLICA_KEPT_STATS, "counting the acked changes",
+                                     count, oldest_acked_ms);
 }
 
 int vsc_replica_lost_list(struct vsc_replica *r, vsc_replica_lost_fn fn, void *ctx)

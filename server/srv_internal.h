@@ -251,6 +251,12 @@ struct srv_peers {
     size_t n_idle; /* entries kept only for their throttle state */
 };
 
+/*
+ * The peer's address of wsi as lws prints it into buf, an IPv4 peer of the
+ * dual-stack socket without its "::ffff:" ("unknown" when lws cannot say).
+ * Returns buf.
+ */
+const char *srv_peer_address(struct lws *wsi, char *buf, size_t size);
 /* The entry of addr, or NULL. */
 struct srv_peer *srv_peer_find(struct srv_peers *t, const char *addr);
 /* Counts one more connection of addr, creating its entry; NULL when out of memory. */

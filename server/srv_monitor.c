@@ -753,19 +753,6 @@ static void watcher_receive(struct srv_watcher *w, const void *in, size_t len)
     }
 }
 
-/* The peer's address as lws prints it, an IPv4 peer of the dual-stack socket without "::ffff:". */
-static const char *watcher_address(struct lws *wsi, char *buf, size_t size)
-{
-    static const char mapped[] = "::ffff:";
-    size_t n = sizeof mapped - 1;
-
-    if (lws_get_peer_simple(wsi, buf, size) == NULL || buf[0] == '\0')
-        snprintf(buf, size, "unknown");
-    else if (strncmp(buf, mapped, n) == 0 && strchr(buf + n, '.') != NULL)
-        memmove(buf, buf + n, strlen(buf + n) + 1);
-    return buf;
-}
-
 /* The connection is gone (CLOSED): unlinks w and frees what it owns. */
 static void watcher_cleanup(struct srv_watcher *w)
 {
@@ -803,7 +790,7 @@ int srv_monitor_callback(struct lws *wsi, enum lws_callback_reasons reason, void
         if (srv->phase != SRV_RUNNING)
             return 1; /* stopping: refuse new connections */
         /* Watchers count in --max-conn-per-ip with the address's devices. */
-        p = srv_peer_find(&srv->peers, watcher_address(wsi, addr, sizeof addr));
+        p = srv_peer_find(&srv->peers, srv_peer_address(wsi, addr, sizeof addr));
         return srv->cfg->max_conn_per_ip > 0 && p != NULL &&
                p->conns >= (uint32_t)srv->cfg->max_conn_per_ip;
     case LWS_CALLBACK_ESTABLISHED:
@@ -816,7 +803,7 @@ int srv_monitor_callback(struct lws *wsi, enum lws_callback_reasons reason, void
         srv_list_insert_tail(&srv->mon.all, &w->link);
         srv->mon.n++;
         srv_metric_add(&srv->metrics.watchers, 1);
-        w->peer = srv_peer_attach(&srv->peers, watcher_address(wsi, addr, sizeof addr));
+        w->peer = srv_peer_attach(&srv->peers, srv_peer_address(wsi, addr, sizeof addr));
         watcher_hello_wait(w);
         return 0;
     case LWS_CALLBACK_RECEIVE:

@@ -215,3 +215,16 @@ void srv_peers_free(struct srv_peers *t)
     }
     t->n = t->n_idle = 0;
 }
+
+/* Service thread. */
+const char *srv_peer_address(struct lws *wsi, char *buf, size_t size)
+{
+    static const char mapped[] = "::ffff:";
+    size_t n = sizeof mapped - 1;
+
+    if (lws_get_peer_simple(wsi, buf, size) == NULL || buf[0] == '\0')
+        snprintf(buf, size, "unknown");
+    else if (strncmp(buf, mapped, n) == 0 && strchr(buf + n, '.') != NULL)
+        memmove(buf, buf + n, strlen(buf + n) + 1);
+    return buf;
+}

@@ -757,22 +757,6 @@ void srv_sessions_init(struct srv *srv)
 /* ---- the lws protocol callback -------------------------------------------- */
 
 /*
- * The peer's address as lws prints it, an IPv4 peer of the dual-stack socket
- * without its "::ffff:" ("unknown" when lws cannot say).
- */
-static const char *peer_address(struct lws *wsi, char *buf, size_t size)
-{
-    static const char mapped[] = "::ffff:";
-    size_t n = sizeof mapped - 1;
-
-    if (lws_get_peer_simple(wsi, buf, size) == NULL || buf[0] == '\0')
-        snprintf(buf, size, "unknown");
-    else if (strncmp(buf, mapped, n) == 0 && strchr(buf + n, '.') != NULL)
-        memmove(buf, buf + n, strlen(buf + n) + 1);
-    return buf;
-}
-
-/*
  * Answers an upgrade with an HTTP error before lws drops the connection.
  * Written by hand: lws_return_http_status() says "HTTP/1.0" this early (the
  * request's version is not recorded yet), which clients reject as no valid
@@ -804,7 +788,7 @@ static int over_cap(struct srv *srv, struct lws *wsi)
 
     if (cap <= 0)
         return 0;
-    p = srv_peer_find(&srv->peers, peer_address(wsi, addr, sizeof addr));
+    p = srv_peer_find(&srv->peers, srv_peer_address(wsi, addr, sizeof addr));
     if (p == NULL || p->conns < (uint32_t)cap)
         return 0;
     p->cap_refused++;
@@ -848,7 +832,7 @@ int srv_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         memset(s, 0, sizeof *s);
         session_register(srv, s, wsi);
         srv_metric_add(&srv->metrics.connections, 1);
-        s->peer = srv_peer_attach(&srv->peers, peer_address(wsi, addr, sizeof addr));
+        s->peer = srv_peer_attach(&srv->peers, srv_peer_address(wsi, addr, sizeof addr));
         hello_wait(s);
         srv_log(SRV_LOG_DEBUG, "session %llu: connected", (unsigned long long)s->id);
         return 0;
