@@ -61,13 +61,10 @@ static void api_error(struct srv_job *job, unsigned int status, const char *erro
     }
 }
 
-/*
- * Takes the request's variable part out of job->out (srv_internal.h) into
- * *in, and gives job->out a fresh buffer for the answer. Worker threads.
- */
-static void take_input(struct srv_job *job, struct proto_buf *in)
+/* Gives job->out an empty buffer for an answer without headroom. Worker threads. */
+static void answer_begin(struct srv_job *job)
 {
-    *in = job->out;
+    proto_buf_free(&job->out);
     proto_buf_init(&job->out, 0, SRV_API_BODY_MAX);
 }
 
@@ -76,11 +73,10 @@ static void api_read(struct srv *srv, struct srv_job *job)
 {
     struct db_principal who;
     struct db_store_stats st;
-    struct proto_buf in;
     int rc;
 
     memset(&who, 0, sizeof who);
-    take_input(job, &in);
+    answer_begin(job);
     job->http_status = 200;
     if (job->kind == SRV_JOB_METRICS) {
         /* The token of --metrics-token was checked by the service thread. */
@@ -102,7 +98,7 @@ static void api_read(struct srv *srv, struct srv_job *job)
         goto out;
     switch (job->kind) {
     case SRV_JOB_API_STATUS:
-        rc = srv_api_json_status(srv, &who, proto_buf_data(&in), job->api.n_online, &job->out);
+        rc = srv_api_json_status(srv, &who, proto_buf_data(&job->in), job->api.n_online, &job->out);
         break;
     case SRV_JOB_API_CONFLICTS:
         rc = srv_api_json_conflicts(srv, &who, &job->api, &job->out);
@@ -121,7 +117,6 @@ out:
         api_error(job, 500, "internal", "the store could not be read; try again");
     }
     db_principal_clear(&who);
-    proto_buf_free(&in);
 }
 
 /* The API reader thread's body. Returns when its queue is stopped. */
@@ -188,15 +183,14 @@ int srv_api_resolve_apply(struct srv *srv, struct db *db, struct srv_job *job, i
     struct sync_touched touched = {NULL, NULL};
     struct proto_fault fault;
     struct db_conflict c;
-    struct proto_buf in;
     int64_t rev = 0, history_id = 0;
     const char *data;
     int rc;
 
     memset(&c, 0, sizeof c);
     memset(&fault, 0, sizeof fault);
-    take_input(job, &in);
-    data = proto_buf_data(&in);
+    answer_begin(job);
+    data = proto_buf_data(&job->in);
     who = calloc(1, sizeof *who);
     if (who == NULL) {
         rc = DB_ENOMEM;
@@ -263,7 +257,6 @@ out:
     db_conflict_clear(&c);
     sync_touched_clear(&touched, 1);
     srv_principal_unref(who);
-    proto_buf_free(&in);
     return rc;
 }
 

@@ -311,10 +311,9 @@ static int online_devices(struct srv *srv, struct srv_job *job)
     }
     if (n > 1)
         qsort(ids, n, sizeof *ids, device_id_cmp);
-    proto_buf_free(&job->out);
-    proto_buf_init(&job->out, 0, SRV_API_BODY_MAX);
+    proto_buf_init(&job->in, 0, SRV_API_BODY_MAX);
     for (size_t i = 0; i < n && rc == 0; i++)
-        rc = proto_buf_append(&job->out, ids[i], strlen(ids[i]) + 1);
+        rc = proto_buf_append(&job->in, ids[i], strlen(ids[i]) + 1);
     job->api.n_online = n;
 out:
     free(ids);
@@ -472,17 +471,16 @@ static int on_resolve_body(struct srv_http_pss *pss)
     job->api.choose = req->choose == PROTO_CHOOSE_WINNER  ? SYNC_CHOOSE_WINNER
                       : req->choose == PROTO_CHOOSE_LOSER ? SYNC_CHOOSE_LOSER
                                                           : SYNC_CHOOSE_VALUE;
-    /* The value and the reason travel in job->out, each NUL-terminated (srv_internal.h). */
-    proto_buf_free(&job->out);
-    proto_buf_init(&job->out, 0, 2 * SRV_HTTP_BODY_MAX);
+    /* The value and the reason travel in job->in, each NUL-terminated (srv_internal.h). */
+    proto_buf_init(&job->in, 0, 2 * SRV_HTTP_BODY_MAX);
     job->api.value_len = req->value_len;
     job->api.has_reason = req->reason != NULL;
-    rc = proto_buf_append(&job->out, req->value ? req->value : "", req->value_len);
+    rc = proto_buf_append(&job->in, req->value ? req->value : "", req->value_len);
     if (rc == 0)
-        rc = proto_buf_append(&job->out, "", 1);
+        rc = proto_buf_append(&job->in, "", 1);
     if (rc == 0 && req->reason != NULL)
-        rc = proto_buf_append(&job->out, req->reason, strlen(req->reason) + 1);
-    job->bytes = job->out.len;
+        rc = proto_buf_append(&job->in, req->reason, strlen(req->reason) + 1);
+    job->bytes = job->in.len;
     proto_resolve_free(req);
     if (rc != 0) {
         srv_job_free(job);

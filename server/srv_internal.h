@@ -122,8 +122,7 @@ struct srv_monitor_note;
 
 /*
  * What an HTTP API job asks (set by the service thread, srv_http.c). Its
- * variable part travels in the job's out buffer, which the worker takes
- * before it writes the answer there: a status job's online devices (each
+ * variable part travels in the job's in buffer: a status job's online devices (each
  * NUL-terminated, sorted bytewise), a resolve's value JSON (value_len
  * bytes) followed by its reason.
  */
@@ -162,6 +161,7 @@ struct srv_job {
     int rc;                   /* 0, or the negative code of a store failure */
     enum proto_code refused;  /* hello: PROTO_CODE_UNAUTHORIZED when refused */
     struct proto_buf out;     /* the serialized reply, LWS_PRE headroom */
+    struct proto_buf in;      /* API: the request's variable part (see srv_api_args) */
     int64_t cursor;           /* push: the change feed after the COMMIT */
     char **names;             /* push: grids it changed; revoked: devices */
     size_t n_names;

@@ -54,6 +54,7 @@ void srv_job_free(struct srv_job *job)
         proto_msg_free(job->msg);
     srv_principal_unref(job->who);
     proto_buf_free(&job->out);
+    proto_buf_free(&job->in);
     for (size_t i = 0; i < job->n_names; i++)
         free(job->names[i]);
     free(job->names);
