@@ -39,7 +39,8 @@ function drawFigures() {
   $('fig-online').textContent = st ? `${num(live.filter((d) => d.online).length)} / ${num(live.length)}` : '—';
   $('fig-conflicts').textContent = st ? num(st.conflicts_open) : '—';
   $('fig-records').textContent = st ? num(st.server.records) : '—';
-  $('fig-cursor').textContent = st ? st.server.cursor : '—';
+  // A cursor is "<position>-<epoch>"; a supervisor wants the position.
+  $('fig-cursor').textContent = st ? num(parseInt(st.server.cursor, 10)) : '—';
   const pill = $('tab-conflicts-count');
   pill.hidden = !st || !st.conflicts_open;
   pill.textContent = st ? String(st.conflicts_open) : '';

@@ -148,6 +148,7 @@ export function renderConflicts(el, hk) {
   const toggle = h('div', { class: 'segmented', role: 'group' },
     ['open', 'resolved'].map((st) => h('button', {
       type: 'button', 'aria-pressed': String(view.status === st), id: 'show-' + st,
+      dataset: { i18n: st === 'open' ? 'show_open' : 'show_resolved' }, // follows the language switch
       onclick: () => { view.status = st; view.loaded = false; view.items = []; renderConflicts(el); },
     }, t(st === 'open' ? 'show_open' : 'show_resolved'))));
   clear(el).append(h('div', { class: 'toolbar' }, toggle), list);

@@ -292,6 +292,13 @@ test('English switch, figures, and no sideways scroll on a tablet', async () => 
       for (const tab of ['devices', 'conflicts', 'report']) {
         await page.click('#tab-' + tab);
         if (tab === 'report') await page.locator('#panel-report svg.gauge').first().waitFor({ timeout: WAIT });
+        if (tab === 'conflicts') {
+          // The open/resolved switch was drawn before the language changed: it must follow.
+          assert.equal((await page.locator('#show-open').textContent()).trim(), lang === 'en' ? 'Open' : '待处理');
+          assert.equal((await page.locator('#show-resolved').textContent()).trim(), lang === 'en' ? 'Resolved' : '已处理');
+        }
+        // The cursor figure is the change-feed position, without the store's epoch.
+        assert.match((await page.locator('#fig-cursor').textContent()).trim(), /^[\d,]+$/);
         const over = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
         assert.equal(over, 0, `${vw}x${vh} ${lang} ${tab}: the page scrolls sideways by ${over}px`);
         await shot(page, `${tab}-${lang}-${vw}x${vh}`);
