@@ -61,6 +61,8 @@ int bench_ws_connect(struct bench_loop *loop, const char *host, int port, const 
  * Returns 0, or -1 when the connection is not open or its output ceiling
  * (64 MiB) would be passed. */
 int bench_ws_send_text(struct bench_ws *ws, const char *data, size_t len);
+/* The same for one binary frame (a photo chunk, §2.6). */
+int bench_ws_send_binary(struct bench_ws *ws, const void *data, size_t len);
 /* 1 while the connection is open (upgraded and not closed). */
 int bench_ws_is_open(const struct bench_ws *ws);
 /* Sends a close frame when open, then closes the socket without waiting

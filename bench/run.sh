@@ -12,7 +12,10 @@
 #   4. peer    — pouchdb-server + bench/peer/load.js with the same docs;
 #   5. api     — the supervisors' API while a paced ingest runs: GET
 #                /api/status over 10,000 enrolled devices, then GET
-#                /api/report over the demo town (bench/api_latency.py).
+#                /api/report over the demo town (bench/api_latency.py);
+#   6. blob    — `visitsync serve` + bench/upload: N photos of M MiB uploaded
+#                over loopback, against the same bytes written to a plain file
+#                and to SQLite alone in 256 KiB chunks with fsync each.
 # Every server is started here on 127.0.0.1 and stopped here; every client
 # has a timeout. The last ten lines are the summary, one figure each.
 #
@@ -20,7 +23,8 @@
 # (50), BENCH_INFLIGHT (4), BENCH_CONN (10000), BENCH_PEER_VISITS (100),
 # BENCH_API_DEVICES (10000), BENCH_API_REQUESTS (200), BENCH_API_PACE_MS
 # (the paced phase's BENCH_PACE_MS, 2000), BENCH_SKIP_PEER=1,
-# BENCH_SKIP_CONN=1, BENCH_SKIP_API=1, BENCH_BUILD, BENCH_WORK.
+# BENCH_SKIP_CONN=1, BENCH_SKIP_API=1, BENCH_UPLOAD_PHOTOS (8), BENCH_UPLOAD_MIB
+# (4), BENCH_SKIP_BLOB=1, BENCH_BUILD, BENCH_WORK.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${BENCH_BUILD:-$top/build-bench-release}
@@ -53,7 +57,7 @@ mkdir -p "$build"
 cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE="$btype" \
   -DCMAKE_C_FLAGS="$bflags" >"$build/bench-cmake.log" 2>&1 ||
   { cat "$build/bench-cmake.log" >&2; echo "run.sh: cmake configure failed" >&2; exit 1; }
-cmake --build "$build" -j2 --target visitsync bench_loadgen bench_conn bench_setup bench_limit \
+cmake --build "$build" -j2 --target visitsync bench_loadgen bench_conn bench_setup bench_limit bench_upload \
   >"$build/bench-build.log" 2>&1 ||
   { tail -30 "$build/bench-build.log" >&2; echo "run.sh: build failed" >&2; exit 1; }
 vs=$build/cli/visitsync
@@ -226,6 +230,21 @@ if [ "${BENCH_SKIP_API:-0}" != 1 ]; then
   rm -f "$work"/api-*.db*
 fi
 
+# ---- 6. photo upload --------------------------------------------------------------------------------
+# One tablet uploads its photos one after another (a sync does that); the
+# file and SQLite figures are measured in the same run on the same disk.
+if [ "${BENCH_SKIP_BLOB:-0}" != 1 ]; then
+  NUP=${BENCH_UPLOAD_PHOTOS:-8}
+  MUP=${BENCH_UPLOAD_MIB:-4}
+  say "blob: $NUP photos of $MUP MiB over loopback, then a plain file and SQLite alone"
+  "$bin/setup" --db "$work/blob.db" --devices 1 --out "$work/creds-blob" >&2 &&
+    start_server "$work/blob.db" "$work/serve-blob" &&
+    { timeout 120 "$bin/upload" --port "$srv_port" --creds "$work/creds-blob" --dir "$work" \
+        --photos "$NUP" --mib "$MUP" | tee "$work/blob.log" >&2
+      stop_server; }
+  rm -f "$work"/blob.db*
+fi
+
 # ---- summary ------------------------------------------------------------------------------------------
 ingest=$(val "$work/loadgen.log" ingest_records_per_s)
 limit=$(val "$work/limit.log" limit_single_txn_records_per_s)
@@ -235,6 +254,7 @@ echo "paced_ack_p50_ms: $(val "$work/paced.log" ack_p50_ms) paced_ack_p99_ms: $(
 for n in status_10k report; do
   echo "api $n: p50_ms $(val "$work/$n.log" ${n}_p50_ms) samples $(val "$work/$n.log" ${n}_samples) ingest_records_per_s $(val "$work/$n.log" ${n}_ingest_records_per_s) (pace $APACE ms)" >&2
 done
+echo "blob: upload_mb_per_s $(val "$work/blob.log" upload_mb_per_s) file_fsync_mb_per_s $(val "$work/blob.log" file_fsync_mb_per_s) upload_ratio_vs_file $(val "$work/blob.log" upload_ratio_vs_file) sqlite_chunk_mb_per_s $(val "$work/blob.log" sqlite_chunk_mb_per_s)" >&2
 say "done in $(( $(date +%s) - t_start )) s; logs in $work"
 echo "ingest_records_per_s: $ingest"
 echo "limit_single_txn_records_per_s: $limit"

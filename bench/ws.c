@@ -221,17 +221,28 @@ static int ws_queue_frame(struct bench_ws *ws, int opcode, const void *data, siz
     return 0;
 }
 
-int bench_ws_send_text(struct bench_ws *ws, const char *data, size_t len)
+/* Queues one unfragmented frame of opcode and tries to write it at once. */
+static int ws_send(struct bench_ws *ws, int opcode, const void *data, size_t len)
 {
     if (ws->state != WS_OPEN)
         return -1;
-    if (ws_queue_frame(ws, 0x1, data, len) != 0)
+    if (ws_queue_frame(ws, opcode, data, len) != 0)
         return -1;
     if (!ws->want_out && ws_flush(ws) != 0) {
         ws_fail(ws, 1006, "write failed");
         return -1;
     }
     return 0;
+}
+
+int bench_ws_send_text(struct bench_ws *ws, const char *data, size_t len)
+{
+    return ws_send(ws, 0x1, data, len);
+}
+
+int bench_ws_send_binary(struct bench_ws *ws, const void *data, size_t len)
+{
+    return ws_send(ws, 0x2, data, len);
 }
 
 int bench_ws_is_open(const struct bench_ws *ws)

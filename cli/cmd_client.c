@@ -6,7 +6,9 @@
  *   client init   --url URL --device ID --token TOKEN   create the store
  *   client add    --collection C --id ID [--base N] (--set f=v … | --json OBJ)
  *                 [--delete | --restore]                 queue a change offline
- *   client sync   [--ca FILE] [--insecure] [--timeout S] push the outbox, pull
+ *   client photo  FILE [--mime M]                        keep a photo, print its name
+ *   client sync   [--ca FILE] [--insecure] [--timeout S] push the outbox, pull,
+ *                                                        upload the named photos
  *   client status                                        what the store holds
  *   client list   [--collection C]                       the replica as JSON lines
  *
@@ -21,12 +23,19 @@
  * (a whole number of days, 0: prune them at the next sync) changes that, for
  * tests and for a tablet short of space. What a restore could not get back
  * is reported by `client sync` and stays listed by `client status`.
+ *
+ * Photos (§2.6): `client photo` keeps a file's bytes in the store and prints
+ * its name, sha256:<hex>, for a visit's photos field; `client sync` uploads
+ * the photos that a change or a record names, resuming where the server's
+ * copy stopped, and prints one line per photo. A photo no change names is
+ * kept, not uploaded (vsc_sync.h says why).
  */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "args.h"
 #include "cli.h"
@@ -310,12 +319,165 @@ out:
     return rc;
 }
 
+/* ---- photo -------------------------------------------------------------- */
+
+/*
+ * The type of a photo from its first bytes: JPEG, PNG, WebP, HEIC/HEIF
+ * (an ISO BMFF "ftyp" box with a HEIF brand); NULL when none matches.
+ */
+static const char *client_sniff_mime(const unsigned char *p, size_t n)
+{
+    static const char *const heic[] = {"heic", "heix", "heim", "heis", "hevc", "hevx"};
+    static const char *const heif[] = {"mif1", "msf1", "heif"};
+
+    if (n >= 3 && p[0] == 0xff && p[1] == 0xd8 && p[2] == 0xff)
+        return "image/jpeg";
+    if (n >= 8 && memcmp(p, "\x89PNG\r\n\x1a\n", 8) == 0)
+        return "image/png";
+    if (n >= 12 && memcmp(p, "RIFF", 4) == 0 && memcmp(p + 8, "WEBP", 4) == 0)
+        return "image/webp";
+    if (n >= 12 && memcmp(p + 4, "ftyp", 4) == 0) {
+        for (size_t i = 0; i < sizeof heic / sizeof heic[0]; i++)
+            if (memcmp(p + 8, heic[i], 4) == 0)
+                return "image/heic";
+        for (size_t i = 0; i < sizeof heif / sizeof heif[0]; i++)
+            if (memcmp(p + 8, heif[i], 4) == 0)
+                return "image/heif";
+    }
+    return NULL;
+}
+
+/* A --mime value: type/subtype of letters, digits and !#$&^_.+- (RFC 6838), at most 100. */
+static int client_mime_ok(const char *m)
+{
+    const char *slash = strchr(m, '/');
+    size_t n = strlen(m);
+
+    if (!slash || slash == m || !slash[1] || n > 100)
+        return 0;
+    for (const char *c = m; *c; c++)
+        if (c != slash && !strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                  "0123456789!#$&^_.+-", *c))
+            return 0;
+    return 1;
+}
+
+/* Reads all of path (at most VSC_PHOTO_MAX bytes) into *out; prints why on failure. */
+static int client_read_photo(const char *path, unsigned char **out, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    struct stat st;
+    unsigned char *buf = NULL;
+    size_t n = 0;
+    int rc = CLI_EXIT_FAIL;
+
+    if (!f)
+        return cli_fail("client photo: cannot open %s: %s", path, strerror(errno));
+    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+        cli_fail("client photo: %s is not a regular file", path);
+        goto out;
+    }
+    if (st.st_size > VSC_PHOTO_MAX) {
+        cli_fail("client photo: %s is %lld bytes; a photo may be at most %d bytes (20 MiB, the "
+                 "server's limit): take it again at a lower resolution",
+                 path, (long long)st.st_size, VSC_PHOTO_MAX);
+        goto out;
+    }
+    /* One byte more than the limit, to notice a file that grew since fstat. */
+    if (!(buf = malloc((size_t)VSC_PHOTO_MAX + 1))) {
+        cli_fail("client photo: out of memory reading %s", path);
+        goto out;
+    }
+    n = fread(buf, 1, (size_t)VSC_PHOTO_MAX + 1, f);
+    if (ferror(f)) {
+        cli_fail("client photo: cannot read %s: %s", path, strerror(errno));
+        goto out;
+    }
+    if (n == 0 || n > VSC_PHOTO_MAX) {
+        cli_fail("client photo: %s is %s; a photo is 1 to %d bytes", path,
+                 n ? "larger than the limit" : "empty", VSC_PHOTO_MAX);
+        goto out;
+    }
+    *out = buf;
+    *len = n;
+    buf = NULL;
+    rc = 0;
+out:
+    free(buf);
+    fclose(f);
+    return rc;
+}
+
+static int client_photo(struct cli_ctx *ctx, int argc, char **argv)
+{
+    static const char *const names[] = {"FILE"};
+    const char *replica = NULL, *mime_opt = NULL, *pos[1];
+    const struct cli_opt opts[] = {{"replica", &replica, NULL, 0}, {"mime", &mime_opt, NULL, 0}};
+    struct cli_args_spec spec = {.opts = opts, .n_opts = 2, .pos_names = names, .min_pos = 1,
+                                 .max_pos = 1, .db_path = &ctx->db_path};
+    struct vsc_replica *r = NULL;
+    unsigned char *bytes = NULL;
+    size_t len = 0, n_pos = 0;
+    char err[256], sha[65];
+    int rc;
+
+    if ((rc = cli_args_parse(&spec, argc, argv, pos, &n_pos, err, sizeof err)) != CLI_ARGS_OK)
+        return cli_usage_error("client photo", "client", "%s", err);
+    if (mime_opt && !client_mime_ok(mime_opt))
+        return cli_usage_error("client photo", "client",
+                               "--mime '%.60s' must be a media type such as image/jpeg", mime_opt);
+    if ((rc = client_read_photo(pos[0], &bytes, &len)) != 0)
+        return rc;
+    /* The bytes say what they are better than a name does; --mime is for the rest. */
+    const char *mime = client_sniff_mime(bytes, len);
+    if (!mime)
+        mime = mime_opt ? mime_opt : "application/octet-stream";
+    if ((rc = client_open("client photo", client_replica_path(replica), 0, &r)) != 0)
+        goto out;
+    if (vsc_replica_photo_add(r, bytes, len, mime, proto_now_ms(), sha) != 0) {
+        rc = cli_fail("client photo: cannot keep %s: %s", pos[0], vsc_replica_errmsg(r));
+        goto out;
+    }
+    printf("sha256:%s\n", sha);
+    cli_note("client photo: kept %s (%zu bytes, %s); name it in a visit's photos and the next "
+             "sync uploads it", pos[0], len, mime);
+    rc = CLI_EXIT_OK;
+out:
+    free(bytes);
+    vsc_replica_close(r);
+    return rc;
+}
+
 /* ---- sync --------------------------------------------------------------- */
 
 static void client_note_retry(void *ctx, const char *line)
 {
     (void)ctx;
     cli_note("client sync: %s", line);
+}
+
+/* One line per photo the sync offered: done on stdout, a failure on stderr. */
+static void client_note_photo(void *ctx, const struct vsc_sync_photo *p)
+{
+    (void)ctx;
+    switch (p->outcome) {
+    case VSC_SYNC_PHOTO_UPLOADED:
+        printf("photo sha256:%s uploaded, %" PRId64 " bytes, complete\n", p->sha256, p->size);
+        break;
+    case VSC_SYNC_PHOTO_RESUMED:
+        printf("photo sha256:%s resumed at %" PRId64 " of %" PRId64 " bytes, complete\n",
+               p->sha256, p->from, p->size);
+        break;
+    case VSC_SYNC_PHOTO_ON_SERVER:
+        printf("photo sha256:%s already on the server, %" PRId64 " bytes\n", p->sha256, p->size);
+        break;
+    case VSC_SYNC_PHOTO_FAILED:
+        /* The error names the photo and carries the server's words. */
+        cli_note("client sync: %s; the photo stays pending for the next sync",
+                 p->error ? p->error : "a photo was not uploaded");
+        break;
+    }
+    fflush(stdout); /* a line per photo as it happens, also into a pipe */
 }
 
 /*
@@ -406,6 +568,7 @@ static int client_sync(struct cli_ctx *ctx, int argc, char **argv)
     so.attempts = (int)attempts;
     so.max_batch = batch;
     so.note = client_note_retry;
+    so.photo = client_note_photo;
     rc = vsc_sync(r, &so, &rep, err, sizeof err);
     if (rep.renumbered > 0)
         cli_note("client sync: the server had already committed seqs up to %" PRId64
@@ -417,8 +580,9 @@ static int client_sync(struct cli_ctx *ctx, int argc, char **argv)
     if (vsc_replica_config_get(r, "cursor", &cursor) != 0)
         cursor = NULL;
     if (rc != 0) {
-        rc = cli_fail("client sync: %s; pushed %" PRId64 ", %" PRId64 " changes still queued", err,
-                      rep.pushed, rep.pending);
+        rc = cli_fail("client sync: %s; pushed %" PRId64 ", %" PRId64 " changes still queued, %"
+                      PRId64 " photo%s still to upload", err, rep.pushed, rep.pending,
+                      rep.photos_pending, rep.photos_pending == 1 ? "" : "s");
         goto out;
     }
     char summary[300];
@@ -432,6 +596,10 @@ static int client_sync(struct cli_ctx *ctx, int argc, char **argv)
     (void)vsc_replica_config_set_int(r, "last_sync_ms", proto_now_ms());
     (void)vsc_replica_config_set(r, "last_sync", summary);
     rc = CLI_EXIT_OK;
+    if (rep.photos_failed > 0)
+        rc = cli_fail("client sync: %" PRId64 " photo%s not uploaded (said above); %s pending "
+                      "for the next sync", rep.photos_failed, rep.photos_failed == 1 ? "" : "s",
+                      rep.photos_failed == 1 ? "it stays" : "they stay");
 out:
     free(cursor);
     vsc_replica_close(r);
@@ -477,6 +645,35 @@ static int client_count_lost(void *ctx, const struct vsc_replica_lost *x)
     return 0;
 }
 
+/* Photos by state, for `client status` (vsc_replica_photo_fn). */
+struct client_photo_counts {
+    int64_t pending, pending_bytes, unnamed, uploaded;
+};
+
+static int client_count_photo(void *ctx, const struct vsc_replica_photo *p)
+{
+    struct client_photo_counts *c = ctx;
+    if (p->uploaded_ms) {
+        c->uploaded++;
+    } else if (p->named) {
+        c->pending++;
+        c->pending_bytes += p->size;
+    } else {
+        c->unnamed++;
+    }
+    return 0;
+}
+
+static int client_print_photo(void *ctx, const struct vsc_replica_photo *p)
+{
+    char when[40];
+    (void)ctx;
+    proto_format_time(p->added_ms, when, sizeof when);
+    cli_term_printf(stdout, "  sha256:%s %" PRId64 " bytes %s, kept %s%s", p->sha256, p->size,
+                    p->mime, when, p->named ? "" : ", not named by any record: not uploaded");
+    return 0;
+}
+
 static int client_count_rejected(void *ctx, const struct vsc_replica_rejected *x)
 {
     (void)x;
@@ -501,6 +698,7 @@ static int client_status(struct cli_ctx *ctx, int argc, char **argv)
     struct cli_args_spec spec = {.opts = opts, .n_opts = 1, .db_path = &ctx->db_path};
     struct vsc_replica *r = NULL;
     int64_t pending = 0, oldest = 0, rejected = 0, last = 0, kept = 0, kept_oldest = 0, lost = 0;
+    struct client_photo_counts photos = {0};
     char err[256], when[40], *user = NULL, *role = NULL;
     size_t n_pos = 0;
     int rc, any = 0;
@@ -513,6 +711,7 @@ static int client_status(struct cli_ctx *ctx, int argc, char **argv)
         (rc = vsc_replica_rejected_list(r, client_count_rejected, &rejected)) != 0 ||
         (rc = vsc_replica_retained(r, &kept, &kept_oldest)) != 0 ||
         (rc = vsc_replica_lost_list(r, client_count_lost, &lost)) != 0 ||
+        (rc = vsc_replica_photo_list(r, 0, client_count_photo, &photos)) != 0 ||
         (rc = vsc_replica_config_get_int(r, "last_sync_ms", 0, &last)) != 0) {
         rc = cli_fail("client status: %s", vsc_replica_errmsg(r));
         goto out;
@@ -557,6 +756,14 @@ static int client_status(struct cli_ctx *ctx, int argc, char **argv)
     printf("%s\n", any ? "" : "none");
     printf("rejected: %" PRId64 "\n", rejected);
     if ((rc = vsc_replica_rejected_list(r, client_print_rejected, NULL)) != 0) {
+        rc = cli_fail("client status: %s", vsc_replica_errmsg(r));
+        goto out;
+    }
+    /* Every photo not on the server yet is listed: it exists only on this tablet. */
+    printf("photos: %" PRId64 " pending upload (%" PRId64 " bytes), %" PRId64 " uploaded, %"
+           PRId64 " not named by any record\n",
+           photos.pending, photos.pending_bytes, photos.uploaded, photos.unnamed);
+    if ((rc = vsc_replica_photo_list(r, 1, client_print_photo, NULL)) != 0) {
         rc = cli_fail("client status: %s", vsc_replica_errmsg(r));
         goto out;
     }
@@ -625,8 +832,8 @@ static int client_list(struct cli_ctx *ctx, int argc, char **argv)
 int cli_cmd_client(struct cli_ctx *ctx, int argc, char **argv)
 {
     static const struct cli_sub subs[] = {
-        {"init", client_init}, {"add", client_add},   {"sync", client_sync},
-        {"status", client_status}, {"list", client_list},
+        {"init", client_init},     {"add", client_add},   {"photo", client_photo},
+        {"sync", client_sync},     {"status", client_status}, {"list", client_list},
     };
     return cli_subcommand(ctx, "client", subs, sizeof subs / sizeof subs[0], argc, argv);
 }

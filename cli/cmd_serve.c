@@ -35,7 +35,7 @@ static int64_t parse_count(const char *s, int64_t max)
 int cli_cmd_serve(struct cli_ctx *ctx, int argc, char **argv)
 {
     const char *listen = NULL, *max_skew = NULL, *max_batch = NULL, *max_message = NULL;
-    const char *max_conn = NULL, *ping = NULL, *idle = NULL;
+    const char *max_conn = NULL, *ping = NULL, *idle = NULL, *max_blob = NULL;
     struct srv_config cfg;
     int insecure = 0;
     char err[256];
@@ -53,6 +53,7 @@ int cli_cmd_serve(struct cli_ctx *ctx, int argc, char **argv)
         {"max-skew", &max_skew, NULL, 0},
         {"max-batch", &max_batch, NULL, 0},
         {"max-message", &max_message, NULL, 0},
+        {"max-blob", &max_blob, NULL, 0},
         {"max-conn-per-ip", &max_conn, NULL, 0},
         {"ping-interval", &ping, NULL, 0},
         {"idle-timeout", &idle, NULL, 0},
@@ -84,6 +85,14 @@ int cli_cmd_serve(struct cli_ctx *ctx, int argc, char **argv)
                                    "--max-message %.40s: give bytes from 1024 to 1073741824",
                                    max_message);
         cfg.max_message = v;
+    }
+    if (max_blob != NULL) {
+        if ((v = parse_count(max_blob, SRV_MAX_BLOB_CEILING)) < 1)
+            return cli_usage_error("serve", "serve",
+                                   "--max-blob %.40s: give the largest photo in bytes, from 1 to "
+                                   "%lld (default 20971520)",
+                                   max_blob, (long long)SRV_MAX_BLOB_CEILING);
+        cfg.max_blob = v;
     }
     if (max_conn != NULL) {
         if ((v = parse_count(max_conn, 1000000)) < 0)

@@ -48,6 +48,7 @@ static const struct cli_command commands[] = {
      "enroll binds a tablet to a person and prints the device's token, and only\n"
      "it, as one line on stdout. The token is shown once and stored only as a\n"
      "hash. --qr also draws it as a QR code on stderr for the tablet's camera.\n"
+
      "revoke makes the token stop working at once; a running server closes the\n"
      "device's connections.\n"},
     {"token", cli_cmd_token, "create an API token for a supervisor or admin",
@@ -60,7 +61,7 @@ static const struct cli_command commands[] = {
      "                       [--schema F] [--insecure] [--max-skew SECONDS]\n"
      "                       [--max-batch N] [--max-message BYTES] [--max-conn-per-ip N]\n"
      "                       [--ping-interval SECONDS] [--idle-timeout SECONDS]\n"
-     "                       [--metrics-token T] [--db PATH]\n"
+     "                       [--max-blob BYTES] [--metrics-token T] [--db PATH]\n"
      "\n"
      "Serves the sync protocol on ws://HOST:PORT/sync (wss:// with --tls-cert and\n"
      "--tls-key) until SIGINT/SIGTERM. Default listen 127.0.0.1:8080; port 0 picks a\n"
@@ -69,6 +70,8 @@ static const struct cli_command commands[] = {
      "--max-skew 600, --max-batch 500, --max-message 1048576, --max-conn-per-ip 512\n"
      "(0: no cap), --ping-interval 30, --idle-timeout 70 (a connection that answers no\n"
      "ping for that long is dropped).\n"
+     "--max-blob BYTES (default 20971520, at most 67108864) is the largest photo\n"
+     "a tablet may upload; photos are kept in the database and in its backups.\n"
      "GET /metrics (Prometheus) is open to anyone who reaches the port unless\n"
      "--metrics-token T is given: then it needs `Authorization: Bearer T`.\n"},
     {"export", cli_cmd_export, "write a collection's current records to stdout",
@@ -115,6 +118,7 @@ static const struct cli_command commands[] = {
      "usage: visitsync client init --url ws://HOST:PORT/sync --device ID --token TOKEN\n"
      "       visitsync client add --collection C --id ID [--base N]\n"
      "                            (--set FIELD=VALUE ... | --json OBJECT) [--delete|--restore]\n"
+     "       visitsync client photo FILE [--mime TYPE]\n"
      "       visitsync client sync [--ca FILE] [--insecure] [--timeout S] [--attempts N]\n"
      "                             [--batch N] [--no-deflate]\n"
      "       visitsync client status\n"
@@ -123,11 +127,17 @@ static const struct cli_command commands[] = {
      "Every client command takes --replica PATH, the tablet's local store (default:\n"
      "$VISITSYNC_REPLICA, else ./visitsync-client.db). add queues a change offline; a\n"
      "--set value is JSON when it parses as a JSON scalar or array, else a string.\n"
-     "sync pushes the queued changes, pulls what changed and prints one line:\n"
+     "photo keeps FILE (at most 20 MiB) in the store and prints its name,\n"
+     "sha256:HEX, to put in a visit's photos (--set 'photos=[\"sha256:HEX\"]'); the\n"
+     "type comes from the file's first bytes (JPEG, PNG, WebP, HEIC), else --mime.\n"
+     "sync pushes the queued changes, pulls what changed, uploads the photos a\n"
+     "change or record names (resuming a cut-off upload), a line for each:\n"
+     "  photo sha256:HEX resumed at 2621440 of 5242880 bytes, complete\n"
+     "and ends with one line:\n"
      "  pushed N (applied a, conflict c, duplicate d, rejected r), pulled M, cursor X\n"
-     "status shows the device, server, pending changes, cursor, record counts and\n"
-     "the rejected changes with their errors, the acked changes it keeps and any\n"
-     "changes lost in a server restore; list prints the local records as JSON lines.\n"
+     "status shows the device, server, pending changes, cursor, record counts,\n"
+     "the rejected changes with their errors, the photos not uploaded yet, the\n"
+     "acked changes it keeps and any changes lost in a server restore; list prints the local records as JSON lines.\n"
      "Acked changes are kept 30 days, to be sent again if the server is restored\n"
      "from a backup ($VISITSYNC_CLIENT_RETAIN_DAYS sets the days; 0 prunes them at\n"
      "the next sync).\n"},

@@ -127,6 +127,33 @@ int64_t vsc_pokes(const struct vsc *v, const char **last_cursor);
 int vsc_wait_poke(struct vsc *v, int64_t seen, int timeout_ms);
 
 /*
+ * Photos (§2.6, client/vsc_blob.c). vsc_blob_offer sends blob_offer for the
+ * photo whose SHA-256 is sha256_hex (64 lowercase hex) of size bytes, with
+ * mime (NULL: left out), and waits for its blob_status: *have is how many
+ * leading bytes of this device's upload the server holds durably, and
+ * *complete is 1 when the server holds the whole photo for this device
+ * (nothing to send). An `error` reply (a size over the server's
+ * --max-blob, a server without photo upload) is VSC_ESERVER naming it.
+ */
+int vsc_blob_offer(struct vsc *v, const char *sha256_hex, int64_t size, const char *mime,
+                   int64_t *have, int *complete);
+
+#define VSC_BLOB_WINDOW 4 /* chunks sent before waiting for the oldest one's status */
+
+/*
+ * Sends bytes[from..size) of the photo offered as sha256_hex (from: the
+ * offer's have) as binary chunks of PROTO_BLOB_CHUNK_MAX bytes, with up to
+ * window (0: VSC_BLOB_WINDOW) chunks unanswered, each answered by a
+ * blob_status once the server made it durable. bytes is the caller's and
+ * must hold size bytes. Returns 0 when the server answered complete, or a
+ * VSC_E* code with a sentence that names the photo and how many bytes the
+ * server held durably when it stopped (`blob_corrupt`, a chunk refused:
+ * VSC_ESERVER; the connection may still be used after it).
+ */
+int vsc_blob_upload(struct vsc *v, const char *sha256_hex, const void *bytes, int64_t size,
+                    int64_t from, int window);
+
+/*
  * Sends text as one message as is, for tests of the server's handling of
  * bad input. vsc_recv waits for a message (not a poke) and returns the
  * oldest one no other call has taken yet; do not mix it with unanswered

@@ -143,7 +143,8 @@ static int vsc__on_writeable(struct vsc *v, struct lws *wsi)
         v->out_tail = NULL;
     v->out_sent = o;
     size_t len = o->buf.len;
-    int n = lws_write(wsi, (unsigned char *)proto_buf_data(&o->buf), len, LWS_WRITE_TEXT);
+    int n = lws_write(wsi, (unsigned char *)proto_buf_data(&o->buf), len,
+                      o->binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT);
     if (n < (int)len) {
         v->dead = vsc__fail(v, VSC_ECLOSED, "sending to %s:%d failed: the connection broke",
                             v->host, v->port);

@@ -1,6 +1,7 @@
 /*
- * vsc_internal.h — what vsc_conn.c (the libwebsockets side) and
- * vsc_requests.c (the visitsync.v1 calls) share. Not installed, not for callers.
+ * vsc_internal.h — what vsc_conn.c (the libwebsockets side), vsc_requests.c
+ * (the visitsync.v1 calls) and vsc_blob.c (photo upload) share. Not
+ * installed, not for callers.
  */
 #ifndef VS_VSC_INTERNAL_H
 #define VS_VSC_INTERNAL_H
@@ -13,6 +14,7 @@
 struct vsc__out {
     struct vsc__out *next;
     struct proto_buf buf;
+    int binary; /* a photo chunk (§2.6); else a text message */
 };
 
 enum vsc__state { VSC__CONNECTING, VSC__OPEN, VSC__CLOSED };
@@ -74,6 +76,10 @@ void vsc__out_free(struct vsc__out *o);
 int vsc__wait(struct vsc *v, vsc__done_fn done, void *arg, int timeout_ms, const char *what);
 /* Removes and returns inbox[i]. */
 struct proto_msg *vsc__take(struct vsc *v, size_t i);
+/* Turns an `error` reply to what into VSC_ESERVER with a sentence; frees m. */
+int vsc__server_error(struct vsc *v, struct proto_msg *m, const char *what);
+/* Maps a proto_write_* failure (prc) to a VSC_E* code and frees the half-written o. */
+int vsc__write_failed(struct vsc *v, struct vsc__out *o, int prc, const char *what);
 /* "code 4401 (unauthorized)" for the close code the server sent. */
 void vsc__describe_close(const struct vsc *v, char *buf, size_t size);
 

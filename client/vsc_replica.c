@@ -18,7 +18,11 @@
  * `pruned` (ranges of consecutive seqs, one row per range, so the table stays
  * a few rows for a tablet whose seqs run on without holes); a welcome that
  * needed pruned changes moves their range into `lost`, which only grows, to
- * be shown by `visitsync client status`. The schema is versioned with
+ * be shown by `visitsync client status`. Photos (§2.6) are kept as BLOBs in
+ * the same file, so a photo and the change that names it are backed up,
+ * copied and lost together; a photo is "named" when the text of a change or
+ * a record contains "sha256:<its hex>", a 71-character token no other text
+ * holds by chance. The schema is versioned with
  * user_version and brought up one step at a time (vsc__replica_steps).
  */
 #include "vsc_replica.h"
@@ -29,9 +33,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "db_core.h"
 
-#define VSC__REPLICA_SCHEMA_VERSION 2
+#define VSC__REPLICA_SCHEMA_VERSION 3
 
 /* Every statement the store uses, prepared once. */
 #define VSC__REPLICA_STMT_MAP(X)                                                              \
@@ -79,7 +85,16 @@
     X(RECORD_LIST_ONE, "SELECT collection, id, rev, deleted, body FROM replica "              \
                        "WHERE collection = ?1 ORDER BY id")                                   \
     X(RECORD_COUNTS, "SELECT collection, sum(deleted = 0), sum(deleted != 0) FROM replica "   \
-                     "GROUP BY collection ORDER BY collection")
+                     "GROUP BY collection ORDER BY collection")                               \
+    X(PHOTO_ADD, "INSERT INTO photo(sha256, mime, size, bytes, added_ms) "                    \
+                 "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(sha256) DO NOTHING")                \
+    X(PHOTO_BYTES, "SELECT bytes FROM photo WHERE sha256 = ?1")                               \
+    X(PHOTO_UPLOADED, "UPDATE photo SET uploaded_ms = ?2 WHERE sha256 = ?1 "                  \
+                      "AND uploaded_ms IS NULL")                                              \
+    X(PHOTO_LIST, "SELECT sha256, mime, size, added_ms, uploaded_ms, "                        \
+                  "EXISTS (SELECT 1 FROM outbox WHERE instr(fields, 'sha256:' || sha256)) "   \
+                  "OR EXISTS (SELECT 1 FROM replica WHERE instr(body, 'sha256:' || sha256)) " \
+                  "FROM photo WHERE ?1 = 0 OR uploaded_ms IS NULL ORDER BY added_ms, sha256")
 
 enum vsc__replica_stmt {
 #define VSC__REPLICA_STMT_ENUM(name, sql) VSC__REPLICA_##name,
@@ -122,10 +137,20 @@ static const char vsc__replica_schema_v2[] =
     " n INTEGER NOT NULL, found_ms INTEGER NOT NULL);"
     "PRAGMA user_version = 2;";
 
+/*
+ * Step 3: the photos the tablet took (§2.6), kept in the store until the
+ * server has them; uploaded_ms is NULL until the server said complete.
+ */
+static const char vsc__replica_schema_v3[] =
+    "CREATE TABLE photo(sha256 TEXT PRIMARY KEY, mime TEXT NOT NULL, size INTEGER NOT NULL,"
+    " bytes BLOB NOT NULL, added_ms INTEGER NOT NULL, uploaded_ms INTEGER);"
+    "PRAGMA user_version = 3;";
+
 /* vsc__replica_steps[v] brings a store of version v to version v + 1. */
 static const char *const vsc__replica_steps[VSC__REPLICA_SCHEMA_VERSION] = {
     vsc__replica_schema_v1,
     vsc__replica_schema_v2,
+    vsc__replica_schema_v3,
 };
 
 struct vsc_replica {
@@ -934,6 +959,141 @@ int vsc_replica_counts(struct vsc_replica *r, vsc_replica_count_fn fn, void *ctx
             goto out;
     }
     rc = rc == SQLITE_DONE ? 0 : vsc__replica_sqlfail(r, rc, "counting records");
+out:
+    db_core_reset(st);
+    return rc;
+}
+
+/* ---- photos ------------------------------------------------------------- */
+
+/* Writes the SHA-256 of bytes as 64 lowercase hex digits; 0 or DB_ENOMEM. */
+static int vsc__replica_sha256(struct vsc_replica *r, const void *bytes, size_t len,
+                               char hex_out[65])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int md_len = 0;
+
+    if (!EVP_Digest(bytes, len, md, &md_len, EVP_sha256(), NULL) || md_len != 32)
+        return db_core_error(&r->core, DB_ENOMEM, "local store: cannot hash a photo (OpenSSL)");
+    for (unsigned i = 0; i < 32; i++) {
+        hex_out[2 * i] = hex[md[i] >> 4];
+        hex_out[2 * i + 1] = hex[md[i] & 15];
+    }
+    hex_out[64] = '\0';
+    return 0;
+}
+
+int vsc_replica_photo_add(struct vsc_replica *r, const void *bytes, size_t len, const char *mime,
+                          int64_t now_ms, char sha256_hex[65])
+{
+    char name[65];
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    if (len == 0 || len > VSC_PHOTO_MAX)
+        return db_core_error(&r->core, DB_EMISUSE,
+                             "local store: a photo of %zu bytes cannot be kept: photos are "
+                             "1 to %d bytes",
+                             len, VSC_PHOTO_MAX);
+    if ((rc = vsc__replica_sha256(r, bytes, len, name)) != 0)
+        return rc;
+    if ((rc = vsc__replica_stmt(r, VSC__REPLICA_PHOTO_ADD, &st)) != 0)
+        return rc;
+    sqlite3_bind_text(st, 1, name, 64, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, mime ? mime : "application/octet-stream", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, (int64_t)len);
+    sqlite3_bind_blob(st, 4, bytes, (int)len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, now_ms);
+    rc = sqlite3_step(st);
+    rc = rc == SQLITE_DONE ? 0 : vsc__replica_sqlfail(r, rc, "storing a photo");
+    db_core_reset(st);
+    if (rc == 0)
+        memcpy(sha256_hex, name, sizeof name);
+    return rc;
+}
+
+int vsc_replica_photo_bytes(struct vsc_replica *r, const char *sha256_hex, void **bytes,
+                            size_t *len)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = vsc__replica_stmt(r, VSC__REPLICA_PHOTO_BYTES, &st);
+
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_text(st, 1, sha256_hex, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        size_t n = (size_t)sqlite3_column_bytes(st, 0);
+        const void *p = sqlite3_column_blob(st, 0);
+        void *copy = malloc(n ? n : 1);
+        char got[65];
+        if (!copy) {
+            rc = db_core_error(&r->core, DB_ENOMEM, "local store: out of memory reading photo "
+                               "sha256:%.12s…", sha256_hex);
+        } else if (n)
+            memcpy(copy, p, n);
+        /* Damaged bytes would be sent in full and refused by the server at the end. */
+        if (copy && (rc = vsc__replica_sha256(r, copy, n, got)) == 0 &&
+            strcmp(got, sha256_hex) != 0)
+            rc = db_core_error(&r->core, DB_ECORRUPT,
+                               "local store: photo sha256:%.12s… is damaged: its %zu bytes "
+                               "hash to %.12s…; it cannot be uploaded: keep the photo again "
+                               "(`visitsync client photo`) if you still have it",
+                               sha256_hex, n, got);
+        if (rc == 0) {
+            *bytes = copy;
+            *len = n;
+        } else {
+            free(copy);
+        }
+    } else if (rc == SQLITE_DONE) {
+        rc = db_core_error(&r->core, DB_ENOTFOUND, "local store: no photo sha256:%.64s",
+                           sha256_hex);
+    } else {
+        rc = vsc__replica_sqlfail(r, rc, "reading a photo");
+    }
+    db_core_reset(st);
+    return rc;
+}
+
+int vsc_replica_photo_uploaded(struct vsc_replica *r, const char *sha256_hex, int64_t now_ms)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = vsc__replica_stmt(r, VSC__REPLICA_PHOTO_UPLOADED, &st);
+
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_text(st, 1, sha256_hex, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, now_ms);
+    rc = sqlite3_step(st);
+    rc = rc == SQLITE_DONE ? 0 : vsc__replica_sqlfail(r, rc, "marking a photo uploaded");
+    db_core_reset(st);
+    return rc;
+}
+
+int vsc_replica_photo_list(struct vsc_replica *r, int pending, vsc_replica_photo_fn fn,
+                           void *ctx)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = vsc__replica_stmt(r, VSC__REPLICA_PHOTO_LIST, &st);
+
+    if (rc != 0)
+        return rc;
+    sqlite3_bind_int(st, 1, pending != 0);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct vsc_replica_photo p = {
+            .sha256 = (const char *)sqlite3_column_text(st, 0),
+            .mime = (const char *)sqlite3_column_text(st, 1),
+            .size = sqlite3_column_int64(st, 2),
+            .added_ms = sqlite3_column_int64(st, 3),
+            .uploaded_ms = sqlite3_column_int64(st, 4),
+            .named = sqlite3_column_int(st, 5),
+        };
+        if ((rc = fn(ctx, &p)) != 0)
+            goto out;
+    }
+    rc = rc == SQLITE_DONE ? 0 : vsc__replica_sqlfail(r, rc, "listing photos");
 out:
     db_core_reset(st);
     return rc;

@@ -14,7 +14,9 @@
  *     that it can be sent again when the server is restored from an older
  *     backup (docs/protocol.md §2.4a), and the ranges of seqs pruned after
  *     that and lost in such a restore are kept to be reported;
- *   - replica: the records pulled from the server at their newest state.
+ *   - replica: the records pulled from the server at their newest state;
+ *   - photos: the bytes of the photos taken on the tablet (§2.6), named by
+ *     their SHA-256, kept until the server said it holds them complete.
  *
  * The file is opened by db/'s connection core (db_core.h), as the server's
  * store is: WAL mode (verified) with synchronous=FULL, so a change queued or
@@ -281,5 +283,52 @@ int vsc_replica_list(struct vsc_replica *r, const char *collection, vsc_replica_
 typedef int (*vsc_replica_count_fn)(void *ctx, const char *collection, int64_t live,
                                     int64_t deleted);
 int vsc_replica_counts(struct vsc_replica *r, vsc_replica_count_fn fn, void *ctx);
+
+/* ---- photos ------------------------------------------------------------- */
+
+#define VSC_PHOTO_MAX (20 * 1024 * 1024) /* the server's default --max-blob */
+
+/*
+ * Stores a photo of len bytes (1..VSC_PHOTO_MAX) taken now (now_ms) and
+ * writes its SHA-256 as 64 lowercase hex digits into sha256_hex; a record
+ * names it as "sha256:<hex>". mime is kept for the upload (the caller
+ * guesses it). Storing the same bytes again changes nothing (the first
+ * mime stays). DB_EMISUSE for an empty or too large photo.
+ */
+int vsc_replica_photo_add(struct vsc_replica *r, const void *bytes, size_t len, const char *mime,
+                          int64_t now_ms, char sha256_hex[65]);
+
+/*
+ * Copies the bytes of the photo sha256_hex; the caller frees *bytes.
+ * DB_ENOTFOUND when the store has no such photo, DB_ECORRUPT when its bytes
+ * no longer hash to its name (the file was damaged).
+ */
+int vsc_replica_photo_bytes(struct vsc_replica *r, const char *sha256_hex, void **bytes,
+                            size_t *len);
+
+/* Notes that the server holds the photo complete (at now_ms); the bytes stay. */
+int vsc_replica_photo_uploaded(struct vsc_replica *r, const char *sha256_hex, int64_t now_ms);
+
+/* One stored photo, without its bytes. */
+struct vsc_replica_photo {
+    const char *sha256; /* 64 lowercase hex */
+    const char *mime;
+    int64_t size;
+    int64_t added_ms;
+    int64_t uploaded_ms; /* 0: the server does not hold it complete yet */
+    /*
+     * A change in the outbox (queued or kept) or a pulled record names it
+     * ("sha256:<hex>" in its text): only named photos are uploaded.
+     */
+    int named;
+};
+/*
+ * Calls fn(ctx, p) for each stored photo (pending != 0: only those not
+ * uploaded yet), oldest first; p is valid during the call. A non-zero
+ * return from fn stops the walk and is returned.
+ */
+typedef int (*vsc_replica_photo_fn)(void *ctx, const struct vsc_replica_photo *p);
+int vsc_replica_photo_list(struct vsc_replica *r, int pending, vsc_replica_photo_fn fn,
+                           void *ctx);
 
 #endif

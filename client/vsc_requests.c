@@ -35,8 +35,7 @@ static int vsc__find(struct vsc *v, void *arg)
     return 0;
 }
 
-/* Turns an `error` reply into VSC_ESERVER with a sentence; frees it. */
-static int vsc__server_error(struct vsc *v, struct proto_msg *m, const char *what)
+int vsc__server_error(struct vsc *v, struct proto_msg *m, const char *what)
 {
     int rc = vsc__fail(v, VSC_ESERVER, "%s:%d refused %s: %s%s%s", v->host, v->port, what,
                        m->u.error.code ? m->u.error.code : "error",
@@ -59,8 +58,7 @@ static int vsc__await(struct vsc *v, struct vsc__want *w, const char *what, stru
     return 0;
 }
 
-/* Maps a proto_write_* failure to ours and frees the half-written message. */
-static int vsc__write_failed(struct vsc *v, struct vsc__out *o, int prc, const char *what)
+int vsc__write_failed(struct vsc *v, struct vsc__out *o, int prc, const char *what)
 {
     vsc__out_free(o);
     if (prc == PROTO_ETOOBIG)

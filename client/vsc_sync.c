@@ -12,6 +12,12 @@
  * local store failure ends the sync at once. Each ack is written to the
  * store as soon as it arrives, so what a failed attempt achieved is kept;
  * the next attempt re-sends the rest of the outbox from its start.
+ *
+ * Photos come last, after the pull: the server counts a photo as missing
+ * only once a record names it, and every chunk the server made durable is
+ * kept there, so an attempt cut off mid-photo loses nothing: the next offer
+ * answers with the bytes held and the upload resumes from there. A photo
+ * the server refuses is reported and the others still go.
  */
 #include "vsc_sync.h"
 
@@ -21,6 +27,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "proto_blob.h"
 #include "proto_record.h"
 #include "proto_time.h"
 
@@ -381,6 +388,133 @@ out:
     return rc;
 }
 
+/* ---- photos ------------------------------------------------------------- */
+
+/* One named photo to upload, copied out of the store's walk. */
+struct vsc__sync_photo_item {
+    char sha256[PROTO_SHA256_HEX + 1];
+    char *mime;
+};
+
+struct vsc__sync_photo_list {
+    struct vsc__sync_photo_item *items;
+    size_t n, cap;
+};
+
+static int vsc__sync_photo_collect(void *ctx, const struct vsc_replica_photo *p)
+{
+    struct vsc__sync_photo_list *l = ctx;
+
+    if (!p->named)
+        return 0; /* kept on the tablet until a visit names it */
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 16;
+        struct vsc__sync_photo_item *items = realloc(l->items, cap * sizeof *items);
+        if (!items)
+            return DB_ENOMEM;
+        l->items = items;
+        l->cap = cap;
+    }
+    struct vsc__sync_photo_item *it = &l->items[l->n];
+    snprintf(it->sha256, sizeof it->sha256, "%s", p->sha256);
+    if (!(it->mime = strdup(p->mime)))
+        return DB_ENOMEM;
+    l->n++;
+    return 0;
+}
+
+static void vsc__sync_photo_note(struct vsc__sync_state *s, const char *sha256, int64_t size,
+                                 int64_t from, enum vsc_sync_photo_outcome outcome,
+                                 const char *error)
+{
+    struct vsc_sync_photo p = { sha256, size, from, outcome, error };
+    if (s->o->photo)
+        s->o->photo(s->o->note_ctx, &p);
+}
+
+/*
+ * Offers one photo and uploads what the server lacks. Returns 0, a DB_E*
+ * code, or the VSC_E* code of vsc_blob_*. Two concern this photo alone and
+ * leave the connection usable for the next one: VSC_ESERVER (the server
+ * refused it) and DB_ECORRUPT (its bytes in the store are damaged, so it is
+ * not sent at all).
+ */
+static int vsc__sync_photo_one(struct vsc__sync_state *s, struct vsc *v,
+                               const struct vsc__sync_photo_item *it)
+{
+    void *bytes = NULL;
+    size_t len = 0;
+    int64_t have = 0;
+    int complete = 0;
+    int rc = vsc_replica_photo_bytes(s->r, it->sha256, &bytes, &len);
+
+    if (rc == DB_ECORRUPT) {
+        vsc__sync_dbfail(s, rc);
+        s->rep->photos_failed++;
+        vsc__sync_photo_note(s, it->sha256, 0, 0, VSC_SYNC_PHOTO_FAILED, s->err);
+        return rc;
+    }
+    if (rc != 0)
+        return vsc__sync_dbfail(s, rc);
+    rc = vsc_blob_offer(v, it->sha256, (int64_t)len, it->mime, &have, &complete);
+    if (rc == 0 && !complete)
+        rc = vsc_blob_upload(v, it->sha256, bytes, (int64_t)len, have, 0);
+    free(bytes);
+    if (rc != 0) {
+        vsc__sync_vscfail(s, v, rc);
+        s->rep->photos_failed++;
+        vsc__sync_photo_note(s, it->sha256, (int64_t)len, have, VSC_SYNC_PHOTO_FAILED, s->err);
+        return rc;
+    }
+    if ((rc = vsc_replica_photo_uploaded(s->r, it->sha256, proto_now_ms())) != 0)
+        return vsc__sync_dbfail(s, rc);
+    s->rep->photos_done++;
+    vsc__sync_photo_note(s, it->sha256, (int64_t)len, have,
+                         complete   ? VSC_SYNC_PHOTO_ON_SERVER
+                         : have > 0 ? VSC_SYNC_PHOTO_RESUMED
+                                    : VSC_SYNC_PHOTO_UPLOADED,
+                         NULL);
+    return 0;
+}
+
+/* Uploads every named photo not uploaded yet, oldest first. */
+static int vsc__sync_photos(struct vsc__sync_state *s, struct vsc *v)
+{
+    struct vsc__sync_photo_list l = { 0 };
+    int rc = vsc_replica_photo_list(s->r, 1, vsc__sync_photo_collect, &l);
+
+    s->rep->photos_failed = 0; /* this attempt's count replaces the last one's */
+    if (rc != 0) {
+        if (rc == DB_ENOMEM)
+            snprintf(s->err, sizeof s->err, "out of memory listing the photos to upload");
+        else
+            vsc__sync_dbfail(s, rc);
+        goto out;
+    }
+    for (size_t i = 0; i < l.n; i++) {
+        rc = vsc__sync_photo_one(s, v, &l.items[i]);
+        if (rc != 0 && rc != VSC_ESERVER && rc != DB_ECORRUPT)
+            goto out;
+    }
+    rc = 0;
+out:
+    for (size_t i = 0; i < l.n; i++)
+        free(l.items[i].mime);
+    free(l.items);
+    return rc;
+}
+
+/* Counts the photos still to upload and the unnamed ones (vsc_replica_photo_fn). */
+static int vsc__sync_photo_count(void *ctx, const struct vsc_replica_photo *p)
+{
+    struct vsc_sync_report *rep = ctx;
+    if (p->named)
+        rep->photos_pending++;
+    else
+        rep->photos_unnamed++;
+    return 0;
+}
+
 /* ---- a session and the retries ------------------------------------------ */
 
 static int vsc__sync_hello(struct vsc__sync_state *s, struct vsc *v)
@@ -442,8 +576,9 @@ static int vsc__sync_session(struct vsc__sync_state *s)
     if (rc)
         return rc;
     s->rep->attempts++;
-    if ((rc = vsc__sync_hello(s, v)) == 0 && (rc = vsc__sync_push_all(s, v)) == 0)
-        rc = vsc__sync_pull_all(s, v);
+    if ((rc = vsc__sync_hello(s, v)) == 0 && (rc = vsc__sync_push_all(s, v)) == 0 &&
+        (rc = vsc__sync_pull_all(s, v)) == 0)
+        rc = vsc__sync_photos(s, v);
     if (rc == VSC_ECLOSED && (vsc_close_code(v) == 4401 || vsc_close_code(v) == 4400 ||
                               vsc_close_code(v) == 1009))
         rc = VSC_ESERVER; /* a new connection would be refused the same way */
@@ -532,6 +667,8 @@ out:
         report->pending = -1;
     if (vsc_replica_counts(r, vsc__sync_count, &report->records) != 0)
         report->records = -1;
+    if (vsc_replica_photo_list(r, 1, vsc__sync_photo_count, report) != 0)
+        report->photos_pending = -1;
     if (rc && errbuf)
         snprintf(errbuf, errsize, "%s", s.err[0] ? s.err : "sync failed");
     free(s.url);

@@ -19,6 +19,13 @@
  * kept ones above it again, and reports the pruned ones as lost; a pull the
  * server answers with reset rebuilds the replica from the beginning, keeping
  * the outbox.
+ *
+ * Photos (§2.6): after the pull, every photo of the store that a change or
+ * a record names and the server does not hold complete is offered and its
+ * missing bytes uploaded, resuming from what the server holds (`have`). A
+ * photo no change or record names stays on the tablet, not uploaded: a
+ * stray picture of someone's papers is not sent anywhere until a visit
+ * names it. A photo the server refuses stays pending for the next sync.
  */
 #ifndef VS_VSC_SYNC_H
 #define VS_VSC_SYNC_H
@@ -27,6 +34,21 @@
 
 #include "vsc.h"
 #include "vsc_replica.h"
+
+/* What happened to one photo in a sync (vsc_sync_opts.photo). */
+enum vsc_sync_photo_outcome {
+    VSC_SYNC_PHOTO_UPLOADED,  /* sent from byte 0 and complete */
+    VSC_SYNC_PHOTO_RESUMED,   /* the server held `from` bytes; the rest sent; complete */
+    VSC_SYNC_PHOTO_ON_SERVER, /* the server already held it complete: nothing sent */
+    VSC_SYNC_PHOTO_FAILED,    /* not complete; stays pending (error says why) */
+};
+struct vsc_sync_photo {
+    const char *sha256; /* 64 lowercase hex */
+    int64_t size;
+    int64_t from; /* bytes the server held when offered (0 before an offer answered) */
+    enum vsc_sync_photo_outcome outcome;
+    const char *error; /* FAILED only */
+};
 
 struct vsc_sync_opts {
     const struct vsc_opts *conn; /* TLS, timeout; NULL: defaults */
@@ -44,6 +66,8 @@ struct vsc_sync_opts {
     /* Called with a sentence for each retry (may be NULL). */
     void (*note)(void *ctx, const char *line);
     void *note_ctx;
+    /* Called once per photo the sync offered, each attempt (may be NULL); ctx is note_ctx. */
+    void (*photo)(void *ctx, const struct vsc_sync_photo *p);
 };
 
 struct vsc_sync_report {
@@ -76,6 +100,13 @@ struct vsc_sync_report {
      */
     int reset;
     int64_t records;
+    /*
+     * Photos: how many the server now holds complete thanks to this sync
+     * (uploaded, resumed or found there), how many failed (the last attempt
+     * counts), and at the end how many named ones are still not uploaded
+     * and how many are kept unnamed (never uploaded until named).
+     */
+    int64_t photos_done, photos_failed, photos_pending, photos_unnamed;
 };
 
 /*
@@ -83,7 +114,10 @@ struct vsc_sync_report {
  * the caller's thread; blocks for the whole sync. Fills *report as far as
  * the sync got, also on failure. Returns 0, a VSC_E* code (the connection
  * failed on every attempt, or the server refused: errbuf says why) or a
- * DB_E* code (the local store failed).
+ * DB_E* code (the local store failed). A photo the server refused (too
+ * large for it, corrupt) or whose bytes in the store are damaged is counted
+ * in photos_failed, reported through opts->photo, and does not fail the
+ * sync by itself.
  */
 int vsc_sync(struct vsc_replica *r, const struct vsc_sync_opts *opts,
              struct vsc_sync_report *report, char *errbuf, size_t errsize);

@@ -389,6 +389,8 @@ struct db_device_status {
     int64_t last_seen_ms, last_push_ms, last_pull_ms; /* 0: never */
     const char *last_error;
     int64_t created_ms;
+    int64_t missing_photos; /* photos named by visits in scope whose photos field this device
+                               set last, not uploaded yet */
 };
 typedef int (*db_device_status_fn)(void *ctx, const struct db_device_status *d);
 /*
@@ -405,8 +407,8 @@ struct db_store_stats {
     int64_t records;        /* current records in scope, deleted ones not counted */
     int64_t db_bytes;       /* the database file plus its WAL, in bytes */
     int64_t conflicts_open; /* open conflict entries whose record is in scope */
-    /* photo references (visits.photos "sha256:<hex>") of records in scope whose blob is
-     * not complete in table blobs */
+    /* photo references (visits.photos "sha256:<hex>") of records in scope whose photo is
+     * not complete (table blobs) */
     int64_t missing_photos;
 };
 /*
@@ -517,6 +519,99 @@ typedef void (*db_progress_fn)(void *ctx, int done_pages, int total_pages);
  */
 int db_backup(struct db *db, const char *path, db_progress_fn progress, void *ctx,
               char copy_epoch[DB_EPOCH_SIZE]);
+
+/* ---- photos (blob.c) ------------------------------------------------------ */
+
+/*
+ * Photos (§2.6) live in the store: an upload is one device's attempt at one
+ * photo (sha256 as 64 lowercase hex), its bytes kept in order as they came;
+ * when they are all there and hash to the sha256, the photo is complete and
+ * granted to every grid of the device's cadre. Only the writer thread
+ * writes them, each call inside its commit group; nothing is durable before
+ * that group's COMMIT.
+ */
+#define DB_BLOB_MIME_MAX 100 /* characters of a mime kept (protocol/'s limit) */
+#define DB_BLOB_MIME_DEFAULT "application/octet-stream"
+
+/* Where a device's upload of a photo stands. */
+struct db_blob_state {
+    int64_t size; /* the size the upload was offered with; the photo's when complete */
+    int64_t have; /* leading bytes held durably (size when complete) */
+    int complete;
+};
+
+/*
+ * A device offers a photo of size bytes (mime NULL: DB_BLOB_MIME_DEFAULT).
+ * A complete photo granted to a grid of the device's cadre is complete at
+ * once (no bytes needed); otherwise the device's own open upload resumes,
+ * or starts again at 0 when size differs from the one it was offered
+ * with, or a new one starts. Returns 0 with *out, or a DB_E* code. The
+ * writer thread, inside a job.
+ */
+int db_blob_offer(struct db *db, const char *device, const char *sha256, int64_t size,
+                  const char *mime, int64_t now_ms, struct db_blob_state *out);
+
+/* What became of a chunk. */
+enum db_blob_verdict {
+    DB_BLOB_STORED,     /* kept; have grew by its length */
+    DB_BLOB_COMPLETED,  /* kept, the last one: the bytes verified, the photo is granted */
+    DB_BLOB_NOT_OFFERED, /* the device has no open upload of the photo: nothing kept */
+    DB_BLOB_BAD_OFFSET, /* the offset is not have: nothing kept */
+    DB_BLOB_TOO_LONG,   /* offset + length is over the offered size: nothing kept */
+    DB_BLOB_CORRUPT,    /* the last one, but the bytes hash to another sha256: the upload is gone */
+};
+
+struct db_blob_chunk_result {
+    enum db_blob_verdict verdict;
+    int64_t have; /* the bytes held after it (BAD_OFFSET: the offset expected; CORRUPT: 0) */
+    int64_t size; /* the offered size (NOT_OFFERED: 0) */
+    char got[65]; /* CORRUPT: what the bytes hash to, lowercase hex */
+};
+
+/*
+ * Appends len bytes (1.. any; protocol/ caps a chunk) at offset to the
+ * device's open upload of sha256. The last byte checks the SHA-256 of all
+ * of them (read back in order) and either completes the photo (grants
+ * included) or deletes the upload. data is not kept after the call.
+ * Returns 0 with *out (refusals are verdicts, not errors), or a DB_E* code.
+ * The writer thread, inside a job.
+ */
+int db_blob_chunk(struct db *db, const char *device, const char *sha256, int64_t offset,
+                  const void *data, size_t len, int64_t now_ms, struct db_blob_chunk_result *out);
+
+/* A complete photo as GET /blobs serves it. */
+struct db_blob_info {
+    int64_t size;
+    char mime[DB_BLOB_MIME_MAX + 1];
+};
+
+/*
+ * The complete photo sha256 when scope (NULL or all: every photo) holds a
+ * grid it is granted to: 0 with *out; DB_ENOTFOUND when it does not exist,
+ * is not complete, or is not visible (one answer, so that existence does
+ * not leak). The thread that owns db.
+ */
+int db_blob_find(struct db *db, const char *sha256, const struct db_scope *scope,
+                 struct db_blob_info *out);
+
+/*
+ * Hands the bytes [from, from + len) of the complete photo sha256 to fn in
+ * order, in pieces (no more than a stored chunk each); a non-zero return
+ * of fn stops and is returned. The range must lie inside the photo
+ * (DB_EMISUSE otherwise); DB_ENOTFOUND when the photo is not complete.
+ * One read transaction. The thread that owns db.
+ */
+typedef int (*db_blob_bytes_fn)(void *ctx, const void *bytes, size_t n);
+int db_blob_read(struct db *db, const char *sha256, int64_t from, int64_t len,
+                 db_blob_bytes_fn fn, void *ctx);
+
+/*
+ * The device whose token hashes to token_hash (a tablet fetching a photo
+ * with its own token): its id into device, or DB_ENOTFOUND. The caller
+ * loads it (db_device_load), compares the hash in constant time and checks
+ * revoked. The thread that owns db.
+ */
+int db_blob_token_device(struct db *db, const unsigned char token_hash[32], char device[65]);
 
 /* ---- the audit log (audit.c) -------------------------------------------- */
 

@@ -298,6 +298,56 @@ static const char *const db__steps[] = {
     "CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit BEGIN"
     "  SELECT RAISE(ABORT, 'the audit log is append-only');"
     "END;",
+
+    /*
+     * 6: photos (§2.6, issue 12), stored in the database itself: one file
+     * to back up, atomic with the records, covered by integrity_check, and a
+     * chunk's fsync is the writer's group COMMIT (docs/architecture.md, "The
+     * life of a photo"). Step 1's blobs and blob_chunks were never written
+     * to; they are replaced.
+     *
+     * An upload is one device's attempt at one photo: its bytes arrive in
+     * order as blob_parts (the chunks as sent, keyed by their offset) and
+     * have counts them. A device has at most one open upload per photo
+     * (blob_uploads_open). When the bytes verify, the photo gets a row in
+     * blobs naming the upload that holds its bytes (done = 1 from then on),
+     * or, when another upload already holds them, the new one is deleted.
+     * blob_grants lists the grids that may see a photo: the grids of the
+     * cadre of every device that uploaded it whole.
+     */
+    "DROP TABLE IF EXISTS blob_chunks;"
+    "DROP TABLE IF EXISTS blobs;"
+    "CREATE TABLE IF NOT EXISTS blob_uploads ("
+    "  id INTEGER PRIMARY KEY,"
+    "  sha256 TEXT NOT NULL,"
+    "  device TEXT NOT NULL,"
+    "  size INTEGER NOT NULL CHECK (size > 0),"
+    "  mime TEXT NOT NULL,"
+    "  have INTEGER NOT NULL DEFAULT 0 CHECK (have >= 0 AND have <= size),"
+    "  done INTEGER NOT NULL DEFAULT 0,"
+    "  started_ms INTEGER NOT NULL,"
+    "  updated_ms INTEGER NOT NULL"
+    ") STRICT;"
+    "CREATE UNIQUE INDEX IF NOT EXISTS blob_uploads_open ON blob_uploads(sha256, device)"
+    "  WHERE done = 0;"
+    "CREATE TABLE IF NOT EXISTS blob_parts ("
+    "  upload INTEGER NOT NULL REFERENCES blob_uploads(id),"
+    "  offset INTEGER NOT NULL,"
+    "  data BLOB NOT NULL,"
+    "  PRIMARY KEY (upload, offset)"
+    ") STRICT, WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS blobs ("
+    "  sha256 TEXT PRIMARY KEY NOT NULL,"
+    "  size INTEGER NOT NULL,"
+    "  mime TEXT NOT NULL,"
+    "  upload INTEGER NOT NULL REFERENCES blob_uploads(id),"
+    "  completed_ms INTEGER NOT NULL"
+    ") STRICT;"
+    "CREATE TABLE IF NOT EXISTS blob_grants ("
+    "  sha256 TEXT NOT NULL REFERENCES blobs(sha256),"
+    "  grid TEXT NOT NULL,"
+    "  PRIMARY KEY (sha256, grid)"
+    ") STRICT, WITHOUT ROWID;",
 };
 
 #define DB__N_STEPS ((int)(sizeof db__steps / sizeof db__steps[0]))

@@ -135,7 +135,8 @@ static const char *db__text_or_null(sqlite3_stmt *s, int col)
 int db_devices_status(struct db *db, const struct db_scope *scope, db_device_status_fn fn,
                       void *ctx)
 {
-    sqlite3_stmt *s = NULL;
+    sqlite3_stmt *s = NULL, *m = NULL;
+    int mrc = SQLITE_DONE;
     struct db__user_grids g = {0};
     char *grids = NULL;
     int began = 0, rc;
@@ -163,8 +164,38 @@ int db_devices_status(struct db *db, const struct db_scope *scope, db_device_sta
     if (err)
         goto out;
     db__bind_str(s, 1, grids);
+    /*
+     * The missing photos of the visits in scope, by the device that set
+     * their photos field last (its stamp in meta, [ms,counter,"device",rev]):
+     * db_store_stats's query grouped once, in device order, and merged with
+     * the devices as both are walked (a join made SQLite scan the groups
+     * once per device).
+     */
+    err = db__stmt(db, DB__STATUS_MISSING_BY_DEVICE,
+                   "SELECT json_extract(r.meta, '$.photos[2]'), count(*)"
+                   " FROM visit_facts AS v INDEXED BY visit_facts_photos"
+                   " CROSS JOIN records AS r ON r.collection = 'visits' AND r.id = v.id,"
+                   " json_each(r.body, '$.photos') AS p"
+                   " WHERE v.photos > 0"
+                   " AND (?1 IS NULL OR v.grid IN (SELECT value FROM json_each(?1)))"
+                   " AND p.type = 'text' AND p.value LIKE 'sha256:%'"
+                   " AND NOT EXISTS (SELECT 1 FROM blobs AS b WHERE b.sha256 = substr(p.value, 8))"
+                   " GROUP BY 1 ORDER BY 1",
+                   &m);
+    if (err)
+        goto out;
+    db__bind_str(m, 1, grids);
+    mrc = sqlite3_step(m);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         const char *user = db__text_or_null(s, 1);
+        const char *device = db__text_or_null(s, 0);
+        int64_t missing = 0;
+        /* NULL (a stamp without a device) sorts first and matches no device. */
+        while (mrc == SQLITE_ROW && device != NULL &&
+               (db__text_or_null(m, 0) == NULL || strcmp(db__text_or_null(m, 0), device) < 0))
+            mrc = sqlite3_step(m);
+        if (mrc == SQLITE_ROW && device != NULL && strcmp(db__text_or_null(m, 0), device) == 0)
+            missing = sqlite3_column_int64(m, 1);
         err = db__user_grids_load(db, &g, user ? user : "");
         if (err)
             goto out;
@@ -185,6 +216,7 @@ int db_devices_status(struct db *db, const struct db_scope *scope, db_device_sta
             .last_pull_ms = sqlite3_column_int64(s, 10),
             .last_error = db__text_or_null(s, 11),
             .created_ms = sqlite3_column_int64(s, 12),
+            .missing_photos = missing,
         };
         err = fn(ctx, &d);
         if (err)
@@ -192,8 +224,11 @@ int db_devices_status(struct db *db, const struct db_scope *scope, db_device_sta
     }
     if (rc != SQLITE_DONE)
         err = db__fail(db, rc, "listing the devices");
+    else if (mrc != SQLITE_ROW && mrc != SQLITE_DONE)
+        err = db__fail(db, mrc, "counting the missing photos by device");
 out:
     db_core_reset(s);
+    db_core_reset(m);
     err = db__read_end(db, began, err);
     db__user_grids_empty(&g);
     free(g.grids);
@@ -272,7 +307,8 @@ int db_store_stats(struct db *db, const struct db_scope *scope, struct db_store_
         goto out;
     /*
      * A photo is named "sha256:<hex>" in a visit and by its bare hex in
-     * table blobs (blob_offer sends the hex). Deleted visits need no photos.
+     * table blobs (blob_offer sends the hex), which holds only complete
+     * photos (migration step 6). Deleted visits need no photos.
      * Only the bodies of visits with photos are read: visit_facts_photos
      * (migration step 4) lists them (a deleted visit has none), and CROSS
      * JOIN keeps the planner from walking the records instead.
@@ -284,8 +320,7 @@ int db_store_stats(struct db *db, const struct db_scope *scope, struct db_store_
                    " WHERE v.photos > 0"
                    " AND (?1 IS NULL OR v.grid IN (SELECT value FROM json_each(?1)))"
                    " AND p.type = 'text' AND p.value LIKE 'sha256:%'"
-                   " AND NOT EXISTS (SELECT 1 FROM blobs AS b"
-                   "   WHERE b.sha256 = substr(p.value, 8) AND b.complete <> 0)",
+                   " AND NOT EXISTS (SELECT 1 FROM blobs AS b WHERE b.sha256 = substr(p.value, 8))",
                    &s);
     if (err)
         goto out;

@@ -24,6 +24,8 @@
 #define SRV_DEFAULT_PING_S 30 /* keep-alive: ping this long after the last pong */
 #define SRV_DEFAULT_IDLE_S 70 /* and hang up this long after it */
 #define SRV_KEEPALIVE_MAX_S 65535 /* lws keeps both in 16 bits */
+/* The largest --max-blob: GET /blobs reads a photo whole into memory before sending it. */
+#define SRV_MAX_BLOB_CEILING ((int64_t)64 << 20)
 
 /* Exit statuses of srv_run, as the command line reports them (§1). */
 enum srv_exit { SRV_EXIT_OK = 0, SRV_EXIT_RUNTIME = 1, SRV_EXIT_USAGE = 2 };
@@ -44,6 +46,7 @@ struct srv_config {
     int64_t max_skew_ms;
     int64_t max_batch;
     int64_t max_message;
+    int64_t max_blob;    /* the largest photo accepted (§2.6, --max-blob), in bytes */
     int max_conn_per_ip; /* visitsync.v1 connections per peer address; 0: no cap */
     int ping_s;          /* keep-alive ping after this many seconds without a pong */
     int idle_s;          /* hang up after this many (more than ping_s) */

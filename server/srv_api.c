@@ -133,6 +133,8 @@ void *srv_api_main(void *arg)
             continue;
         if (job->kind == SRV_JOB_MONITOR_HELLO)
             srv_monitor_check(srv, srv->adb, job);
+        else if (job->kind == SRV_JOB_BLOB_GET)
+            srv_blob_get(srv, job);
         else
             api_read(srv, job);
         srv_complete(srv, job);

@@ -226,6 +226,7 @@ static int status_row(void *ctx, const struct db_device_status *d)
     else
         proto_jw_null(w);
     k_str(w, "last_error", d->last_error);
+    k_int(w, "missing_photos", d->missing_photos);
     proto_jw_object_end(w);
     return w->err;
 }

@@ -22,7 +22,9 @@
  *   API      answer the waiting HTTP request (srv_api_complete); a
  *            resolve first pokes the tablets of the grid it changed, as
  *            a push does;
- *   monitor hello  welcome or refuse a /monitor watcher (srv_monitor.c).
+ *   monitor hello  welcome or refuse a /monitor watcher (srv_monitor.c);
+ *   photo    a blob_status or error to the session, a photo to the
+ *            waiting HTTP request (srv_blob.c).
  *
  * Pushes, pulls and the writer's poll are also the monitor's events
  * (srv_monitor_push, _pull, _devices): one atomic load when nobody watches.
@@ -193,6 +195,11 @@ static void complete_one(struct srv *srv, struct srv_job *job)
     case SRV_JOB_API_REPORT:
     case SRV_JOB_METRICS:
         srv_api_complete(srv, job);
+        return;
+    case SRV_JOB_BLOB_OFFER:
+    case SRV_JOB_BLOB_CHUNK:
+    case SRV_JOB_BLOB_GET:
+        srv_blob_complete(srv, job);
         return;
     case SRV_JOB_RESOLVE:
         /* A resolution is a change by the supervisor: the same pokes as a push's. */

@@ -6,6 +6,7 @@
  *   GET  /metrics                       a reader job (--metrics-token checked here)
  *   GET  /api/status|conflicts|report   a reader job
  *   POST /api/conflicts/ID/resolve      a writer job (the body is parsed here)
+ *   GET  /blobs/<sha256>                a reader job (srv_blob.c)
  *   anything else                       the web apps (srv_static.c)
  *
  * Design (docs/architecture.md, "The life of an HTTP request"): the service
@@ -45,6 +46,8 @@ static const char unavailable[] =
     "{\"error\":\"unavailable\",\"message\":\"the server is stopping or out of memory; try "
     "again\"}";
 static const char json_type[] = "application/json";
+/* A photo is shown, never run: no script, no plugin, no same-origin rights. */
+static const char blob_csp[] = "default-src 'none'; sandbox";
 static const char csp[] = "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data: "
                           "blob:; style-src 'self' 'unsafe-inline'";
 
@@ -115,8 +118,18 @@ static int write_headers(struct srv_http_pss *pss)
 
     rc = lws_add_http_common_headers(wsi, pss->status, pss->type, pss->body_len, &p, end);
     if (rc == 0)
-        rc = add_header(wsi, "cache-control:", pss->kind == SRV_HTTP_API ? "no-store" : "no-cache",
+        rc = add_header(wsi, "cache-control:",
+                        pss->kind == SRV_HTTP_API      ? "no-store"
+                        : pss->kind == SRV_HTTP_STATIC ? "no-cache"
+                                                       : "private, max-age=31536000, immutable",
                         &p, end);
+    if (rc == 0 && pss->kind == SRV_HTTP_BLOB) {
+        rc = add_header(wsi, "content-security-policy:", blob_csp, &p, end);
+        if (rc == 0)
+            rc = add_header(wsi, "accept-ranges:", "bytes", &p, end);
+    }
+    if (rc == 0 && pss->range[0] != '\0')
+        rc = add_header(wsi, "content-range:", pss->range, &p, end);
     if (rc == 0)
         rc = add_header(wsi, "x-content-type-options:", "nosniff", &p, end);
     if (rc == 0 && pss->etag[0] != '\0')
@@ -221,8 +234,10 @@ void srv_http_answer_job(struct srv *srv, struct srv_job *job, const char *type)
     proto_buf_free(&pss->owned);
     pss->owned = job->out;
     memset(&job->out, 0, sizeof job->out);
-    if (srv_http_answer(pss, job->http_status, SRV_HTTP_API, type, proto_buf_data(&pss->owned),
-                        pss->owned.len) != 0)
+    snprintf(pss->etag, sizeof pss->etag, "%s", job->http_etag);
+    snprintf(pss->range, sizeof pss->range, "%s", job->http_range);
+    if (srv_http_answer(pss, job->http_status, job->http_blob ? SRV_HTTP_BLOB : SRV_HTTP_API, type,
+                        proto_buf_data(&pss->owned), pss->owned.len) != 0)
         lws_set_timeout(pss->wsi, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
 }
 
@@ -507,6 +522,37 @@ static int on_metrics(struct srv_http_pss *pss, int method)
     return http_submit(pss, &pss->srv->api_reads, job);
 }
 
+/*
+ * GET /blobs/<sha256>: anything but 64 lowercase hex is 404 at once; the
+ * reader checks the token and the photo's grants (srv_blob.c). The Range
+ * and If-None-Match headers travel as sent; one too long for its buffer
+ * is no header (the whole photo is sent).
+ */
+static int on_blob(struct srv_http_pss *pss, int method, const char *sha256)
+{
+    unsigned char raw[PROTO_SHA256_BYTES];
+    struct srv_job *job;
+
+    if (proto_sha256_hex_decode(sha256, raw) != 0)
+        return srv_http_answer_json(pss, 404, srv_http_not_found);
+    if (method != LWSHUMETH_GET)
+        return srv_http_answer_json(pss, 405, bad_method);
+    job = srv_job_new(SRV_JOB_BLOB_GET);
+    if (job == NULL)
+        return srv_http_answer_json(pss, 503, unavailable);
+    if (bearer(pss->wsi, job->api.token) != 0) {
+        srv_job_free(job);
+        return srv_http_answer_json(pss, 401, unauthorized);
+    }
+    memcpy(job->blob.sha256, sha256, sizeof job->blob.sha256);
+    if (lws_hdr_copy(pss->wsi, job->blob.range, sizeof job->blob.range, WSI_TOKEN_HTTP_RANGE) < 0)
+        job->blob.range[0] = '\0';
+    if (lws_hdr_copy(pss->wsi, job->blob.if_none_match, sizeof job->blob.if_none_match,
+                     WSI_TOKEN_HTTP_IF_NONE_MATCH) < 0)
+        job->blob.if_none_match[0] = '\0';
+    return http_submit(pss, &pss->srv->api_reads, job);
+}
+
 /* A request's headers arrived: route it. */
 static int on_http(struct srv_http_pss *pss)
 {
@@ -529,6 +575,8 @@ static int on_http(struct srv_http_pss *pss)
         return on_metrics(pss, method);
     if (strcmp(path, "/api") == 0 || strncmp(path, "/api/", 5) == 0)
         return on_api(pss, method, path);
+    if (strncmp(path, "/blobs/", 7) == 0)
+        return on_blob(pss, method, path + 7);
     if (method != LWSHUMETH_GET)
         return srv_http_answer_json(pss, 405, bad_method);
     return srv_static_serve(pss, path);

@@ -20,6 +20,7 @@
 
 #include <libwebsockets.h>
 
+#include "proto_blob.h"
 #include "proto_cursor.h"
 #include "proto_text.h"
 #include "proto_token.h"
@@ -116,6 +117,10 @@ enum srv_job_kind {
     SRV_JOB_METRICS,       /* API reader: GET /metrics */
     SRV_JOB_RESOLVE,       /* writer: POST /api/conflicts/ID/resolve, in a commit group */
     SRV_JOB_MONITOR_HELLO, /* API reader: check a monitor's API token (srv_monitor.c) */
+    /* Photos (srv_blob.c). */
+    SRV_JOB_BLOB_OFFER, /* writer: db_blob_offer, the blob_status after COMMIT */
+    SRV_JOB_BLOB_CHUNK, /* writer: db_blob_chunk, its blob_status or error after COMMIT */
+    SRV_JOB_BLOB_GET,   /* API reader: GET /blobs/<sha256> */
 };
 
 struct srv_monitor_note;
@@ -146,6 +151,26 @@ struct srv_api_resolved {
     char grid[PROTO_ID_MAX + 1]; /* "" when the record has none */
 };
 
+/*
+ * A photo job's request (set by the service thread) and result (by the
+ * worker). A chunk owns the binary message it came in (raw, the session's
+ * assembled buffer, handed over rather than copied); data points into it.
+ */
+struct srv_blob_args {
+    char sha256[PROTO_SHA256_HEX + 1];
+    char *raw;                 /* chunk: owned */
+    const unsigned char *data; /* chunk: its bytes, inside raw */
+    size_t len;
+    int64_t offset;
+    char range[96];         /* GET: the Range header, "" when none (or too long to be one range) */
+    char if_none_match[96]; /* GET: the If-None-Match header, "" when none */
+    /* Filled by the writer. */
+    struct db_blob_state state;        /* offer */
+    struct db_blob_chunk_result chunk; /* chunk */
+    int bad;                           /* the reply is an error that counts toward §2.8's 10 */
+    const char *type;                  /* GET: the answer's Content-Type (a constant) */
+};
+
 struct srv_job {
     struct srv_job *next;
     enum srv_job_kind kind;
@@ -170,6 +195,10 @@ struct srv_job {
     struct srv_api_args api;
     unsigned int http_status;          /* filled: the answer's status; out holds its body */
     struct srv_api_resolved resolved;  /* filled by a resolve that succeeded */
+    int http_blob;                     /* filled: answer with a photo's headers (srv_blob.c) */
+    char http_etag[80];                /* filled: the answer's ETag, "" for none */
+    char http_range[64];               /* filled: the answer's Content-Range, "" for none */
+    struct srv_blob_args blob;         /* photo jobs */
     uint32_t outcomes[4];     /* push: its changes by enum proto_status, after COMMIT */
     size_t records;           /* pull: the records of the reply */
     struct srv_monitor_note *note; /* owned: what only the monitor needs; NULL when none */
@@ -554,6 +583,11 @@ void srv_session_fill_reply(struct srv_session *s, struct srv_job *job);
 void srv_session_welcome(struct srv_session *s, struct srv_principal *who);
 /* The store failed to check a hello: s may say hello again, within 10 s. */
 void srv_session_hello_again(struct srv_session *s);
+/*
+ * Counts one more bad message in a row (§2.8); the tenth closes s with
+ * 4400. A photo chunk refused by the writer counts when its reply comes back.
+ */
+void srv_session_bad(struct srv_session *s);
 /* Queues a poke (§2.5) with cursor, unless one is outstanding. */
 void srv_session_poke(struct srv_session *s, const char *cursor);
 /* s's device was revoked: drops what is queued, says so, closes (4401). */
@@ -594,6 +628,7 @@ void srv_stop_poll(struct srv *srv);
 enum srv_http_kind {
     SRV_HTTP_API,    /* Cache-Control: no-store */
     SRV_HTTP_STATIC, /* Cache-Control: no-cache, ETag; the security headers on HTML */
+    SRV_HTTP_BLOB,   /* a photo: private, immutable; ETag, Accept-Ranges, a sandboxing CSP */
 };
 
 /*
@@ -624,6 +659,7 @@ struct srv_http_pss {
     const char *type; /* Content-Type (static) */
     int html;
     char etag[80];      /* "" for none */
+    char range[64];     /* Content-Range, "" for none */
     char location[SRV_PATH_MAX + 2]; /* a redirect's target, "" for none */
     struct proto_buf owned; /* a body this connection owns (a job's, a file's) */
     const char *body;
@@ -691,6 +727,23 @@ int srv_api_json_conflicts(struct srv *srv, const struct db_principal *who,
                            const struct srv_api_args *a, struct proto_buf *out);
 /* GET /api/report. */
 int srv_api_json_report(struct srv *srv, const struct db_principal *who, struct proto_buf *out);
+
+/* ---- photos (srv_blob.c) ------------------------------------------------------ */
+
+/*
+ * The session side (srv_session.c: on_offer, on_chunk) checks a blob_offer
+ * against --max-blob and a chunk's shape, then hands a writer job with a
+ * reply slot; srv_http.c turns GET /blobs/<sha256> into a reader job; the
+ * rest is here.
+ */
+/* Applies a photo job inside the writer's group; 0 or a negative store code. Writer thread. */
+int srv_blob_apply(struct db *db, struct srv_job *job, int64_t now_ms);
+/* Writes a photo job's reply once the group committed (or failed). Writer thread. */
+void srv_blob_finish(struct srv_job *job);
+/* A photo job came back: its reply to the session (and §2.8's count). Service thread. */
+void srv_blob_complete(struct srv *srv, struct srv_job *job);
+/* Answers GET /blobs into job (status, headers, body). API reader thread, on srv->adb. */
+void srv_blob_get(struct srv *srv, struct srv_job *job);
 
 /* ---- workers ------------------------------------------------------------ */
 

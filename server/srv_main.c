@@ -44,6 +44,7 @@ void srv_config_init(struct srv_config *c)
     c->max_skew_ms = SYNC_DEFAULT_MAX_SKEW_MS;
     c->max_batch = PROTO_MAX_BATCH;
     c->max_message = PROTO_MAX_MESSAGE;
+    c->max_blob = PROTO_BLOB_MAX_DEFAULT;
     c->max_conn_per_ip = SRV_DEFAULT_MAX_CONN_PER_IP;
     c->ping_s = SRV_DEFAULT_PING_S;
     c->idle_s = SRV_DEFAULT_IDLE_S;
@@ -154,6 +155,10 @@ static int check_config(const struct srv_config *c)
         c->max_skew_ms < 0) {
         fprintf(stderr, "visitsync: --max-batch must be at least 1, --max-message between "
                         "1024 and 1073741824 bytes, --max-skew not negative\n");
+        return SRV_EXIT_USAGE;
+    }
+    if (c->max_blob < 1 || c->max_blob > SRV_MAX_BLOB_CEILING) {
+        fprintf(stderr, "visitsync: --max-blob must be from 1 to 67108864 bytes\n");
         return SRV_EXIT_USAGE;
     }
     if (c->max_conn_per_ip < 0) {

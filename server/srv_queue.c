@@ -59,6 +59,7 @@ void srv_job_free(struct srv_job *job)
         free(job->names[i]);
     free(job->names);
     srv_monitor_note_free(job->note);
+    free(job->blob.raw);
     free(job);
 }
 

@@ -14,6 +14,8 @@
  *   writeable callback (returning -1 from RECEIVE may not close a
  *   permessage-deflate connection in lws 4.1; compression is off now, but
  *   the close path does not depend on that).
+ * - Binary messages are photo chunks (§2.6): after the welcome each one is
+ *   a writer job like a push, carrying the assembled buffer itself.
  * - Replies keep request order: each request gets a slot in a FIFO when it
  *   arrives; a worker's completion fills its slot; only the head is written,
  *   one lws_write per writeable callback. Pokes and errors are slots that
@@ -210,8 +212,8 @@ int srv_sessions_idle(struct srv *srv)
     return 1;
 }
 
-/* Counts one more bad message in a row (§2.8); the tenth closes with 4400. */
-static void session_bad(struct srv_session *s)
+/* Service thread (srv_internal.h). */
+void srv_session_bad(struct srv_session *s)
 {
     if (++s->bad_in_row >= SRV_BAD_IN_A_ROW)
         srv_session_close(s, SRV_CLOSE_BAD, "too many bad messages in a row", 1);
@@ -305,7 +307,7 @@ static void on_push(struct srv_session *s, struct proto_msg *msg)
                     "applied, split it into smaller pushes",
                     n, (long long)cfg->max_batch);
         proto_msg_free(msg);
-        session_bad(s);
+        srv_session_bad(s);
         return;
     }
     s->bad_in_row = 0;
@@ -359,6 +361,82 @@ static void on_schema(struct srv_session *s, struct proto_msg *msg)
     proto_msg_free(msg);
 }
 
+/*
+ * blob_offer (§2.6): over --max-blob it is refused here; otherwise the
+ * writer creates or resumes the device's upload and answers blob_status.
+ */
+static void on_offer(struct srv_session *s, struct proto_msg *msg)
+{
+    const struct proto_blob_offer *o = &msg->u.blob_offer;
+    int64_t max = s->srv->cfg->max_blob;
+    struct srv_job *job;
+
+    if (o->size > max) {
+        reply_error(s, msg->req, PROTO_CODE_BAD_MESSAGE,
+                    "size: the photo %.12s… has %lld bytes, over the %lld this server accepts "
+                    "(--max-blob)",
+                    o->sha256, (long long)o->size, (long long)max);
+        proto_msg_free(msg);
+        srv_session_bad(s);
+        return;
+    }
+    s->bad_in_row = 0;
+    job = srv_job_new(SRV_JOB_BLOB_OFFER);
+    if (job == NULL) {
+        reply_error(s, msg->req, PROTO_CODE_INTERNAL, "out of memory; offer it again");
+        proto_msg_free(msg);
+        return;
+    }
+    snprintf(job->blob.sha256, sizeof job->blob.sha256, "%s", o->sha256);
+    job->msg = msg;
+    job->who = srv_principal_ref(s->who);
+    submit(s, &s->srv->writes, job, msg->req);
+}
+
+/*
+ * A binary message after the welcome: a photo chunk (§2.6). Its shape is
+ * checked here; whether it fits the device's upload (offered, at have,
+ * within the size) only the writer knows, since chunks may be pipelined.
+ * The assembled buffer is handed to the job instead of being copied; the
+ * session starts a new one. At most SRV_MAX_IN_FLIGHT chunks of a session
+ * wait for the writer (reading pauses beyond), so one session holds at
+ * most 8 x 256 KiB of photo bytes.
+ */
+static void on_chunk(struct srv_session *s)
+{
+    struct proto_blob_chunk c;
+    struct proto_fault fault;
+    struct srv_job *job;
+
+    memset(&fault, 0, sizeof fault);
+    if (proto_blob_chunk_parse(s->rx, s->rx_len, &c, &fault) != 0) {
+        reply_error(s, NULL, PROTO_CODE_BAD_MESSAGE, "%s", fault.message);
+        srv_session_bad(s);
+        return;
+    }
+    job = srv_job_new(SRV_JOB_BLOB_CHUNK);
+    if (job == NULL) {
+        reply_error(s, NULL, PROTO_CODE_INTERNAL,
+                    "out of memory; offer sha256 %.12s… again and resume from have",
+                    c.sha256_hex);
+        return;
+    }
+    /* Not counted here either way: the writer's verdict is, when it comes back. */
+    memcpy(job->blob.sha256, c.sha256_hex, sizeof job->blob.sha256);
+    job->blob.offset = c.offset;
+    job->blob.len = c.len;
+    /* Doubling may have left up to twice the message: give the slack back (mremap, no copy). */
+    job->blob.raw = realloc(s->rx, s->rx_len);
+    if (job->blob.raw == NULL)
+        job->blob.raw = s->rx;
+    job->blob.data = (const unsigned char *)job->blob.raw + PROTO_BLOB_HEADER; /* c.data moved */
+    job->bytes = s->rx_len;
+    s->rx = NULL;
+    s->rx_cap = 0;
+    job->who = srv_principal_ref(s->who);
+    submit(s, &s->srv->writes, job, NULL);
+}
+
 /* One whole message arrived: parses it and hands it to its handler (on_hello...). */
 static void dispatch_message(struct srv_session *s)
 {
@@ -367,10 +445,14 @@ static void dispatch_message(struct srv_session *s)
     struct proto_msg *msg = NULL;
 
     if (s->rx_binary) {
-        reply_error(s, NULL, PROTO_CODE_BAD_MESSAGE,
-                    "binary messages carry photo chunks, which this server does not accept "
-                    "yet; send JSON text messages");
-        session_bad(s);
+        if (s->who != NULL) {
+            on_chunk(s); /* may take s->rx */
+            return;
+        }
+        reply_error(s, NULL, PROTO_CODE_NOT_AUTHENTICATED,
+                    "the first message must be hello; a binary message (a photo chunk) is not "
+                    "allowed before welcome");
+        srv_session_bad(s);
         return;
     }
     memset(&fault, 0, sizeof fault);
@@ -382,7 +464,7 @@ static void dispatch_message(struct srv_session *s)
                     strncmp(fault.message, fault.field, strlen(fault.field)) == 0;
         reply_error(s, req[0] ? req : NULL, fault.code, "%s%s%s", named ? "" : fault.field,
                     named ? "" : ": ", fault.message);
-        session_bad(s);
+        srv_session_bad(s);
         return;
     }
     if (s->who == NULL) {
@@ -391,7 +473,7 @@ static void dispatch_message(struct srv_session *s)
                         "the first message must be hello; %s is not allowed before welcome",
                         proto_type_name(msg->type));
             proto_msg_free(msg);
-            session_bad(s);
+            srv_session_bad(s);
             return;
         }
         s->bad_in_row = 0;
@@ -415,16 +497,15 @@ static void dispatch_message(struct srv_session *s)
                     "hello: this connection is already authenticated");
         break;
     case PROTO_BLOB_OFFER:
-        reply_error(s, msg->req, PROTO_CODE_BAD_MESSAGE,
-                    "blob_offer: photo upload is not available on this server yet");
-        break;
+        on_offer(s, msg); /* resets or counts bad_in_row itself */
+        return;
     default:
         reply_error(s, msg->req, PROTO_CODE_BAD_MESSAGE, "type: a client does not send %s",
                     proto_type_name(msg->type));
         break;
     }
     proto_msg_free(msg);
-    session_bad(s);
+    srv_session_bad(s);
 }
 
 /*
@@ -441,6 +522,9 @@ static void on_receive(struct srv_session *s, const void *in, size_t len)
         max = SRV_PREHELLO_MAX; /* no hello is this big: do not hold more for a stranger */
     if (s->rx_len == 0)
         s->rx_binary = lws_frame_is_binary(s->wsi);
+    /* A whole photo chunk fits even under a --max-message smaller than one (§2.6). */
+    if (s->who != NULL && s->rx_binary && max < PROTO_BLOB_HEADER + PROTO_BLOB_CHUNK_MAX)
+        max = PROTO_BLOB_HEADER + PROTO_BLOB_CHUNK_MAX;
     if (len > max - s->rx_len) {
         srv_session_close(s, SRV_CLOSE_TOO_BIG,
                       s->who != NULL ? "message over max_message"

@@ -159,6 +159,9 @@ static int writer_apply_job(struct db *db, void *arg)
         return db_device_note(db, job->device, DB_ACTIVITY_PULL, w->now_ms, NULL);
     case SRV_JOB_RESOLVE:
         return srv_api_resolve_apply(w->srv, db, job, w->now_ms);
+    case SRV_JOB_BLOB_OFFER:
+    case SRV_JOB_BLOB_CHUNK:
+        return srv_blob_apply(db, job, w->now_ms);
     default:
         return DB_EMISUSE;
     }
@@ -333,6 +336,8 @@ static void writer_group(struct writer_ctx *w, struct srv_job **jobs, size_t n)
             push_account(srv, job, &slot->work);
         } else if (job->kind == SRV_JOB_RESOLVE) {
             srv_api_resolve_finish(srv, job);
+        } else if (job->kind == SRV_JOB_BLOB_OFFER || job->kind == SRV_JOB_BLOB_CHUNK) {
+            srv_blob_finish(job);
         }
         if (job->kind == SRV_JOB_PUSH)
             push_work_free(&slot->work, job->msg->u.push.n_changes);

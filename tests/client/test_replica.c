@@ -4,8 +4,9 @@
  * the outbox and its acks, the rejected list, the first welcome's
  * renumbering of the outbox, acked changes kept, pruned, queued again after a
  * server restore and reported when they are gone, pulled pages with their
- * cursor and a rebuild after a reset, the step from the first schema, and
- * the modes of the files a store is made of.
+ * cursor and a rebuild after a reset, photos (kept, named, uploaded,
+ * damaged), the step from the first schema, and the modes of the files a
+ * store is made of.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -726,6 +727,140 @@ static void test_schema_step_from_v1(void **state)
     ack_range(r, 7, 7, 0, 60);
     assert_int_equal(vsc_replica_retained(r, &n, &oldest), 0);
     assert_int_equal(n, 1);
+    /* The later steps ran too: the photo table is there. */
+    char sha[65];
+    assert_int_equal(vsc_replica_photo_add(r, "x", 1, NULL, 70, sha), 0);
+    vsc_replica_close(r);
+    unlink_store(path);
+}
+
+/* What test_photos reads back from vsc_replica_photo_list. */
+struct photo_seen {
+    int n;
+    char sha[4][65];
+    char mime[4][64];
+    int64_t size[4], uploaded_ms[4];
+    int named[4];
+};
+
+static int photo_collect(void *ctx, const struct vsc_replica_photo *p)
+{
+    struct photo_seen *s = ctx;
+    assert_true(s->n < 4);
+    snprintf(s->sha[s->n], sizeof s->sha[0], "%s", p->sha256);
+    snprintf(s->mime[s->n], sizeof s->mime[0], "%s", p->mime);
+    s->size[s->n] = p->size;
+    s->uploaded_ms[s->n] = p->uploaded_ms;
+    s->named[s->n] = p->named;
+    s->n++;
+    return 0;
+}
+
+/*
+ * Photos: named by their SHA-256 (the FIPS 180-2 vectors), kept once
+ * whatever the mime of a second add, "named" only once a change or a
+ * pulled record holds "sha256:<hex>", and out of the pending list once
+ * uploaded, with their bytes kept.
+ */
+static void test_photos(void **state)
+{
+    static const char abc_sha[] =
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+    static const char two_sha[] =
+        "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1";
+    static const char two[] = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+    struct vsc_replica *r = *state;
+    struct vsc_replica_change c;
+    struct photo_seen seen = {0};
+    char sha[65], fields[200];
+    void *bytes = NULL;
+    size_t len = 0;
+
+    assert_int_equal(vsc_replica_photo_add(r, "abc", 3, "image/jpeg", 100, sha), 0);
+    assert_string_equal(sha, abc_sha);
+    /* The same bytes again: one photo, the first mime. */
+    assert_int_equal(vsc_replica_photo_add(r, "abc", 3, "image/png", 200, sha), 0);
+    assert_string_equal(sha, abc_sha);
+    assert_int_equal(vsc_replica_photo_add(r, two, strlen(two), NULL, 300, sha), 0);
+    assert_string_equal(sha, two_sha);
+    assert_int_equal(vsc_replica_photo_list(r, 1, photo_collect, &seen), 0);
+    assert_int_equal(seen.n, 2);
+    assert_string_equal(seen.sha[0], abc_sha);
+    assert_string_equal(seen.mime[0], "image/jpeg");
+    assert_int_equal(seen.size[0], 3);
+    assert_string_equal(seen.mime[1], "application/octet-stream");
+    assert_int_equal(seen.named[0], 0);
+    assert_int_equal(seen.named[1], 0);
+
+    /* A queued visit names the first; a pulled record names the second. */
+    snprintf(fields, sizeof fields, "{\"photos\":[\"sha256:%s\"]}", abc_sha);
+    assert_int_equal(vsc_replica_queue(r, "visits", "v1", -1, fields, -1, 400, &c), 0);
+    vsc_replica_change_clear(&c);
+    snprintf(fields, sizeof fields, "{\"photos\":[\"sha256:%s\"]}", two_sha);
+    struct vsc_replica_item item = {"visits", "v2", 3, 0, 0, fields, strlen(fields)};
+    assert_int_equal(vsc_replica_apply(r, &item, 1, "c1"), 0);
+    memset(&seen, 0, sizeof seen);
+    assert_int_equal(vsc_replica_photo_list(r, 1, photo_collect, &seen), 0);
+    assert_int_equal(seen.n, 2);
+    assert_int_equal(seen.named[0], 1);
+    assert_int_equal(seen.named[1], 1);
+
+    assert_int_equal(vsc_replica_photo_bytes(r, two_sha, &bytes, &len), 0);
+    assert_int_equal(len, strlen(two));
+    assert_memory_equal(bytes, two, len);
+    free(bytes);
+    assert_int_equal(vsc_replica_photo_bytes(r, "00", &bytes, &len), DB_ENOTFOUND);
+
+    /* Uploaded: out of the pending list, still listed, bytes kept. */
+    assert_int_equal(vsc_replica_photo_uploaded(r, abc_sha, 500), 0);
+    memset(&seen, 0, sizeof seen);
+    assert_int_equal(vsc_replica_photo_list(r, 1, photo_collect, &seen), 0);
+    assert_int_equal(seen.n, 1);
+    assert_string_equal(seen.sha[0], two_sha);
+    memset(&seen, 0, sizeof seen);
+    assert_int_equal(vsc_replica_photo_list(r, 0, photo_collect, &seen), 0);
+    assert_int_equal(seen.n, 2);
+    assert_int_equal(seen.uploaded_ms[0], 500);
+    assert_int_equal(seen.uploaded_ms[1], 0);
+    assert_int_equal(vsc_replica_photo_bytes(r, abc_sha, &bytes, &len), 0);
+    free(bytes);
+
+    /* Empty, and one byte over the limit: refused, nothing kept. */
+    assert_int_equal(vsc_replica_photo_add(r, "", 0, NULL, 600, sha), DB_EMISUSE);
+    char *big = calloc(1, (size_t)VSC_PHOTO_MAX + 1);
+    assert_non_null(big);
+    assert_int_equal(vsc_replica_photo_add(r, big, (size_t)VSC_PHOTO_MAX + 1, NULL, 600, sha),
+                     DB_EMISUSE);
+    assert_non_null(strstr(vsc_replica_errmsg(r), "20971520"));
+    free(big);
+    memset(&seen, 0, sizeof seen);
+    assert_int_equal(vsc_replica_photo_list(r, 0, photo_collect, &seen), 0);
+    assert_int_equal(seen.n, 2);
+}
+
+/* Bytes damaged in the file are refused when read for an upload, not sent. */
+static void test_photo_damaged(void **state)
+{
+    (void)state;
+    char path[256], err[256], sha[65];
+    struct vsc_replica *r = NULL;
+    sqlite3 *raw = NULL;
+    void *bytes = NULL;
+    size_t len = 0;
+
+    snprintf(path, sizeof path, "/tmp/vs-replica-photo-%ld.db", (long)getpid());
+    unlink_store(path);
+    assert_int_equal(vsc_replica_open(path, 1, &r, err, sizeof err), 0);
+    assert_int_equal(vsc_replica_photo_add(r, "abc", 3, NULL, 100, sha), 0);
+    vsc_replica_close(r);
+    assert_int_equal(sqlite3_open(path, &raw), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(raw, "UPDATE photo SET bytes = X'616263FF'", NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(raw);
+    assert_int_equal(vsc_replica_open(path, 0, &r, err, sizeof err), 0);
+    assert_int_equal(vsc_replica_photo_bytes(r, sha, &bytes, &len), DB_ECORRUPT);
+    assert_non_null(strstr(vsc_replica_errmsg(r), "damaged"));
+    assert_null(bytes);
     vsc_replica_close(r);
     unlink_store(path);
 }
@@ -786,6 +921,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_apply_pages, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rebuild, setup, teardown),
         cmocka_unit_test_setup_teardown(test_config, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_photos, setup, teardown),
+        cmocka_unit_test(test_photo_damaged),
         cmocka_unit_test(test_file_persists),
         cmocka_unit_test(test_schema_step_from_v1),
         cmocka_unit_test(test_new_files_private),

@@ -331,10 +331,13 @@ static void test_store_stats(void **state)
     snprintf(extra, sizeof extra, "\"photos\":[\"sha256:%s\"],", c);
     visit(db, "v-2", "s-2", "g2", "tab-c2", T_NOW - DAY, extra);
     put(db, "visits", "v-3", "g2", "tab-c2", 1, "{\"photos\":[\"sha256:cc\"]}");
-    char sql[512];
+    char sql[768];
     snprintf(sql, sizeof sql,
-             "INSERT INTO blobs VALUES ('%s', 10, NULL, 10, 1, 0, 0), ('%s', 10, NULL, 5, 0, 0, 0)",
-             a, b);
+             "INSERT INTO blob_uploads (id, sha256, device, size, mime, have, done, started_ms,"
+             " updated_ms) VALUES (1, '%s', 'tab-c1', 10, 'image/jpeg', 10, 1, 0, 0),"
+             " (2, '%s', 'tab-c1', 10, 'image/jpeg', 5, 0, 0, 0);"
+             "INSERT INTO blobs VALUES ('%s', 10, 'image/jpeg', 1, 0)",
+             a, b, a);
     exec_sql(db, sql);
     conflict(db, "s-1", "name", "tab-c2");
     conflict(db, "s-2", "name", "tab-c1");

@@ -1,6 +1,7 @@
 """`visitsync backup FILE` (§1) while a tablet pushes without pause: the copy is one
 consistent snapshot (every change acked before the backup began is in it, nothing
-half-applied), verified, 0600, and the pushes keep being acknowledged during the copy."""
+half-applied), verified, 0600, and the pushes keep being acknowledged during the copy; a
+photo uploaded before the backup is served by a server started on the copy."""
 import asyncio
 import json
 import os
@@ -10,14 +11,19 @@ import subprocess
 import time
 
 import vstest
-from vstest import Server, push, session, subject
+from test_api import request, token
+from vstest import Server, blob_offer, blob_send, photo, push, session, subject
 
 
 async def test_backup_under_push_load(env):
     env.standard()
+    sup = token(env, "sup")
+    pic, pic_sha = photo(600 * 1024)
     srv = Server(env)
     try:
         ws, _ = await session(srv, env, "tabA")
+        await blob_offer(ws, "pic", pic_sha, len(pic))
+        assert (await blob_send(ws, pic_sha, pic, 0, window=3))["complete"]
         # A store worth copying in several steps (1024 pages each) before the load.
         seq = 0
         for _ in range(30):
@@ -88,6 +94,8 @@ async def test_backup_under_push_load(env):
         ws2, _ = await session(srv, env, "tabB")
         got, _, _ = await vstest.pull_all(ws2)
         assert len(got) == len(ids), (len(got), len(ids))
+        status, _, body = request(srv, "GET", "/blobs/" + pic_sha, token=sup)
+        assert status == 200 and body == pic, "the photo from the copy: %d" % status
     finally:
         srv.kill()
 

@@ -7,6 +7,7 @@ to it with Python's `websockets` (Debian's python3-websockets 10.4), an
 implementation independent of ours. Every wait is bounded.
 """
 import asyncio
+import hashlib
 import json
 import os
 import re
@@ -427,3 +428,57 @@ async def ws_close_code(reader, timeout=WAIT):
             return None
         if op == 8:
             return int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1005
+
+
+# ---- photos (§2.6) -------------------------------------------------------------------------
+
+CHUNK = 256 * 1024  # the most data one binary chunk may carry
+
+
+def photo(size):
+    """(size random bytes, their SHA-256 in lowercase hex): a photo no other test has."""
+    data = os.urandom(size)
+    return data, hashlib.sha256(data).hexdigest()
+
+
+def blob_chunk(sha, offset, data):
+    """One binary chunk message: 32 raw bytes of sha ‖ offset as 8 bytes big-endian ‖ data."""
+    return bytes.fromhex(sha) + offset.to_bytes(8, "big") + data
+
+
+async def blob_offer(ws, req, sha, size, mime="image/jpeg", refused=False):
+    """Offers a photo; returns the reply: a blob_status echoing req and sha, or (refused)
+    an error echoing req."""
+    msg = {"type": "blob_offer", "req": req, "sha256": sha, "size": size}
+    if mime is not None:
+        msg["mime"] = mime
+    await send(ws, msg)
+    m = await recv_type(ws, "blob_status")
+    assert m["type"] == ("error" if refused else "blob_status") and m.get("req") == req, \
+        "offer %s of %r bytes answered %r" % (req, size, m)
+    assert refused or m["sha256"] == sha, m
+    return m
+
+
+async def blob_send(ws, sha, data, start, end=None, window=1):
+    """Sends data[start:end] in chunks of CHUNK bytes, at most window of them unanswered at
+    once (a large window pipelines them all), and checks every blob_status: no req, have
+    one chunk further each time, complete only when have reaches len(data). Returns the
+    last blob_status."""
+    end = len(data) if end is None else end
+    offsets = list(range(start, end, CHUNK))
+    sent = answered = 0
+    last = None
+    while answered < len(offsets):
+        while sent < len(offsets) and sent - answered < window:
+            off = offsets[sent]
+            await ws.send(blob_chunk(sha, off, data[off:min(off + CHUNK, end)]))
+            sent += 1
+        m = await recv_type(ws, "blob_status")
+        have = min(offsets[answered] + CHUNK, end)
+        want = {"type": "blob_status", "sha256": sha, "have": have,
+                "complete": have == len(data)}
+        assert m == want, "chunk at %d answered %r, not %r" % (offsets[answered], m, want)
+        answered += 1
+        last = m
+    return last
