@@ -15,7 +15,11 @@
 #                /api/report over the demo town (bench/api_latency.py);
 #   6. blob    — `visitsync serve` + bench/upload: N photos of M MiB uploaded
 #                over loopback, against the same bytes written to a plain file
-#                and to SQLite alone in 256 KiB chunks with fsync each.
+#                and to SQLite alone in 256 KiB chunks with fsync each;
+#   7. field   — the field app in headless Chromium (bench/field_bench.mjs):
+#                a cadre's sign-in link to offline-ready on demo grid g01,
+#                and an outbox of BENCH_FIELD_CHANGES visits made offline
+#                and synced.
 # Every server is started here on 127.0.0.1 and stopped here; every client
 # has a timeout. The last ten lines are the summary, one figure each.
 #
@@ -24,7 +28,8 @@
 # BENCH_API_DEVICES (10000), BENCH_API_REQUESTS (200), BENCH_API_PACE_MS
 # (the paced phase's BENCH_PACE_MS, 2000), BENCH_SKIP_PEER=1,
 # BENCH_SKIP_CONN=1, BENCH_SKIP_API=1, BENCH_UPLOAD_PHOTOS (8), BENCH_UPLOAD_MIB
-# (4), BENCH_SKIP_BLOB=1, BENCH_BUILD, BENCH_WORK.
+# (4), BENCH_SKIP_BLOB=1, BENCH_FIELD_CHANGES (1000), BENCH_SKIP_FIELD=1,
+# BENCH_BUILD, BENCH_WORK.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${BENCH_BUILD:-$top/build-bench-release}
@@ -245,6 +250,18 @@ if [ "${BENCH_SKIP_BLOB:-0}" != 1 ]; then
   rm -f "$work"/blob.db*
 fi
 
+# ---- 7. the field app ----------------------------------------------------------------------------------
+# Node, Debian's chromium and tests/web's playwright-core (.ci/deps installs
+# them). The demo township's database goes under $work (TMPDIR), on disk.
+NFC=${BENCH_FIELD_CHANGES:-1000}
+if [ "${BENCH_SKIP_FIELD:-0}" != 1 ]; then
+  say "field: sign-in link to offline-ready on grid g01, then $NFC visits queued offline and synced"
+  mkdir -p "$work/field"
+  TMPDIR="$work/field" VISITSYNC_BIN="$vs" timeout 900 node "$top/bench/field_bench.mjs" \
+    --changes "$NFC" --timeout 300 | tee "$work/field.log" >&2
+  rm -rf "$work/field"
+fi
+
 # ---- summary ------------------------------------------------------------------------------------------
 ingest=$(val "$work/loadgen.log" ingest_records_per_s)
 limit=$(val "$work/limit.log" limit_single_txn_records_per_s)
@@ -255,6 +272,7 @@ for n in status_10k report; do
   echo "api $n: p50_ms $(val "$work/$n.log" ${n}_p50_ms) samples $(val "$work/$n.log" ${n}_samples) ingest_records_per_s $(val "$work/$n.log" ${n}_ingest_records_per_s) (pace $APACE ms)" >&2
 done
 echo "blob: upload_mb_per_s $(val "$work/blob.log" upload_mb_per_s) file_fsync_mb_per_s $(val "$work/blob.log" file_fsync_mb_per_s) upload_ratio_vs_file $(val "$work/blob.log" upload_ratio_vs_file) sqlite_chunk_mb_per_s $(val "$work/blob.log" sqlite_chunk_mb_per_s)" >&2
+echo "field: first_sync_ms $(val "$work/field.log" field_first_sync_ms) outbox_${NFC}_ms $(val "$work/field.log" "field_outbox_${NFC}_ms") records_per_s $(val "$work/field.log" field_outbox_records_per_s)" >&2
 say "done in $(( $(date +%s) - t_start )) s; logs in $work"
 echo "ingest_records_per_s: $ingest"
 echo "limit_single_txn_records_per_s: $limit"

@@ -42,13 +42,16 @@ static const struct cli_command commands[] = {
      "Adds a person. A cadre must name at least one grid; supervisors and admins\n"
      "see every grid unless --grids limits them.\n"},
     {"device", cli_cmd_device, "enroll a tablet (prints its token) or revoke one",
-     "usage: visitsync device enroll --user ID --device DEVICE_ID [--qr] [--db PATH]\n"
+     "usage: visitsync device enroll --user ID --device DEVICE_ID [--qr] [--url URL]\n"
+     "                               [--db PATH]\n"
      "       visitsync device revoke DEVICE_ID [--db PATH]\n"
      "\n"
      "enroll binds a tablet to a person and prints the device's token, and only\n"
      "it, as one line on stdout. The token is shown once and stored only as a\n"
      "hash. --qr also draws it as a QR code on stderr for the tablet's camera.\n"
-
+     "--url URL (the server's address as tablets reach it, e.g.\n"
+     "https://sync.example.cn) puts the field app's sign-in link into the QR code\n"
+     "instead, and prints the link on stderr under it (alone without --qr).\n"
      "revoke makes the token stop working at once; a running server closes the\n"
      "device's connections.\n"},
     {"token", cli_cmd_token, "create an API token for a supervisor or admin",

@@ -48,8 +48,18 @@ static const char unavailable[] =
 static const char json_type[] = "application/json";
 /* A photo is shown, never run: no script, no plugin, no same-origin rights. */
 static const char blob_csp[] = "default-src 'none'; sandbox";
+/*
+ * One policy for both web apps' pages. Everything comes from this server:
+ * WebSockets (ws: or wss:, as the page was reached), photos shown from
+ * local bytes (blob:) or shrunk on a canvas (data:). The field app's
+ * service worker and manifest are named although default-src already
+ * allows them from 'self', so a later tightening of default-src cannot
+ * take the offline app away unnoticed.
+ */
 static const char csp[] = "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data: "
-                          "blob:; style-src 'self' 'unsafe-inline'";
+                          "blob:; style-src 'self' 'unsafe-inline'; worker-src 'self'; "
+                          "manifest-src 'self'; object-src 'none'; base-uri 'self'; "
+                          "frame-ancestors 'none'";
 
 /* ---- the table of requests a job answers ----------------------------------- */
 

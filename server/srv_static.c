@@ -5,8 +5,16 @@
  * behave the same: "/x/" is "/x/index.html", a directory asked without
  * its "/" is redirected (301) so its relative links resolve, the same
  * Content-Types, an ETag with If-None-Match → 304, Cache-Control: no-cache
- * (revalidate every time: an update of the server is seen at once), and on
- * HTML the security headers of srv_http.c.
+ * on every file, and on HTML the security headers of srv_http.c.
+ *
+ * Why no-cache everywhere, not a max-age on scripts and images: the files
+ * have stable names (no hash in them), so only revalidation lets a browser
+ * see a new server's files at once — and a revalidation that finds the
+ * same ETag costs a 304 with no body. The field app must never mix two
+ * versions: its service worker (sw.js, itself never served from the HTTP
+ * cache for its update check) fetches the whole shell through here when a
+ * new version installs, and a max-age would hand it stale files under a
+ * new cache name. Offline, the service worker's cache answers, not HTTP's.
  *
  * DIR is read on the service thread, a file at a time (at most
  * SRV_WEB_FILE_MAX): it is a development aid, not the way to serve a
@@ -35,6 +43,7 @@ static const struct {
 } web_types[] = {
     {"html", "text/html; charset=utf-8"},
     {"js", "text/javascript; charset=utf-8"},
+    {"mjs", "text/javascript; charset=utf-8"},
     {"css", "text/css; charset=utf-8"},
     {"svg", "image/svg+xml"},
     {"png", "image/png"},

@@ -11,6 +11,7 @@
 set(WEB_EMBED_TYPES
   "html=text/html\\; charset=utf-8"
   "js=text/javascript\\; charset=utf-8"
+  "mjs=text/javascript\\; charset=utf-8"
   "css=text/css\\; charset=utf-8"
   "svg=image/svg+xml"
   "png=image/png"

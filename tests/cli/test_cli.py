@@ -316,6 +316,46 @@ class CliTest(unittest.TestCase):
         self.assertEqual(set(qr[0]), {"█"})
         self.assert_stored_only_as_hash(lines[0])
 
+    def test_device_enroll_url(self):
+        self.setup_people()
+        # --qr --url: the QR code holds the sign-in link, which follows as text under it.
+        rc, out, err = self.vs("device", "enroll", "--user", "c001", "--device", "tab-u",
+                               "--qr", "--url", "https://sync.example.cn//")
+        self.assertEqual(rc, 0, err)
+        lines = out.split("\n")
+        self.assertEqual(len(lines), 2, out)
+        token = lines[0]
+        self.assertRegex(token, TOKEN_RE)
+        rows = err.splitlines()
+        link = "https://sync.example.cn/field/#device=tab-u&token=" + token
+        self.assertEqual(rows[-1], "visitsync: device tab-u signs in with " + link)
+        qr = rows[:-1]
+        self.assertEqual(set(qr[0]), {"█"})
+        self.assertEqual(len({len(l) for l in qr}), 1, "QR rows have different widths")
+        self.assertFalse(any(token in l for l in qr))
+        # The link is longer than the bare token: a larger symbol (more rows) than --qr alone.
+        _, _, err_bare = self.vs("device", "enroll", "--user", "c001", "--device", "tab-b", "--qr")
+        self.assertGreater(len(qr), len(err_bare.splitlines()))
+        # --url alone: no QR code, only the link on stderr; stdout is still the token.
+        rc, out, err = self.vs("device", "enroll", "--user", "c001", "--device", "tab-v",
+                               "--url", "http://192.168.1.10:8080")
+        self.assertEqual(rc, 0, err)
+        token = out.split("\n")[0]
+        self.assertEqual(err, "visitsync: device tab-v signs in with "
+                         "http://192.168.1.10:8080/field/#device=tab-v&token=%s\n" % token)
+        for url, words in (("ftp://x", "must start with http:// or https://"),
+                           ("sync.example.cn", "must start with http:// or https://"),
+                           ("https://", "names no host"), ("http:///x", "names no host"),
+                           ("https://x/?a=1", "'?' or '#'"), ("https://x/#y", "'?' or '#'"),
+                           ("https://x y", "a space"), ("https://" + "x" * 260, "over 256")):
+            self.usage(["device", "enroll", "--user", "c001", "--device", "tab-w", "--url", url],
+                       "--url", words)
+        self.usage(["device", "enroll", "--user", "c001", "--device", "tab-w", "--url"], "--url")
+        con = sqlite3.connect(self.db)
+        self.assertEqual(
+            con.execute("SELECT count(*) FROM devices WHERE id='tab-w'").fetchone()[0], 0)
+        con.close()
+
     # -- token ----------------------------------------------------------------
     def test_token_create(self):
         self.setup_people()

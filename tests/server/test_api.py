@@ -426,7 +426,8 @@ def check_html(h):
     assert h["content-type"] == "text/html; charset=utf-8", h
     assert h["content-security-policy"] == (
         "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data: blob:; "
-        "style-src 'self' 'unsafe-inline'"), h
+        "style-src 'self' 'unsafe-inline'; worker-src 'self'; manifest-src 'self'; "
+        "object-src 'none'; base-uri 'self'; frame-ancestors 'none'"), h
     assert h["x-frame-options"] == "DENY" and h["referrer-policy"] == "no-referrer", h
     assert h["cache-control"] == "no-cache" and h["x-content-type-options"] == "nosniff", h
 
@@ -453,6 +454,22 @@ def test_static_embedded(env):
         assert status == 405, body
         status, h, raw = request(srv, "GET", "/healthz")
         assert status == 200 and json.loads(raw) == {"status": "ok"}, raw
+        # The field app, embedded: its page, service worker, manifest and icons.
+        status, h, _ = request(srv, "GET", "/field")
+        assert status == 301 and h["location"] == "/field/", h
+        status, h, raw = request(srv, "GET", "/field/")
+        assert status == 200 and b"<html" in raw.lower(), raw[:100]
+        check_html(h)
+        for path, ctype in (("/field/sw.js", "text/javascript; charset=utf-8"),
+                            ("/field/manifest.webmanifest", "application/manifest+json"),
+                            ("/field/icon.svg", "image/svg+xml"),
+                            ("/field/icon-192.png", "image/png")):
+            status, h, raw = request(srv, "GET", path)
+            assert status == 200 and h["content-type"] == ctype and raw, (path, h)
+            assert h["cache-control"] == "no-cache" and h["etag"], (path, h)
+            assert "content-security-policy" not in h, (path, h)
+        manifest = json.loads(request(srv, "GET", "/field/manifest.webmanifest")[2])
+        assert manifest["display"] == "standalone" and manifest["icons"], manifest
     finally:
         srv.kill()
 
@@ -485,6 +502,16 @@ def test_static_web_dir(env):
         f.write("<!doctype html><html>dev field</html>")
     with open(os.path.join(root, "app.js"), "w") as f:
         f.write("console.log(1);")
+    site = {"field/sw.js": ("self.x = 1;", "text/javascript; charset=utf-8"),
+            "field/lib.mjs": ("export const x = 1;", "text/javascript; charset=utf-8"),
+            "field/manifest.webmanifest": ('{"name":"x"}', "application/manifest+json"),
+            "field/icon.png": ("\x89PNG", "image/png"),
+            "field/icon.svg": ("<svg/>", "image/svg+xml"),
+            "field/strings.json": ("{}", "application/json"),
+            "favicon.ico": ("ico", "image/x-icon")}
+    for rel, (text, _) in site.items():
+        with open(os.path.join(root, rel), "w") as f:
+            f.write(text)
     with open(os.path.join(env.dir, "secret.txt"), "w") as f:
         f.write("TOP-SECRET")
     os.symlink(os.path.join(env.dir, "secret.txt"), os.path.join(root, "link.txt"))
@@ -502,6 +529,14 @@ def test_static_web_dir(env):
         assert status == 301 and h["location"] == "/field/", h
         status, h, raw = request(srv, "GET", "/field/")
         assert status == 200 and b"dev field" in raw, raw
+        check_html(h)
+        for rel, (text, ctype) in site.items():
+            status, h, raw = request(srv, "GET", "/" + rel)
+            assert status == 200 and raw == text.encode(), (rel, status, raw)
+            assert h["content-type"] == ctype and h["cache-control"] == "no-cache", (rel, h)
+            assert "content-security-policy" not in h, (rel, h)
+            status, _, _ = request(srv, "GET", "/" + rel, headers={"If-None-Match": h["etag"]})
+            assert status == 304, (rel, status)
         # The API, /healthz and /sync keep working beside the files.
         assert api(srv, "/api/status", sup)[0] == 200
         assert request(srv, "GET", "/healthz")[0] == 200
