@@ -38,7 +38,11 @@ static int vsc__blob_find(struct vsc *v, void *arg)
     for (size_t i = 0; i < v->n_inbox; i++) {
         const struct proto_msg *m = v->inbox[i];
         int same_req = w->req ? m->req && strcmp(m->req, w->req) == 0 : !m->req;
-        if ((m->type == PROTO_ERROR && (!m->req || same_req)) ||
+        /*
+         * An offer's answer echoes its req; an error without one belongs
+         * to a chunk (a late refusal must not pass for the next offer's).
+         */
+        if ((m->type == PROTO_ERROR && (w->req ? same_req : !m->req)) ||
             (m->type == PROTO_BLOB_STATUS && same_req && m->u.blob_status.sha256 &&
              strcmp(m->u.blob_status.sha256, w->sha256) == 0)) {
             w->found = i;

@@ -130,8 +130,13 @@ int db_blob_offer(struct db *db, const char *device, const char *sha256, int64_t
     if (rc == SQLITE_ROW) {
         int64_t held = sqlite3_column_int64(s, 0);
         db_core_reset(s);
-        *out = (struct db_blob_state){.size = held, .have = held, .complete = 1};
-        return 0;
+        /* Another tablet finished it: this device's half upload will never be needed. */
+        err = db__upload_find(db, device, sha256, &id, &had_size, &have, &found);
+        if (!err && found)
+            err = db__upload_drop(db, id, 1, sha256);
+        if (!err)
+            *out = (struct db_blob_state){.size = held, .have = held, .complete = 1};
+        return err;
     }
     db_core_reset(s);
     if (rc != SQLITE_DONE)
@@ -139,6 +144,24 @@ int db_blob_offer(struct db *db, const char *device, const char *sha256, int64_t
     err = db__upload_find(db, device, sha256, &id, &had_size, &have, &found);
     if (err)
         return err;
+    if (!found) {
+        int64_t open = 0;
+        err = db__stmt(db, DB__BLOB_UPLOADS_OPEN,
+                       "SELECT count(*) FROM blob_uploads WHERE device = ?1 AND done = 0", &s);
+        if (err)
+            return err;
+        db__bind_str(s, 1, device);
+        rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW)
+            open = sqlite3_column_int64(s, 0);
+        db_core_reset(s);
+        if (rc != SQLITE_ROW)
+            return db__fail(db, rc, "counting the open uploads of device %s", device);
+        if (open >= DB_BLOB_OPEN_MAX) {
+            *out = (struct db_blob_state){.size = size, .too_many = 1};
+            return 0;
+        }
+    }
     if (found && had_size == size) {
         *out = (struct db_blob_state){.size = size, .have = have, .complete = 0};
         return 0;
@@ -394,11 +417,12 @@ int db_blob_read(struct db *db, const char *sha256, int64_t from, int64_t len,
                  db_blob_bytes_fn fn, void *ctx)
 {
     sqlite3_stmt *s = NULL;
-    int64_t end = from + len, at = from;
+    int64_t end, at = from;
     int began = 0, err, rc;
 
-    if (!db__sha_valid(sha256) || fn == NULL || from < 0 || len <= 0 || end < from)
+    if (!db__sha_valid(sha256) || fn == NULL || from < 0 || len <= 0 || len > INT64_MAX - from)
         return db__error(db, DB_EMISUSE, "reading a photo needs a sha256 and a range");
+    end = from + len;
     err = db__read_begin(db, &began);
     if (err)
         return err;

@@ -532,12 +532,20 @@ int db_backup(struct db *db, const char *path, db_progress_fn progress, void *ct
  */
 #define DB_BLOB_MIME_MAX 100 /* characters of a mime kept (protocol/'s limit) */
 #define DB_BLOB_MIME_DEFAULT "application/octet-stream"
+/*
+ * Uploads one device may leave unfinished. Each holds up to --max-blob
+ * bytes for good (they are in every backup), so a tablet, or a stolen
+ * token, cannot fill the disk with photos it never completes; a real
+ * tablet has a handful at a time.
+ */
+#define DB_BLOB_OPEN_MAX 64
 
 /* Where a device's upload of a photo stands. */
 struct db_blob_state {
     int64_t size; /* the size the upload was offered with; the photo's when complete */
     int64_t have; /* leading bytes held durably (size when complete) */
     int complete;
+    int too_many; /* nothing started: the device has DB_BLOB_OPEN_MAX unfinished uploads */
 };
 
 /*
@@ -545,7 +553,10 @@ struct db_blob_state {
  * A complete photo granted to a grid of the device's cadre is complete at
  * once (no bytes needed); otherwise the device's own open upload resumes,
  * or starts again at 0 when size differs from the one it was offered
- * with, or a new one starts. Returns 0 with *out, or a DB_E* code. The
+ * with, or a new one starts (unless the device already has
+ * DB_BLOB_OPEN_MAX unfinished: too_many). An open upload of a photo that
+ * is complete for the device already is dropped. Returns 0 with *out, or
+ * a DB_E* code. The
  * writer thread, inside a job.
  */
 int db_blob_offer(struct db *db, const char *device, const char *sha256, int64_t size,

@@ -108,6 +108,7 @@ enum db__stmt_id {
     /* photos (blob.c) */
     DB__BLOB_VISIBLE_TO_DEVICE,
     DB__BLOB_UPLOAD_FIND,
+    DB__BLOB_UPLOADS_OPEN,
     DB__BLOB_UPLOAD_ADD,
     DB__BLOB_UPLOAD_RESTART,
     DB__BLOB_UPLOAD_GROW,

@@ -135,6 +135,13 @@ void srv_blob_finish(struct srv_job *job)
                         job->who->p.device);
         return;
     }
+    if (job->kind == SRV_JOB_BLOB_OFFER && job->blob.state.too_many) {
+        srv_write_error(&job->out, req, PROTO_CODE_BAD_MESSAGE,
+                        "sha256 %.12s…: device \"%s\" has %d photos half uploaded; finish those "
+                        "first (offer each again and resume from have)",
+                        job->blob.sha256, job->who->p.device, DB_BLOB_OPEN_MAX);
+        return;
+    }
     if (job->kind == SRV_JOB_BLOB_OFFER) {
         st.have = job->blob.state.have;
         st.complete = job->blob.state.complete;

@@ -131,7 +131,7 @@ static int write_headers(struct srv_http_pss *pss)
         rc = add_header(wsi, "cache-control:",
                         pss->kind == SRV_HTTP_API      ? "no-store"
                         : pss->kind == SRV_HTTP_STATIC ? "no-cache"
-                                                       : "private, max-age=31536000, immutable",
+                                                       : "private, no-cache",
                         &p, end);
     if (rc == 0 && pss->kind == SRV_HTTP_BLOB) {
         rc = add_header(wsi, "content-security-policy:", blob_csp, &p, end);

@@ -364,6 +364,10 @@ static void on_schema(struct srv_session *s, struct proto_msg *msg)
 /*
  * blob_offer (§2.6): over --max-blob it is refused here; otherwise the
  * writer creates or resumes the device's upload and answers blob_status.
+ * A refused size is a well-formed message about a photo this server will
+ * not take, not a broken client: it does not count toward §2.8's ten in a
+ * row, or a tablet holding ten large photos could never send the small
+ * ones behind them.
  */
 static void on_offer(struct srv_session *s, struct proto_msg *msg)
 {
@@ -377,7 +381,7 @@ static void on_offer(struct srv_session *s, struct proto_msg *msg)
                     "(--max-blob)",
                     o->sha256, (long long)o->size, (long long)max);
         proto_msg_free(msg);
-        srv_session_bad(s);
+        s->bad_in_row = 0;
         return;
     }
     s->bad_in_row = 0;

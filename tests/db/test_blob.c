@@ -381,6 +381,49 @@ static void test_token_device(void **state)
     assert_int_equal(db_blob_token_device(db, h, device), DB_ENOTFOUND);
 }
 
+/*
+ * A device's half upload is dropped once another tablet of the cadre has
+ * completed the photo; and a device may leave at most DB_BLOB_OPEN_MAX
+ * uploads unfinished (nothing is started beyond them; resuming still works).
+ */
+static void test_open_uploads(void **state)
+{
+    struct db *db = *state;
+    unsigned char *p = photo_bytes(PHOTO, 9);
+    unsigned char h[32] = {7};
+    char sha[65];
+    struct db_blob_state st;
+
+    assert_int_equal(db_device_enroll(db, "tab-c2b", "c2", h, T_NOW), 0);
+    sha_hex(p, PHOTO, sha);
+    assert_int_equal(offer(db, "tab-c2", sha, PHOTO, "image/jpeg").have, 0);
+    assert_int_equal(chunk(db, "tab-c2", sha, 0, p, CHUNK).verdict, DB_BLOB_STORED);
+    assert_int_equal(offer(db, "tab-c2b", sha, PHOTO, "image/jpeg").have, 0);
+    assert_int_equal(upload_from(db, "tab-c2b", sha, p, 0, PHOTO).verdict, DB_BLOB_COMPLETED);
+    st = offer(db, "tab-c2", sha, PHOTO, "image/jpeg");
+    assert_int_equal(st.complete, 1);
+    assert_int_equal(count(db, "SELECT count(*) FROM blob_uploads WHERE done = 0"), 0);
+    assert_int_equal(count(db, "SELECT count(DISTINCT upload) FROM blob_parts"), 1);
+
+    for (int i = 0; i < DB_BLOB_OPEN_MAX; i++) {
+        char other[65];
+        snprintf(other, sizeof other, "%064x", i + 1);
+        st = offer(db, "tab-c1", other, 10, NULL);
+        assert_int_equal(st.too_many, 0);
+    }
+    st = offer(db, "tab-c1", "ff00000000000000000000000000000000000000000000000000000000000000", 10, NULL);
+    assert_int_equal(st.too_many, 1);
+    assert_int_equal(count(db, "SELECT count(*) FROM blob_uploads WHERE device = 'tab-c1'"),
+                     DB_BLOB_OPEN_MAX);
+    st = offer(db, "tab-c1", "0000000000000000000000000000000000000000000000000000000000000001", 10,
+               NULL);
+    assert_int_equal(st.too_many, 0); /* resuming one of them */
+    assert_int_equal(offer(db, "tab-c2", "ff00000000000000000000000000000000000000000000000000000000000000",
+                           10, NULL).too_many,
+                     0); /* the limit is per device */
+    free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -391,6 +434,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_read_ranges, t_setup_seeded, t_teardown),
         cmocka_unit_test_setup_teardown(test_missing_photos, t_setup_seeded, t_teardown),
         cmocka_unit_test_setup_teardown(test_token_device, t_setup_seeded, t_teardown),
+        cmocka_unit_test_setup_teardown(test_open_uploads, t_setup_seeded, t_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -252,3 +252,32 @@ test('an unknown token: unauthorized, and no retry loop', async () => {
   assert.equal(proxy.stats.connections, conns + 1);
   await f.signOut();
 });
+
+test('one device per tablet: another is refused while changes wait; a cleared field stays cleared', async () => {
+  const f = await field('tab-c109');
+  await synced(f);
+  const s = (await f.subjects())[2].id;
+  const name = `field-${dbs}`;
+  await f.close();
+  // Offline (nothing listens on port 9): a visit, then its notes cleared before any ack.
+  const off = await openField({ wsUrl: 'ws://127.0.0.1:9/sync', indexedDB, WebSocket, dbName: name });
+  fields.push(off);
+  const { id } = await visit(off, s, 7);
+  await off.save('visits', id, { notes: null });
+  assert.equal((await off.record('visits', id)).fields.notes, undefined);
+  await assert.rejects(off.signIn({ device: 'tab-c121', token: vs.demo.devices['tab-c121'].token }),
+    /2 unsynced change\(s\) of device tab-c109/);
+  await off.close();
+  const on = await openField({ wsUrl: proxy.ws, indexedDB, WebSocket, dbName: name });
+  fields.push(on);
+  assert.equal(on.credential.device, 'tab-c109', 'the refused sign-in changed nothing');
+  assert.equal(await on.syncNow(), true, on.status().lastError);
+  const stored = vs.exportRecords('visits').find((r) => r.id === id);
+  assert.ok(stored, 'the visit reached the server');
+  assert.equal(stored.fields.notes ?? null, null, 'the cleared notes stayed cleared');
+  // With nothing waiting, another device may take the tablet: the old data goes.
+  await on.signIn({ device: 'tab-c121', token: vs.demo.devices['tab-c121'].token });
+  await synced(on);
+  assert.equal(on.credential.device, 'tab-c121');
+  assert.equal((await on.store.meta('ackedSeq')) || 0, 0, "tab-c109's acked changes are not kept for tab-c121");
+});

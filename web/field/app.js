@@ -201,10 +201,12 @@ async function signIn(cred) {
   showApp();
 }
 
-// A token the server refuses: the data of this tablet is erased and the
-// sign-in page says why (§6: never data behind a refused token).
+// A token the server refuses: the sign-in page says why, and no data is
+// shown behind it (§6). The data layer keeps what the tablet has not
+// synced for the same device's next sign-in; signing out deletes it.
 async function refused() {
-  await forget();
+  await field.forgetCredential();
+  history.replaceState(null, '', location.pathname + location.search);
   showSignIn('signin_bad');
 }
 

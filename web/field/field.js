@@ -91,11 +91,43 @@ class Field extends EventTarget {
       rejected: [...this.cache.rejected], conflicts: [...this.cache.conflicts] };
   }
 
+  // Signs in. A tablet keeps one device's data: signing in as another
+  // device discards it first, and is refused while it holds changes the
+  // server has not acked (they would otherwise go out under the wrong
+  // device, or be taken for duplicates and lost).
   async signIn({ device, token }) {
+    const prev = await this.store.meta('device');
+    if (prev && prev !== device) {
+      const pending = (await this.store.outbox()).length;
+      if (pending) {
+        throw new Error(`this tablet still holds ${pending} unsynced change(s) of device ${prev}: ` +
+          `sign in as ${prev} again, or sign out to discard them`);
+      }
+      await this.engine.stop();
+      await this.store.destroy();
+      this.store = await openStore(this.idb, this.dbName);
+      this.engine.store = this.store;
+    }
     this.credential = { device, token };
+    await this.store.setMeta('device', device);
     await this.store.setMeta('credential', this.credential);
+    if (globalThis.navigator && navigator.storage && navigator.storage.persist) {
+      navigator.storage.persist().catch(() => {}); // asks the browser not to evict the outbox
+    }
     this.engine.credential = this.credential;
     this.start();
+  }
+
+  // A token the server refused: stops sync and forgets the credential, but
+  // keeps the outbox, the acked changes and the photos, so nothing unsynced
+  // is lost when the refusal was a mistake (a server restored from before
+  // the tablet's enrollment) and the same device signs in again.
+  async forgetCredential() {
+    await this.engine.stop();
+    this.engine.credential = null;
+    this.credential = null;
+    await this.store.setMeta('credential', null);
+    this.changed('status');
   }
 
   // Stops sync and deletes the credential and every local record, change and photo.

@@ -44,9 +44,11 @@ export async function openStore(idb, name) {
 
 // One transaction: fn gets {get, put, del, all, clear}, each a promise on
 // the named object store; the result resolves once the transaction committed.
-function run(db, names, mode, fn) {
+// durability 'strict' waits for the disk (a saved change); the browser's
+// default may report a commit before it is flushed.
+function run(db, names, mode, fn, durability = 'default') {
   return new Promise((resolve, reject) => {
-    const t = db.transaction(names, mode);
+    const t = db.transaction(names, mode, { durability });
     const s = (n) => t.objectStore(n);
     let out;
     t.oncomplete = () => resolve(out);
@@ -119,7 +121,8 @@ export class Store {
         body = {};
         for (const c of earlier) body = { ...body, ...c.fields };
         body = { ...body, ...fields };
-        for (const k of Object.keys(body)) if (body[k] === null) delete body[k];
+        // A null stays: it clears what an earlier queued change of this
+        // record set, which the server would otherwise keep.
         if (fields._deleted !== undefined) body._deleted = fields._deleted;
       }
       const seq = (await o.get('meta', 'nextSeq')) || 1;
@@ -131,7 +134,7 @@ export class Store {
       const rejected = ((await o.get('meta', 'rejected')) || []).filter((r) => r.collection !== collection || r.id !== id);
       await o.put('meta', rejected, 'rejected');
       return entry;
-    });
+    }, 'strict');
   }
 
   // Merges a server time into the clock.
@@ -158,7 +161,7 @@ export class Store {
         for (const c of queued) await o.put('outbox', { ...c, seq: c.seq + offset });
         out.renumbered = queued.length;
         next += offset;
-      } else if (welcomed && serverSeq < acked) {
+      } else if (welcomed && serverSeq >= 0 && serverSeq < acked) {
         for (const a of await o.all('acked', IDBKeyRange.lowerBound(serverSeq, true))) {
           await o.put('outbox', { seq: a.seq, collection: a.collection, id: a.id, base: a.base, hlc: a.hlc,
             fields: a.fields, madeAt: a.madeAt });
@@ -174,8 +177,12 @@ export class Store {
   }
 
   // Records one ack: each answered change leaves the outbox; the accepted
-  // ones are kept in acked and shown in the replica at once, the rejected
-  // ones join the rejected list, conflicts the conflict list.
+  // ones are kept in acked, the rejected ones join the rejected list,
+  // conflicts the conflict list. Only an applied change is shown in the
+  // replica at once: after a conflict or a duplicate the server's record
+  // may hold another tablet's values, and the pull that follows brings
+  // them (writing ours would show a losing value and claim a base the
+  // tablet never saw).
   ack(results, now) {
     return run(this.db, ['meta', 'records', 'outbox', 'acked'], 'readwrite', async (o) => {
       let ackedSeq = (await o.get('meta', 'ackedSeq')) || 0;
@@ -196,6 +203,7 @@ export class Store {
         if (r.status === 'conflict') {
           conflicts = [{ collection: c.collection, id: c.id, fields: r.conflicts || [], at: now }, ...conflicts].slice(0, CONFLICTS_KEPT);
         }
+        if (r.status !== 'applied') continue;
         const rec = await o.get('records', [c.collection, c.id]);
         if (!rec || (r.rev || 0) >= rec.rev) {
           const deleted = c.fields._deleted !== undefined ? c.fields._deleted : !!(rec && rec.deleted);
