@@ -281,3 +281,32 @@ test('one device per tablet: another is refused while changes wait; a cleared fi
   assert.equal(on.credential.device, 'tab-c121');
   assert.equal((await on.store.meta('ackedSeq')) || 0, 0, "tab-c109's acked changes are not kept for tab-c121");
 });
+
+test('a tablet clock that ran two hours ahead: its changes are stamped again, not refused', async () => {
+  const f = await field('tab-c133');
+  await synced(f);
+  const s = (await f.subjects())[3].id;
+  const name = `field-${dbs}`;
+  await f.close();
+  const off = await openField({ wsUrl: 'ws://127.0.0.1:9/sync', indexedDB, WebSocket, dbName: name });
+  fields.push(off);
+  const realNow = Date.now;
+  Date.now = () => realNow() + 2 * 3600_000; // the tablet's date is wrong
+  try {
+    await visit(off, s, 11);
+  } finally {
+    Date.now = realNow; // and then corrected
+  }
+  await visit(off, s, 12);
+  await off.close();
+  const on = await openField({ wsUrl: proxy.ws, indexedDB, WebSocket, dbName: name });
+  fields.push(on);
+  assert.equal(await on.syncNow(), true, on.status().lastError);
+  assert.deepEqual(on.status().rejected, [], 'nothing refused as clock_skew');
+  const mine = vs.exportRecords('visits').filter((r) => r.fields.subject === s && /^field sync test 1[12]$/.test(r.fields.notes));
+  assert.equal(mine.length, 2);
+  const { id } = await visit(on, s, 13);
+  assert.equal(await on.syncNow(), true, on.status().lastError);
+  assert.deepEqual(on.status().rejected, [], 'its stamp follows the settled clock');
+  assert.ok(vs.exportRecords('visits').some((r) => r.id === id), 'a change made after the fix goes too');
+});

@@ -20,4 +20,9 @@ export function hlcMerge(c, serverMs) {
   return c;
 }
 
+// <0, 0, >0 as a is before, equal to, after b.
+export function hlcCompare(a, b) {
+  return a.ms !== b.ms ? a.ms - b.ms : a.counter - b.counter;
+}
+
 export const HLC_ZERO = Object.freeze({ ms: 0, counter: 0 });

@@ -18,11 +18,14 @@
 // Every step that must not half-happen (queue a change, record an ack,
 // apply a page, renumber) is one transaction. Runs on the page's thread;
 // the same file runs in Node over fake-indexeddb for the tests.
-import { hlcTick, hlcMerge, HLC_ZERO } from './hlc.js';
+import { hlcTick, hlcMerge, hlcCompare, HLC_ZERO } from './hlc.js';
 
 const VERSION = 1;
 export const RETAIN_MS = 30 * 86400000; // acked changes kept 30 days (§2.4a)
 const CONFLICTS_KEPT = 50;
+// The server refuses a stamp more than its max_skew ahead of its clock (10
+// minutes unless the operator changed it; protocol.md §2.2).
+const SERVER_SKEW_MS = 10 * 60000;
 
 const req = (r) => new Promise((resolve, reject) => {
   r.onsuccess = () => resolve(r.result);
@@ -64,6 +67,29 @@ function run(db, names, mode, fn, durability = 'default') {
     };
     Promise.resolve(fn(ops)).then((v) => { out = v; }, (e) => { try { t.abort(); } catch { /* already over */ } reject(e); });
   });
+}
+
+// A tablet whose clock once ran ahead (a wrong date) would stamp every
+// later change after that bad time, and the server would refuse each as
+// clock_skew until real time caught up. When the clock is beyond anything
+// the server can have accepted, it is set back to the server's time, but
+// never below a stamp the server did accept (the acked changes kept), so
+// this device's own changes stay in order; queued changes stamped that far
+// ahead were never accepted and are stamped again after it, in seq order.
+async function settleClock(o, serverTime) {
+  const hlc = (await o.get('meta', 'hlc')) || HLC_ZERO;
+  if (!Number.isFinite(serverTime) || hlc.ms <= serverTime + SERVER_SKEW_MS) return;
+  let c = { ms: serverTime, counter: 0 };
+  for (const a of await o.all('acked')) {
+    const s = { ms: a.hlc[0], counter: a.hlc[1] };
+    if (hlcCompare(s, c) > 0) c = s;
+  }
+  for (const q of await o.all('outbox')) {
+    if (q.hlc[0] <= serverTime + SERVER_SKEW_MS) continue;
+    c = hlcTick(c, serverTime);
+    await o.put('outbox', { ...q, hlc: [c.ms, c.counter] });
+  }
+  await o.put('meta', c, 'hlc');
 }
 
 // The fields a change leaves on a record: null clears a field.
@@ -148,7 +174,7 @@ export class Store {
   // never welcomed before numbers its queue after the server's seq; a store
   // that had acks above the server's seq (a restored server) queues its
   // kept acked changes above it again. Returns {renumbered, requeued}.
-  welcome(serverSeq) {
+  welcome(serverSeq, serverTime) {
     return run(this.db, ['meta', 'outbox', 'acked'], 'readwrite', async (o) => {
       const out = { renumbered: 0, requeued: 0 };
       const welcomed = await o.get('meta', 'welcomed');
@@ -171,6 +197,7 @@ export class Store {
       }
       if (next <= serverSeq) next = serverSeq + 1;
       await o.put('meta', next, 'nextSeq');
+      await settleClock(o, serverTime);
       await o.put('meta', true, 'welcomed');
       return out;
     });

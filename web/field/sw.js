@@ -10,7 +10,7 @@
 // new files at install and deletes the old caches once it is active.
 // tests/web/field.test.mjs checks that SHELL names every file of web/field/.
 
-const CACHE = 'visitsync-field-v2';
+const CACHE = 'visitsync-field-v3';
 
 // Relative to this file (/field/); '../dom.js' is the helper shared with the dashboard.
 const SHELL = [

@@ -195,7 +195,7 @@ export class SyncEngine {
     const st = this.store;
     await st.setMeta('me', { user: w.user, role: w.role, grids: w.grids || [] });
     await st.mergeClock(w.time);
-    await st.welcome(typeof w.seq === 'number' ? w.seq : -1);
+    await st.welcome(typeof w.seq === 'number' ? w.seq : -1, w.time);
     if (w.max_batch > 0) this.maxBatch = w.max_batch;
     if (w.max_message > 0) this.maxMessage = w.max_message;
     this.welcome = w;
