@@ -16,6 +16,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync, readdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { deflateSync, crc32 } from 'node:zlib';
@@ -167,6 +168,16 @@ test('the service worker caches every file of the app', async () => {
       assert.ok(shell.includes(m[1].replace(/^\.\//, '')), `${f} imports ${m[1]}, which sw.js does not cache`);
     }
   }
+  // The cache is named by the files' digest, so tablets notice every change.
+  const digest = createHash('sha256');
+  for (const f of shell.filter((x) => x !== './')) {
+    digest.update(f + '\n');
+    digest.update(readFileSync(join(FIELD_DIR, f)));
+    digest.update('\n');
+  }
+  const name = `visitsync-field-${digest.digest('hex').slice(0, 12)}`;
+  assert.ok(src.includes(`const CACHE = '${name}';`),
+    `web/field changed since sw.js named its cache: set CACHE to '${name}' so tablets take the new files`);
   for (const f of shell) {
     const res = await fetch(new URL(f, vs.http + '/field/'));
     assert.equal(res.status, 200, `GET /field/${f}`);

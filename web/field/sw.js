@@ -6,11 +6,15 @@
 //
 // A new version of the app reaches tablets because the server sends sw.js
 // with Cache-Control: no-cache and the browser compares it byte for byte:
-// bump CACHE with every change of the app's files. The new worker caches the
-// new files at install and deletes the old caches once it is active.
-// tests/web/field.test.mjs checks that SHELL names every file of web/field/.
+// CACHE is named by a digest of the SHELL files (SHA-256 over each name, a
+// newline, its bytes and a newline, in SHELL order without './'; the first
+// 12 hex digits), so any change of the app changes this file too. The new
+// worker caches the new files at install and deletes the old caches once
+// it is active. tests/web/field.test.mjs checks that SHELL names every file
+// of web/field/ and recomputes the digest: a change without a new CACHE
+// fails there, with the name to write.
 
-const CACHE = 'visitsync-field-v3';
+const CACHE = 'visitsync-field-8c36b87c715f';
 
 // Relative to this file (/field/); '../dom.js' is the helper shared with the dashboard.
 const SHELL = [
