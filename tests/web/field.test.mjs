@@ -22,6 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { deflateSync, crc32 } from 'node:zlib';
 import { chromium } from 'playwright-core';
 import { VisitSync } from './lib/server.mjs';
+import { show } from './lib/fieldpage.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const FIELD_DIR = join(HERE, '..', '..', 'web', 'field');
@@ -97,7 +98,7 @@ function noisePng(width, height) {
 // Records a visit from a person's page with the form: kind, assistance and
 // notes, and photos when given. Returns to the person's page.
 async function recordVisit(page, subjectId, { kind, assistance = [], notes, photos = [] }) {
-  await page.goto(page.url().split('#')[0] + '#/s/' + subjectId);
+  await show(page, '#/s/' + subjectId);
   await page.click('#new-visit');
   await page.locator('form.record-form').waitFor({ timeout: WAIT });
   if (kind) await page.click(`[data-field="kind"] button[value="${kind}"]`);
@@ -239,7 +240,7 @@ test('three visits and an edit offline wait in the outbox', async () => {
   await recordVisit(page, s2, { kind: 'phone', notes: '离线走访二：电话了解近况' });
   await recordVisit(page, s3, { kind: 'workplace', assistance: ['rehab'], notes: '离线走访三：到工作单位回访' });
   // The edit, with the server's rule checked first: income ≥ 0.
-  await page.goto(page.url().split('#')[0] + '#/s/' + s1);
+  await show(page, '#/s/' + s1);
   await page.click('#edit-subject');
   await page.click('[data-field="employment"] button[value="employed"]');
   await page.fill('#f-employer', '蚬冈镇服装厂');
@@ -289,7 +290,7 @@ test('two tablets edit the same field: one conflict, the same merged value on bo
   await synced(b);
   await vs.stop();
   for (const [page, value] of [[a, '甲平板：镇服装厂'], [b, '乙平板：江门电子厂']]) {
-    await page.goto(page.url().split('#')[0] + '#/s/' + A.s1 + '/edit');
+    await show(page, '#/s/' + A.s1 + '/edit');
     await page.fill('#f-employer', value);
     await page.click('#save');
     await page.locator('#new-visit').waitFor({ timeout: WAIT });
@@ -306,7 +307,7 @@ test('two tablets edit the same field: one conflict, the same merged value on bo
   for (const page of [a, b]) {
     await page.click('#sync');
     await synced(page);
-    await page.goto(page.url().split('#')[0] + '#/s/' + A.s1);
+    await show(page, '#/s/' + A.s1);
     await page.locator('[data-field="employer"] dd').filter({ hasText: stored }).waitFor({ timeout: WAIT });
   }
   const told = [];
@@ -329,7 +330,7 @@ test('a change the server refuses is shown with its message and a way to correct
   const ack = await pushAs(mover, 'tab-move', vs.demo.devices['tab-move'].token,
     [{ collection: 'subjects', id: moved, base: 1, fields: { grid: 'g02' } }]);
   assert.notEqual(ack.results[0].status, 'rejected', JSON.stringify(ack));
-  await page.goto(page.url().split('#')[0] + '#/s/' + moved + '/edit');
+  await show(page, '#/s/' + moved + '/edit');
   await page.click('[data-field="dibao"] button[value="applied"]');
   await page.click('#save');
   await page.locator('#new-visit').waitFor({ timeout: WAIT });
@@ -343,7 +344,7 @@ test('a change the server refuses is shown with its message and a way to correct
   await item.locator('a.button').click();
   await page.locator('form.record-form .msg.error').waitFor({ timeout: WAIT });
   await shot(page, '09-rejected-fix-zh');
-  await page.goto(page.url().split('#')[0] + '#/');
+  await show(page, '#/');
   await page.locator('.rejected-item button.plain').first().click();
   await page.locator('.rejected-item').waitFor({ state: 'detached', timeout: WAIT });
   // The moved person has left this tablet's list with the next pull.
@@ -402,7 +403,7 @@ test('a photo upload cut midway resumes where it stopped', async () => {
 
 test('English on a switch, remembered; large targets; no sideways scroll', async () => {
   const page = A.page;
-  await page.goto(page.url().split('#')[0] + '#/');
+  await show(page, '#/');
   await page.click('#lang');
   assert.equal(await text(page, '#sync'), 'Sync');
   assert.equal(await page.getAttribute('html', 'lang'), 'en');
@@ -412,7 +413,7 @@ test('English on a switch, remembered; large targets; no sideways scroll', async
   for (const [name, size] of [['tablet', TABLET], ['landscape', LANDSCAPE], ['phone', PHONE]]) {
     await page.setViewportSize(size);
     for (const [view, hash] of [['list', '#/'], ['subject', '#/s/' + A.s1], ['visit', '#/s/' + A.s1 + '/visit']]) {
-      await page.goto(page.url().split('#')[0] + hash);
+      await show(page, hash);
       await page.locator(view === 'visit' ? 'form.record-form' : view === 'list' ? 'a.subject' : '#new-visit').first().waitFor({ timeout: WAIT });
       const wide = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
       assert.ok(wide <= 0, `${view} at ${name}: ${wide} px of sideways scroll`);
@@ -426,7 +427,7 @@ test('English on a switch, remembered; large targets; no sideways scroll', async
   }
   await page.click('#lang');
   await page.setViewportSize(PHONE);
-  await page.goto(page.url().split('#')[0] + '#/s/' + A.s1);
+  await show(page, '#/s/' + A.s1);
   await shot(page, '12-subject-zh-phone');
   await page.setViewportSize(TABLET);
 });
@@ -434,7 +435,7 @@ test('English on a switch, remembered; large targets; no sideways scroll', async
 test('signing out names what would be lost, and forgets everything', async () => {
   const page = A.b;
   await vs.stop();
-  await page.goto(page.url().split('#')[0] + '#/s/' + A.s1 + '/edit');
+  await show(page, '#/s/' + A.s1 + '/edit');
   await page.fill('#f-employer', '未上传的修改');
   await page.click('#save');
   await page.locator('#new-visit').waitFor({ timeout: WAIT });

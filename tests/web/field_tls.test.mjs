@@ -23,6 +23,7 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { VisitSync } from './lib/server.mjs';
+import { show } from './lib/fieldpage.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const SHOTS = process.env.VISITSYNC_SCREENSHOTS || join(HERE, 'screenshots');
@@ -173,7 +174,7 @@ test('with the town CA trusted, the app is offline-ready and reopens with no net
   assert.deepEqual(await storedCounts(page), want);
   // A person's page still shows their visits.
   const visited = vs.exportRecords('visits').find((v) => !v.deleted && v.fields.grid === GRID).fields.subject;
-  await page.goto(page.url().split('#')[0] + '#/s/' + visited);
+  await show(page, '#/s/' + visited);
   await page.locator('.visit').first().waitFor({ timeout: WAIT });
   await shot(page, '02-offline-reload');
   await page.context().setOffline(false);
@@ -192,7 +193,7 @@ test('on plain http under the same name the app says why not offline, and still 
   // Online it works as on https: a visit recorded here reaches the server.
   const subject = vs.exportRecords('subjects').find((s) => !s.deleted && s.fields.grid === GRID).id;
   const notes = '明文地址上的走访记录（在线）';
-  await page.goto(page.url().split('#')[0] + '#/s/' + subject);
+  await show(page, '#/s/' + subject);
   await page.click('#new-visit');
   await page.locator('form.record-form').waitFor({ timeout: WAIT });
   await page.click('[data-field="kind"] button[value="home"]');

@@ -22,6 +22,19 @@ let field = null;
 // while a form is open, so a sync never wipes what the cadre is typing).
 const view = { name: '', redraw: null };
 
+// Views draw after awaiting IndexedDB, so two draws (a route and a sync's
+// redraw, two quick taps, two keystrokes in the search box) can finish out
+// of order. Each draw counts itself; one that a newer draw has overtaken
+// leaves the screen alone, so the screen always shows the newest address
+// and data. #view's data-route names the address drawn (tests wait on it).
+let draws = 0;
+async function draw(hash, render) {
+  const n = ++draws;
+  const stale = () => n !== draws;
+  await render(stale);
+  if (!stale()) $('view').dataset.route = hash;
+}
+
 // {device, token} from a sign-in link's hash, else null.
 function credentialFromHash() {
   const p = new URLSearchParams(location.hash.slice(1));
@@ -122,17 +135,37 @@ function go(hash) {
   else location.hash = hash;
 }
 
-async function route() {
-  if (!field || !field.credential) return;
-  const parts = location.hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);
+function route() {
+  if (!field || !field.credential) return Promise.resolve();
+  const hash = location.hash;
+  const parts = hash.replace(/^#\/?/, '').split('/').map(decodeURIComponent);
   const main = $('view');
-  const ctx = { field, go };
   view.redraw = null;
   window.scrollTo(0, 0);
+  const ctx = (stale) => ({ field, go, stale, redraw: () => view.redraw && view.redraw() });
+  if (parts[0] === 's' && parts[1] && !parts[2]) {
+    view.name = 'subject';
+    view.redraw = () => draw(hash, (stale) => renderSubject(main, ctx(stale), parts[1]));
+    return view.redraw();
+  }
+  const form = parts[0] === 's' && parts[1] && (parts[2] === 'visit' || parts[2] === 'edit');
+  if (form || (parts[0] === 'v' && parts[1]) || (parts[0] === 'fix' && parts[1])) {
+    return draw(hash, (stale) => routeOther(main, ctx(stale), parts));
+  }
+  view.name = 'list';
+  view.redraw = () => draw(hash, (stale) => renderList(main, ctx(stale)));
+  return view.redraw();
+}
+
+// The views that a sync does not redraw: the forms, and the addresses that
+// lead elsewhere.
+async function routeOther(main, ctx, parts) {
+  const { field, stale } = ctx;
   if (parts[0] === 's' && parts[1] && parts[2] === 'visit') {
     view.name = 'visit';
     const subject = await field.record('subjects', parts[1]);
     const visit = parts[3] ? await field.record('visits', parts[3]) : null;
+    if (stale()) return;
     renderForm(main, ctx, {
       collection: 'visits', id: parts[3] || null, record: visit,
       title: t(parts[3] ? 'form_visit_edit' : 'form_visit', { name: subject?.fields.name || parts[1] }),
@@ -142,26 +175,20 @@ async function route() {
   } else if (parts[0] === 's' && parts[1] && parts[2] === 'edit') {
     view.name = 'edit';
     const subject = await field.record('subjects', parts[1]);
+    if (stale()) return;
     renderForm(main, ctx, {
       collection: 'subjects', id: parts[1], record: subject, only: ['employment', 'employer', 'income', 'dibao'],
       title: t('form_subject', { name: subject?.fields.name || parts[1] }),
       back: '#/s/' + encodeURIComponent(parts[1]),
     });
-  } else if (parts[0] === 's' && parts[1]) {
-    view.name = 'subject';
-    view.redraw = () => renderSubject(main, ctx, parts[1]);
-    await view.redraw();
   } else if (parts[0] === 'v' && parts[1]) {
     // A conflict on a visit: open it under its person.
     const visit = await field.record('visits', parts[1]);
+    if (stale()) return;
     if (visit) go(`#/s/${encodeURIComponent(visit.fields.subject)}/visit/${encodeURIComponent(parts[1])}`);
     else main.replaceChildren(h('p', { class: 'empty' }, t('not_found')));
-  } else if (parts[0] === 'fix' && parts[1]) {
-    await routeFix(main, ctx, Number(parts[1]));
   } else {
-    view.name = 'list';
-    view.redraw = () => renderList(main, ctx);
-    await view.redraw();
+    await routeFix(main, ctx, Number(parts[1]));
   }
 }
 
@@ -176,6 +203,7 @@ async function routeFix(main, ctx, seq) {
   const subjectId = r.collection === 'subjects' ? r.id : (fields.subject ?? r.fields.subject);
   const subject = subjectId ? await field.record('subjects', subjectId) : null;
   const name = subject?.fields.name || subjectId || r.id;
+  if (ctx.stale()) return;
   renderForm(main, ctx, {
     collection: r.collection, id: r.id, record, initial: r.fields,
     only: r.collection === 'subjects' ? Object.keys(r.fields) : null,

@@ -30,10 +30,12 @@ function group(title, list, now, cls) {
     h('ul', { class: 'subjects' }, list.map((s) => row(s, now))));
 }
 
-// Draws the list into main; later calls (a sync brought data) keep the
-// search box and its focus, and redraw only the list under it.
-export async function renderList(main, { field }) {
+// Draws the list into main; later calls (a sync brought data, a keystroke
+// in the search box) keep the search box and its focus, and redraw only the
+// list under it.
+export async function renderList(main, { field, stale, redraw }) {
   const all = await field.subjects();
+  if (stale()) return;
   const me = field.me?.user;
   const now = Date.now();
   let search = main.querySelector('#search');
@@ -41,7 +43,7 @@ export async function renderList(main, { field }) {
   if (!search || !box) {
     search = h('input', { id: 'search', type: 'search', placeholder: t('search'), value: query, autocomplete: 'off' });
     box = h('div', { id: 'subjects' });
-    search.addEventListener('input', () => { query = search.value; renderList(main, { field }); });
+    search.addEventListener('input', () => { query = search.value; redraw(); });
     main.replaceChildren(h('div', { class: 'searchbar' }, search), box);
   }
   search.placeholder = t('search');

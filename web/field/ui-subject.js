@@ -45,8 +45,9 @@ function visitCard(field, schema, v, subjectId) {
     Array.isArray(f.photos) && f.photos.length ? photos(field, f.photos) : null);
 }
 
-export async function renderSubject(main, { field }, id) {
+export async function renderSubject(main, { field, stale }, id) {
   const [s, visits] = await Promise.all([field.record('subjects', id), field.visitsOf(id)]);
+  if (stale()) return;
   if (!s) {
     main.replaceChildren(h('a', { class: 'back', href: '#/' }, t('back')), h('p', { class: 'empty' }, t('not_found')));
     return;
