@@ -167,6 +167,28 @@ int db_device_set_max_seq(struct db *db, const char *device, int64_t max_seq, in
 
 /* ---- records, history, conflicts (sync/ calls these inside a job) -------- */
 
+/*
+ * What the store keeps of a visit beside its body (visit_facts, see
+ * db/migrate.c step 4), from a caller that holds the fields already parsed,
+ * so the write path does not parse the body again in SQL. Each member must
+ * equal what the SQL would derive from the body: subject the text of a
+ * string "subject" (NULL when absent or null), ms its "visited_at" read as
+ * julianday() reads it (has_ms 0 when absent or unreadable), assist the
+ * compact JSON of an "assistance" array (NULL when not an array), photos
+ * the length of a "photos" array (0 when not an array), creator the user of
+ * the device whose applied change creates the visit (NULL for any later
+ * write: the stored creator stays).
+ */
+struct db_visit_facts {
+    const char *subject;
+    int64_t ms;
+    int has_ms;
+    const char *assist;
+    size_t assist_len;
+    int64_t photos;
+    const char *creator;
+};
+
 struct db_record {
     char *collection;
     char *id;
@@ -178,6 +200,8 @@ struct db_record {
     char *meta; /* per-field stamps, see protocol/proto_record.h */
     size_t meta_len;
     int64_t seq; /* the history id of the change that last wrote it: the pull cursor */
+    /* A visit's facts when the caller has them; NULL: derived from body in SQL. */
+    const struct db_visit_facts *facts;
 };
 
 /* DB_ENOTFOUND when the record does not exist. Free with db_record_clear. */

@@ -61,6 +61,7 @@ enum db__stmt_id {
     DB__RECORD_PUT,
     /* a visit's facts (record.c) */
     DB__FACTS_PUT,
+    DB__FACTS_PUT_GIVEN,
     DB__HISTORY_ADD,
     DB__CONFLICT_FIND,
     DB__CONFLICT_OPEN,

@@ -6,7 +6,9 @@
  * by a second one-row statement rather than a trigger: SQLite journals
  * every page a statement touches when it fires a trigger that calls a
  * function, which made a change cost several times as much
- * (docs/performance.md).
+ * (docs/performance.md). The facts come from the caller when it has the
+ * fields parsed (struct db_visit_facts: the writer's pushes), else from the
+ * body by SQLite's JSON functions, the same expressions as the back-fill.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -161,6 +163,43 @@ static int db__facts_put(struct db *db, const struct db_record *r)
     return err;
 }
 
+/*
+ * The same row from facts the caller derived (struct db_visit_facts): plain
+ * values, no JSON and no lookup of the creator. Same ON CONFLICT rule.
+ */
+static int db__facts_put_given(struct db *db, const struct db_record *r)
+{
+    const struct db_visit_facts *f = r->facts;
+    sqlite3_stmt *s = NULL;
+    int rc, err = db__stmt(db, DB__FACTS_PUT_GIVEN,
+                           "INSERT INTO visit_facts (id, grid, deleted, creator, subject, ms,"
+                           " assist, photos) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+                           " ON CONFLICT (id) DO UPDATE SET grid = excluded.grid,"
+                           " deleted = excluded.deleted,"
+                           " creator = coalesce(creator, excluded.creator),"
+                           " subject = excluded.subject, ms = excluded.ms,"
+                           " assist = excluded.assist, photos = excluded.photos",
+                           &s);
+    if (err)
+        return err;
+    int live = r->deleted == 0;
+    db__bind_str(s, 1, r->id);
+    db__bind_str(s, 2, r->grid);
+    sqlite3_bind_int(s, 3, !live);
+    db__bind_str(s, 4, f->creator);
+    db__bind_str(s, 5, live ? f->subject : NULL);
+    if (live && f->has_ms)
+        sqlite3_bind_int64(s, 6, f->ms);
+    rc = live && f->assist ? db__bind_text(s, 7, f->assist, f->assist_len) : SQLITE_OK;
+    sqlite3_bind_int64(s, 8, live ? f->photos : 0);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_step(s);
+    if (rc != SQLITE_DONE)
+        err = db__fail(db, rc, "keeping the facts of visit '%s'", r->id);
+    db_core_reset(s);
+    return err;
+}
+
 int db_record_put(struct db *db, const struct db_record *r)
 {
     sqlite3_stmt *s = NULL;
@@ -194,6 +233,6 @@ int db_record_put(struct db *db, const struct db_record *r)
         err = db__fail(db, rc, "writing record '%s' of '%s'", r->id, r->collection);
     db_core_reset(s);
     if (!err && strcmp(r->collection, "visits") == 0)
-        err = db__facts_put(db, r);
+        err = r->facts ? db__facts_put_given(db, r) : db__facts_put(db, r);
     return err;
 }

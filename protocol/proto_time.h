@@ -26,6 +26,13 @@ int proto_date_valid(const char *s, size_t len);
  * seconds 00..59 (no leap second, which JavaScript cannot parse).
  */
 int proto_datetime_valid(const char *s, size_t len);
+/*
+ * The instant of an RFC 3339 date-time (proto_datetime_valid) in ms since
+ * the epoch, read as SQLite's julianday() reads it, so that the store's
+ * SQL and C agree: the fraction rounded half up to the ms, offsets up to
+ * ±14:00, nothing after 9999-12-31T23:59:59.999Z. 0 with *ms, else -1.
+ */
+int proto_datetime_ms(const char *s, size_t len, int64_t *ms);
 /* Formats ms since the epoch as RFC 3339 UTC ("2026-11-29T17:04:15.123Z"); buf >= 32. */
 void proto_format_time(int64_t ms, char *buf, size_t size);
 /*

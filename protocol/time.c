@@ -73,6 +73,49 @@ int proto_datetime_valid(const char *s, size_t len)
     return oh >= 0 && oh <= 23 && om >= 0 && om <= 59;
 }
 
+/* Days from 1970-01-01 to y-m-d of the proleptic Gregorian calendar. */
+static int64_t days_from_civil(int y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+#define TIME_MS_MAX 253402300799999LL /* 9999-12-31T23:59:59.999Z */
+
+int proto_datetime_ms(const char *s, size_t len, int64_t *ms)
+{
+    if (!proto_datetime_valid(s, len))
+        return -1;
+    int64_t t = days_from_civil(digits(s, 4), digits(s + 5, 2), digits(s + 8, 2)) * 86400000;
+    t += digits(s + 11, 2) * 3600000LL + digits(s + 14, 2) * 60000LL;
+    /* Seconds as a double rounded half up to the ms, as SQLite's date
+     * functions read them: the same instant whichever side computes it. */
+    double sec = digits(s + 17, 2), frac = 0, scale = 1;
+    size_t i = 19;
+    if (s[i] == '.') {
+        for (i++; s[i] >= '0' && s[i] <= '9'; i++) {
+            frac = frac * 10 + (s[i] - '0');
+            scale *= 10;
+        }
+        sec += frac / scale;
+    }
+    t += (int64_t)(sec * 1000 + 0.5);
+    if (s[i] != 'Z') {
+        int oh = digits(s + i + 1, 2), om = digits(s + i + 4, 2);
+        if (oh > 14)
+            return -1; /* SQLite refuses offsets beyond ±14:00 */
+        t -= (s[i] == '+' ? 1 : -1) * (oh * 3600000LL + om * 60000LL);
+    }
+    if (t > TIME_MS_MAX)
+        return -1;
+    *ms = t;
+    return 0;
+}
+
 void proto_format_time(int64_t ms, char *buf, size_t size)
 {
     if (!buf || size == 0)

@@ -141,7 +141,7 @@ static int add_conflicts(struct db *db, const struct proto_change *c, const char
 
 /* See sync_internal.h. The caller's thread, inside its transaction. */
 int sync__merge_and_store(const struct sync_rules *rules, struct db *db, const char *device,
-                          const struct proto_change *c, const struct db_record *stored,
+                          const char *user, const struct proto_change *c, const struct db_record *stored,
                           int64_t now_ms, struct proto_result *r, int64_t *history_out,
                           struct sync_touched *t)
 {
@@ -202,6 +202,9 @@ int sync__merge_and_store(const struct sync_rules *rules, struct db *db, const c
         .meta_len = proto_buf_data(&meta) ? meta.len : 2,
         .seq = history_id,
     };
+    struct db_visit_facts facts;
+    if (strcmp(c->collection, "visits") == 0 && sync__visit_facts(&m, user, &facts) == 0)
+        put.facts = &facts;
     rc = db_record_put(db, &put);
     if (rc != 0)
         goto out;
@@ -278,8 +281,8 @@ static int apply_change(const struct sync_rules *rules, struct db *db,
         r->rev = visible ? stored.rev : 0;
         rc = history_unmerged(db, who, c, now_ms, r);
     } else {
-        rc = sync__merge_and_store(rules, db, who->device, c, have ? &stored : NULL, now_ms, r,
-                                   NULL, t);
+        rc = sync__merge_and_store(rules, db, who->device, who->user, c, have ? &stored : NULL,
+                                   now_ms, r, NULL, t);
     }
 out:
     if (have)

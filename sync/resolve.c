@@ -282,7 +282,7 @@ int sync_resolve(const struct sync_rules *rules, struct db *db, const struct db_
         goto out;
     }
 
-    rc = sync__merge_and_store(rules, db, device, c, &stored, now_ms, &res, &hid, touched);
+    rc = sync__merge_and_store(rules, db, device, NULL, c, &stored, now_ms, &res, &hid, touched);
     if (rc != 0)
         goto out;
     resolution = value_copy(&c->fields[0].value);

@@ -50,8 +50,18 @@ int sync__stamp_after(const struct proto_hlc *a, const char *a_device, const str
                       const char *b_device);
 
 /*
+ * The visit facts of merged record m (facts.c) for the store to keep with
+ * it; user is the user of the device that sent the change (NULL when no
+ * device did). 0 with *f (borrowing m's strings), or -1 when the store's
+ * SQL must derive them from the body instead. Pure; any thread.
+ */
+int sync__visit_facts(const struct sync__merged *m, const char *user, struct db_visit_facts *f);
+
+/*
  * Merges a valid change from device into stored (NULL: a new record) and
  * writes its history row, the record and its conflict candidates (apply.c).
+ * user is the user of device (for a new visit's creator), NULL when device
+ * is not a device (a supervisor's resolution).
  * Fills *r (its conflicts array is the caller's: sync_results_clear) and
  * *history_out (may be NULL: the change's history id), t (may be NULL) as
  * for sync_apply_push. Pushes and resolutions (resolve.c) both store their
@@ -59,7 +69,7 @@ int sync__stamp_after(const struct proto_hlc *a, const char *a_device, const str
  * thread, inside its transaction; 0 or a negative code.
  */
 int sync__merge_and_store(const struct sync_rules *rules, struct db *db, const char *device,
-                          const struct proto_change *c, const struct db_record *stored,
+                          const char *user, const struct proto_change *c, const struct db_record *stored,
                           int64_t now_ms, struct proto_result *r, int64_t *history_out,
                           struct sync_touched *t);
 
