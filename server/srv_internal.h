@@ -339,6 +339,11 @@ struct srv_metrics {
     atomic_ullong commit_ns;     /* the COMMITs' wall time summed */
     atomic_ullong commits;       /* committed groups: one WAL fsync each (writer) */
     atomic_ullong checkpoints;   /* checkpoints that copied pages (checkpointer) */
+    /* The poke fan-out of committed pushes and resolutions (service thread). */
+    atomic_ullong poke_fanouts;  /* fan-outs: one per committed push or resolve */
+    atomic_ullong pokes;         /* pokes queued by them */
+    atomic_ullong poke_ns;       /* their time summed: finding the sessions, queuing pokes */
+    atomic_ullong poke_max_ns;   /* the longest one */
 };
 
 /* Adds d to a gauge or counter with no ordering. Any thread (the counter's writer). */
@@ -356,6 +361,8 @@ int64_t srv_metrics_clock_ns(void);
 void srv_metrics_push(struct srv_metrics *m, const uint32_t outcomes[4]);
 /* One db_commit_group that took ns; committed: it COMMITted (an fsync). Writer thread. */
 void srv_metrics_commit(struct srv_metrics *m, int64_t ns, int committed);
+/* One poke fan-out that took ns and queued pokes pokes. Service thread. */
+void srv_metrics_poke(struct srv_metrics *m, int64_t ns, size_t pokes);
 
 /*
  * Appends the Prometheus text exposition (format 0.0.4, "# HELP" and
@@ -370,6 +377,25 @@ int srv_metrics_write(struct srv *srv, const struct db_store_stats *st, struct p
  * with its token (compared in constant time). Any thread.
  */
 int srv_metrics_authorized(const struct srv *srv, const char *authorization_header);
+
+/* ---- keep-alive (srv_keepalive.c, service thread) ------------------------- */
+
+/* A WebSocket's place in srv.alive: when it last proved alive, its ping. */
+struct srv_alive {
+    struct srv_list link; /* srv.alive, from the upgrade until it closes */
+    struct lws *wsi;
+    int64_t valid_ms;     /* proto_mono_ms of the upgrade or the last pong */
+    int ping_due;         /* the tick asked for a ping: send it when writable */
+    int pinged;           /* a ping went out since valid_ms */
+};
+
+void srv_alive_start(struct srv *srv, struct srv_alive *a, struct lws *wsi);
+void srv_alive_pong(struct srv *srv, struct srv_alive *a);
+void srv_alive_stop(struct srv_alive *a);
+/* At SERVER_WRITEABLE, first: sends a due ping. 0, or -1 for the callback to return. */
+int srv_alive_write(struct srv_alive *a);
+/* Pings the connections idle for --ping-interval, drops those idle for --idle-timeout. */
+void srv_alive_tick(struct srv *srv, int64_t now);
 
 /* ---- the live monitor (srv_monitor.c, service thread unless said) ---------- */
 
@@ -397,6 +423,7 @@ struct srv_watcher {
     int64_t hello_deadline;     /* proto_mono_ms */
     int hello_pending;          /* its token is at the reader */
     struct srv_principal *who;  /* the supervisor, once welcomed */
+    struct srv_alive alive;     /* srv->alive: its pings */
     struct srv_peer *peer;      /* its address (counted in conns); NULL when out of memory */
     char *rx;                   /* the message being assembled (SRV_MONITOR_MSG_MAX) */
     size_t rx_len;
@@ -461,6 +488,7 @@ struct srv_session;
 enum srv_phase { SRV_RUNNING, SRV_DRAINING, SRV_CLOSING, SRV_DONE };
 
 #define SRV_BUCKETS 1024 /* session id hash buckets (chained) */
+#define SRV_GRID_BUCKETS 256 /* grid index hash buckets (chained) */
 
 struct srv {
     const struct srv_config *cfg;
@@ -480,13 +508,22 @@ struct srv {
     atomic_int stop_requested; /* set by the signal thread */
     int64_t started_ms;
     char epoch[DB_EPOCH_SIZE]; /* the store's (db_epoch), read at start; read-only, any thread */
-    lws_retry_bo_t keepalive; /* from --ping-interval and --idle-timeout */
+    struct srv_list alive; /* srv_alive.link: every WebSocket, oldest sign of life first */
 
     /* Service thread only; the lists are set up by srv_sessions_init. */
     struct srv_list by_id[SRV_BUCKETS];     /* sessions by id (srv_session.id_link) */
     struct srv_list by_device[SRV_BUCKETS]; /* each device's live session (device_link) */
     struct srv_list sessions;               /* every registered session, newest first */
     size_t n_sessions;
+    /*
+     * The poke fan-out's index (srv_session.c): signed-in sessions by the
+     * grids of their scope, so that a push into one grid visits that grid's
+     * tablets only. A session whose scope is every grid (a supervisor's or
+     * admin's device), or whose entries could not be allocated, is on
+     * unindexed instead, and is checked against the scope at each push.
+     */
+    struct srv_list grids[SRV_GRID_BUCKETS]; /* struct srv_grid.link */
+    struct srv_list unindexed;               /* srv_session.unindexed_link */
     uint64_t next_session;
     enum srv_phase phase;
     int64_t phase_deadline; /* proto_mono_ms */
@@ -510,6 +547,20 @@ struct srv {
 
 /* ---- sessions (srv_session.c, service thread) ---------------------------- */
 
+/* The signed-in sessions whose scope lists one grid; freed when the last leaves. */
+struct srv_grid {
+    struct srv_list link;     /* its bucket of srv.grids */
+    struct srv_list members;  /* struct srv_grid_member.link */
+    char name[PROTO_ID_MAX + 1];
+};
+
+/* One session's place in the list of one grid of its scope. */
+struct srv_grid_member {
+    struct srv_list link; /* srv_grid.members */
+    struct srv_grid *grid;
+    struct srv_session *s;
+};
+
 /* One reply slot, in request order. ready: buf holds the whole message. */
 struct srv_reply {
     struct srv_list link; /* the session's replies */
@@ -527,8 +578,13 @@ struct srv_session {
     struct srv_list all_link;    /* srv.sessions; linked from ESTABLISHED to CLOSED */
     struct srv_list id_link;     /* srv.by_id, linked with all_link */
     struct srv_list device_link; /* srv.by_device while it is its device's live session */
+    /* In the grid index from its welcome until it closes: one of these two. */
+    struct srv_grid_member *grid_members; /* owned: one per grid of its scope */
+    size_t n_grid_members;
+    struct srv_list unindexed_link; /* srv.unindexed */
 
     struct srv_principal *who; /* NULL until welcome */
+    struct srv_alive alive;    /* srv.alive: its pings */
     struct srv_peer *peer;     /* its address's entry (counted in conns); NULL when out of memory */
     int hello_pending;
     int64_t hello_deadline; /* proto_mono_ms; meaningful while hello_link is linked */
@@ -588,8 +644,10 @@ void srv_session_hello_again(struct srv_session *s);
  * 4400. A photo chunk refused by the writer counts when its reply comes back.
  */
 void srv_session_bad(struct srv_session *s);
-/* Queues a poke (§2.5) with cursor, unless one is outstanding. */
-void srv_session_poke(struct srv_session *s, const char *cursor);
+/* Queues a poke (§2.5) with cursor, unless one is outstanding. 1 when queued, else 0. */
+int srv_session_poke(struct srv_session *s, const char *cursor);
+/* The grid index's entry of grid (its signed-in sessions), or NULL when none has it. */
+struct srv_grid *srv_grid_find(struct srv *srv, const char *grid);
 /* s's device was revoked: drops what is queued, says so, closes (4401). */
 void srv_session_revoked(struct srv_session *s);
 /*

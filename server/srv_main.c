@@ -107,6 +107,9 @@ int srv_host_is_loopback(const char *host)
 }
 
 /* The address lws binds: an IP literal ("localhost" means 127.0.0.1). */
+
+/* A retry policy with no hangup: lws arms no validity timer per connection. */
+static const lws_retry_bo_t no_lws_keepalive;
 static const char *bind_address(const char *host)
 {
     struct in_addr a4;
@@ -376,10 +379,8 @@ static int start_lws(struct srv *srv)
     info.iface = bind_address(c->host);
     info.port = c->port;
     info.protocols = srv_protocols;
-    /* lws pings a connection ping_s after its last pong and drops it at idle_s. */
-    srv->keepalive.secs_since_valid_ping = (uint16_t)c->ping_s;
-    srv->keepalive.secs_since_valid_hangup = (uint16_t)c->idle_s;
-    info.retry_and_idle_policy = &srv->keepalive;
+    /* lws's own keep-alive off (a hangup of 0): srv_keepalive.c pings. */
+    info.retry_and_idle_policy = &no_lws_keepalive;
     info.ssl_cert_filepath = c->tls_cert;
     info.ssl_private_key_filepath = c->tls_key;
     /* HTTP/1.1 only: lws ignores rx flow control on h2 streams. */

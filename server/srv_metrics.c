@@ -74,6 +74,19 @@ void srv_metrics_commit(struct srv_metrics *m, int64_t ns, int committed)
         srv_metric_inc(&m->commits);
 }
 
+/* Service thread: once per poke fan-out (srv_complete.c). */
+void srv_metrics_poke(struct srv_metrics *m, int64_t ns, size_t pokes)
+{
+    unsigned long long u = ns > 0 ? (unsigned long long)ns : 0;
+
+    srv_metric_inc(&m->poke_fanouts);
+    atomic_fetch_add_explicit(&m->pokes, pokes, memory_order_relaxed);
+    atomic_fetch_add_explicit(&m->poke_ns, u, memory_order_relaxed);
+    /* One writing thread: a plain compare is enough. */
+    if (u > atomic_load_explicit(&m->poke_max_ns, memory_order_relaxed))
+        atomic_store_explicit(&m->poke_max_ns, u, memory_order_relaxed);
+}
+
 static unsigned long long load(const atomic_ullong *c)
 {
     return atomic_load_explicit(c, memory_order_relaxed);
@@ -173,6 +186,19 @@ int srv_metrics_write(struct srv *srv, const struct db_store_stats *st, struct p
     scalar(out, &rc, "visitsync_checkpoints_total", "counter",
            "WAL checkpoints that copied pages into the database file.",
            (long long)load(&m->checkpoints));
+    scalar(out, &rc, "visitsync_poke_fanouts_total", "counter",
+           "Committed pushes and resolutions whose tablets were poked (one fan-out each).",
+           (long long)load(&m->poke_fanouts));
+    scalar(out, &rc, "visitsync_pokes_total", "counter",
+           "Pokes queued to signed-in tablets by the fan-outs.", (long long)load(&m->pokes));
+    family(out, &rc, "visitsync_poke_fanout_seconds_total", "counter",
+           "Service-thread time of the fan-outs: finding the tablets to poke, queuing pokes.");
+    metrics_printf(out, &rc, "visitsync_poke_fanout_seconds_total %.9f\n",
+                   (double)load(&m->poke_ns) / 1e9);
+    family(out, &rc, "visitsync_poke_fanout_max_seconds", "gauge",
+           "The longest poke fan-out since the server started.");
+    metrics_printf(out, &rc, "visitsync_poke_fanout_max_seconds %.9f\n",
+                   (double)load(&m->poke_max_ns) / 1e9);
     scalar(out, &rc, "visitsync_signin_failures_total", "counter",
            "Refused sign-ins (devices and monitors): unknown, revoked or wrong token.",
            (long long)load(&m->signin_failures));

@@ -320,6 +320,8 @@ static int watcher_writable(struct srv_watcher *w)
 {
     struct srv_list *first = srv_list_first(&w->queue);
 
+    if (w->alive.ping_due)
+        return srv_alive_write(&w->alive);
     free(w->sent);
     w->sent = NULL;
     if (first != NULL) {
@@ -759,6 +761,7 @@ static void watcher_cleanup(struct srv_watcher *w)
     struct srv *srv = w->srv;
 
     watcher_hello_unwait(w);
+    srv_alive_stop(&w->alive);
     srv_list_remove(&w->link);
     srv->mon.n--;
     srv_metric_add(&srv->metrics.watchers, -1);
@@ -805,6 +808,11 @@ int srv_monitor_callback(struct lws *wsi, enum lws_callback_reasons reason, void
         srv_metric_add(&srv->metrics.watchers, 1);
         w->peer = srv_peer_attach(&srv->peers, srv_peer_address(wsi, addr, sizeof addr));
         watcher_hello_wait(w);
+        srv_alive_start(srv, &w->alive, wsi);
+        return 0;
+    case LWS_CALLBACK_RECEIVE_PONG:
+        if (w != NULL && srv_list_linked(&w->link))
+            srv_alive_pong(w->srv, &w->alive);
         return 0;
     case LWS_CALLBACK_RECEIVE:
         if (w != NULL && srv_list_linked(&w->link))

@@ -37,6 +37,11 @@
  *   the close reason and returns -1.
  * - The lists (sessions, the id and device tables, the hello FIFO, each
  *   session's replies) are srv_list.h links: O(1) to enter and leave.
+ * - The grid index: at its welcome a session enters the list of each grid
+ *   of its scope (a supervisor's, whose scope is every grid, a list of its
+ *   own), and leaves them when it starts closing. A push's pokes visit the
+ *   lists of the grids it changed (srv_complete.c), so their cost is the
+ *   tablets of those grids, not every connection.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -54,6 +59,8 @@ static void device_add(struct srv_session *s);
 static void device_remove(struct srv_session *s);
 static void hello_wait(struct srv_session *s);
 static void hello_unwait(struct srv_session *s);
+static void grids_index(struct srv_session *s);
+static void grids_unindex(struct srv_session *s);
 
 /* ---- flow control -------------------------------------------------------- */
 
@@ -177,6 +184,7 @@ void srv_session_close(struct srv_session *s, int code, const char *why, int kee
     s->rx = NULL;
     s->rx_len = s->rx_cap = 0;
     hello_unwait(s);
+    grids_unindex(s); /* a closing session is poked no more */
     /*
      * A peer that never lets us write is dropped without the close frame.
      * Not while stopping: the stop has its own deadline, and lws keeps
@@ -537,8 +545,11 @@ static void on_receive(struct srv_session *s, const void *in, size_t len)
         return;
     }
     if (s->rx_len + len > s->rx_cap) {
-        size_t cap = s->rx_cap ? s->rx_cap : 4096;
+        /* The first piece: room for the rest of its frame (a message is one frame, usually). */
+        size_t cap = s->rx_cap ? s->rx_cap : len + lws_remaining_packet_payload(s->wsi);
         char *grown;
+        if (cap < 256)
+            cap = 256;
         while (cap < s->rx_len + len)
             cap *= 2;
         if (cap > max)
@@ -557,11 +568,10 @@ static void on_receive(struct srv_session *s, const void *in, size_t len)
         return;
     dispatch_message(s);
     s->rx_len = 0;
-    if (s->rx_cap > 65536) { /* do not keep a large buffer for an idle session */
-        free(s->rx);
-        s->rx = NULL;
-        s->rx_cap = 0;
-    }
+    /* An idle tablet holds no buffer: 50,000 of them would keep 200 MiB in 4 KiB ones. */
+    free(s->rx);
+    s->rx = NULL;
+    s->rx_cap = 0;
 }
 
 /*
@@ -597,6 +607,8 @@ static int on_writable(struct srv_session *s)
     struct srv_reply *r = first != NULL ? reply_of(first) : NULL;
     size_t len;
 
+    if (s->alive.ping_due)
+        return srv_alive_write(&s->alive);
     /* lws is done with the previous buffer (permessage-deflate may drain it late). */
     proto_buf_free(&s->sent);
     if (r != NULL && r->ready) {
@@ -628,6 +640,7 @@ static int on_writable(struct srv_session *s)
 static void session_cleanup(struct srv_session *s)
 {
     hello_unwait(s);
+    srv_alive_stop(&s->alive);
     srv_metric_add(&s->srv->metrics.connections, -1);
     /* Offline only when it still was its device's session (not replaced by a newer one). */
     if (srv_list_linked(&s->device_link))
@@ -635,6 +648,7 @@ static void session_cleanup(struct srv_session *s)
     srv_peer_detach(&s->srv->peers, s->peer, proto_mono_ms());
     s->peer = NULL;
     device_remove(s);
+    grids_unindex(s);
     session_unregister(s);
     replies_drop(s, 0);
     proto_buf_free(&s->sent);
@@ -647,7 +661,8 @@ static void session_cleanup(struct srv_session *s)
 /* ---- the hello deadline (§2.1) -------------------------------------------- */
 
 /*
- * Service thread (a context sul): closes overdue sessions, once a second
+ * Service thread (a context sul): closes overdue sessions, pings the idle
+ * WebSockets and drops the silent ones (srv_keepalive.c), once a second
  * forgets peer addresses whose throttle state decayed, then looks again soon.
  */
 void srv_hello_tick(lws_sorted_usec_list_t *sul)
@@ -663,6 +678,7 @@ void srv_hello_tick(lws_sorted_usec_list_t *sul)
             break;
         srv_session_close(s, SRV_CLOSE_HELLO_TIMEOUT, "no hello within 10 s", 0);
     }
+    srv_alive_tick(srv, now);
     if (now - srv->peers_swept >= 1000) {
         srv_peers_sweep(&srv->peers, now);
         srv->peers_swept = now;
@@ -703,6 +719,7 @@ void srv_session_welcome(struct srv_session *s, struct srv_principal *who)
     }
     s->who = who;
     device_add(s);
+    grids_index(s);
     srv_monitor_presence(s->srv, &who->p, 1);
     srv_log(SRV_LOG_INFO, "session %llu: device %s (user %s) connected", (unsigned long long)s->id,
             s->who->p.device, s->who->p.user);
@@ -716,21 +733,22 @@ void srv_session_hello_again(struct srv_session *s)
 }
 
 /* Service thread: called for every session a push pokes, so it stays small. */
-void srv_session_poke(struct srv_session *s, const char *cursor)
+int srv_session_poke(struct srv_session *s, const char *cursor)
 {
     struct srv_reply *r;
 
     if (s->poke_outstanding)
-        return;
+        return 0;
     r = reply_add(s, 0);
     if (r == NULL)
-        return;
+        return 0;
     if (proto_write_poke(&r->buf, cursor) != 0) {
         reply_unlink(s, r);
-        return;
+        return 0;
     }
     s->poke_outstanding = 1;
     reply_ready(s, r);
+    return 1;
 }
 
 /* Service thread. */
@@ -777,12 +795,18 @@ struct srv_session *srv_session_find(struct srv *srv, uint64_t id)
 
 /* ---- the device table: the one live connection of each device ------------- */
 
+/* FNV-1a of a device id or grid id, for the tables' buckets. */
+static uint64_t name_hash(const char *name)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+        h = (h ^ *p) * 1099511628211ULL;
+    return h;
+}
+
 static struct srv_list *device_bucket(struct srv *srv, const char *device)
 {
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (const unsigned char *p = (const unsigned char *)device; *p; p++)
-        h = (h ^ *p) * 1099511628211ULL;
-    return &srv->by_device[h % SRV_BUCKETS];
+    return &srv->by_device[name_hash(device) % SRV_BUCKETS];
 }
 
 /* Service thread. */
@@ -813,6 +837,101 @@ static void device_remove(struct srv_session *s)
     }
 }
 
+/* ---- the grid index: signed-in sessions by the grids of their scope -------- */
+
+static struct srv_list *grid_bucket(struct srv *srv, const char *grid)
+{
+    return &srv->grids[name_hash(grid) % SRV_GRID_BUCKETS];
+}
+
+/* Service thread. */
+struct srv_grid *srv_grid_find(struct srv *srv, const char *grid)
+{
+    struct srv_list *head = grid_bucket(srv, grid), *l;
+
+    SRV_LIST_FOREACH(l, head) {
+        struct srv_grid *g = srv_list_entry(l, struct srv_grid, link);
+        if (strcmp(g->name, grid) == 0)
+            return g;
+    }
+    return NULL;
+}
+
+/* The entry of grid, created empty when missing; NULL when out of memory or not an id. */
+static struct srv_grid *grid_get(struct srv *srv, const char *grid)
+{
+    struct srv_grid *g = srv_grid_find(srv, grid);
+
+    if (g != NULL || strlen(grid) > PROTO_ID_MAX)
+        return g;
+    g = calloc(1, sizeof *g);
+    if (g == NULL)
+        return NULL;
+    memcpy(g->name, grid, strlen(grid) + 1);
+    srv_list_init(&g->members);
+    srv_list_insert_head(grid_bucket(srv, grid), &g->link);
+    return g;
+}
+
+/*
+ * Enters s (just welcomed) in the list of each grid of its scope. A scope
+ * of every grid puts it on srv.unindexed, where each push checks its scope
+ * (a grid created after its welcome is in it too); so does a failure to
+ * allocate its entries, which costs a scope check per push, never a poke.
+ * A scope without grids is indexed nowhere: nothing it could see changes.
+ */
+static void grids_index(struct srv_session *s)
+{
+    const struct db_scope *scope = &s->who->p.scope;
+    struct srv_grid_member *m;
+
+    if (scope->all)
+        goto unindexed;
+    if (scope->n == 0)
+        return;
+    m = calloc(scope->n, sizeof *m);
+    if (m == NULL)
+        goto failed;
+    s->grid_members = m;
+    for (size_t i = 0; i < scope->n; i++) {
+        struct srv_grid *g;
+        if (scope->grids[i] == NULL)
+            continue;
+        g = grid_get(s->srv, scope->grids[i]);
+        if (g == NULL)
+            goto failed;
+        m[s->n_grid_members].grid = g;
+        m[s->n_grid_members].s = s;
+        srv_list_insert_tail(&g->members, &m[s->n_grid_members].link);
+        s->n_grid_members++;
+    }
+    return;
+failed:
+    grids_unindex(s);
+    srv_log(SRV_LOG_WARN, "session %llu (%s): out of memory for the grid index; its pokes are "
+            "found by a scope check", (unsigned long long)s->id, s->who->p.device);
+unindexed:
+    srv_list_insert_head(&s->srv->unindexed, &s->unindexed_link);
+}
+
+/* Takes s out of the grid index (it may be in none); frees the grids left empty. */
+static void grids_unindex(struct srv_session *s)
+{
+    for (size_t i = 0; i < s->n_grid_members; i++) {
+        struct srv_grid *g = s->grid_members[i].grid;
+        srv_list_remove(&s->grid_members[i].link);
+        if (srv_list_empty(&g->members)) {
+            srv_list_remove(&g->link);
+            free(g);
+        }
+    }
+    free(s->grid_members);
+    s->grid_members = NULL;
+    s->n_grid_members = 0;
+    if (srv_list_linked(&s->unindexed_link))
+        srv_list_remove(&s->unindexed_link);
+}
+
 /* ---- the hello FIFO: sessions that owe a hello, oldest first ---------------- */
 
 /* Puts s at the tail of the hello list with a deadline of now + 10 s. */
@@ -838,8 +957,12 @@ void srv_sessions_init(struct srv *srv)
         srv_list_init(&srv->by_id[b]);
         srv_list_init(&srv->by_device[b]);
     }
+    for (size_t b = 0; b < SRV_GRID_BUCKETS; b++)
+        srv_list_init(&srv->grids[b]);
+    srv_list_init(&srv->unindexed);
     srv_list_init(&srv->sessions);
     srv_list_init(&srv->hello_waiting);
+    srv_list_init(&srv->alive);
 }
 
 /* ---- the lws protocol callback -------------------------------------------- */
@@ -922,7 +1045,12 @@ int srv_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         srv_metric_add(&srv->metrics.connections, 1);
         s->peer = srv_peer_attach(&srv->peers, srv_peer_address(wsi, addr, sizeof addr));
         hello_wait(s);
+        srv_alive_start(srv, &s->alive, wsi);
         srv_log(SRV_LOG_DEBUG, "session %llu: connected", (unsigned long long)s->id);
+        return 0;
+    case LWS_CALLBACK_RECEIVE_PONG:
+        if (s != NULL && srv_list_linked(&s->all_link))
+            srv_alive_pong(s->srv, &s->alive);
         return 0;
     case LWS_CALLBACK_RECEIVE:
         if (s != NULL && srv_list_linked(&s->all_link))

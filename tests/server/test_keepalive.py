@@ -1,9 +1,10 @@
 """Keep-alive (--ping-interval, --idle-timeout): pings, and peers that never answer them.
 
-lws pings a connection --ping-interval seconds after the upgrade or its last
-pong and drops it (no close frame: the TCP connection is closed) when no pong
-came --idle-timeout seconds after the last one. Only a pong counts: messages
-do not.
+The server (server/srv_keepalive.c) pings a WebSocket --ping-interval
+seconds after the upgrade or its last pong and drops it (no close frame: the
+TCP connection is closed) when no pong came --idle-timeout seconds after the
+last one. Only a pong counts: messages do not. Tablets' sessions and
+supervisors' monitors alike.
 """
 import asyncio
 import subprocess
@@ -66,6 +67,21 @@ async def test_a_peer_that_never_answers_pings_is_dropped(env):
         await send(live, {"type": "schema", "req": "s"})
         assert (await recv(live))["type"] == "schema"
         await live.close()
+    finally:
+        srv.kill()
+
+
+async def test_a_silent_monitor_is_dropped_too(env):
+    env.standard()
+    srv = Server(env, "--ping-interval", str(PING), "--idle-timeout", str(IDLE))
+    try:
+        reader, writer = await raw_ws_open(srv, path="/monitor", subprotocol="visitsync.monitor")
+        took, pings = await until_dropped(reader, IDLE + 14)
+        writer.close()
+        print("silent monitor dropped after %.1fs (%d ping(s) seen)" % (took, pings))
+        # Its hello deadline is 10 s: the keep-alive must come first.
+        assert IDLE - 1 <= took <= IDLE + 2, took
+        assert pings >= 1, pings
     finally:
         srv.kill()
 

@@ -18,7 +18,9 @@ FAMILIES = {
     "visitsync_checkpoints_total": "counter", "visitsync_signin_failures_total": "counter",
     "visitsync_throttled_hellos_total": "counter", "visitsync_db_bytes": "gauge",
     "visitsync_records": "gauge", "visitsync_cursor": "gauge",
-    "visitsync_conflicts_open": "gauge",
+    "visitsync_conflicts_open": "gauge", "visitsync_poke_fanouts_total": "counter",
+    "visitsync_pokes_total": "counter", "visitsync_poke_fanout_seconds_total": "counter",
+    "visitsync_poke_fanout_max_seconds": "gauge",
 }
 
 

@@ -1,8 +1,10 @@
 """push/ack (§2.2), welcome.seq, merge outcomes, scope (§3), pull (§2.4) and poke (§2.5)."""
 import asyncio
+import re
+import urllib.request
 
-from vstest import (change, cursor_id, no_message, now_ms, pull_all, push, recv, send, session,
-                    Server, subject)
+from vstest import (WAIT, change, cursor_id, no_message, now_ms, pull_all, push, recv, send,
+                    session, Server, subject)
 
 
 async def test_push_ack_and_duplicate_resend(env):
@@ -210,6 +212,8 @@ async def test_pull_pages_with_limit_and_more(env):
 
 async def test_poke_reaches_other_devices_of_the_grid_once(env):
     env.standard()
+    env.user("c4", "cadre", ["g01", "g02"])
+    env.device("tabD", "c4")
     srv = Server(env)
     try:
         a, _ = await session(srv, env, "tabA")  # g01
@@ -232,10 +236,44 @@ async def test_poke_reaches_other_devices_of_the_grid_once(env):
         await pull_all(b)
         await push(a, "a4", [subject(4, "s4", "g02")])
         assert await no_message(b, 0.5) is None and await no_message(c, 0.1) is None
-        for ws in (a, b, c):
+        assert poke_counters(srv) == (3, 2), "fan-outs (a1..a3) and pokes (b twice)"
+
+        # Pokes are found by grid: tabC, the only tablet of g02, leaves and comes back (g02
+        # leaves the index and enters it again); a supervisor's tablet (every grid) is poked
+        # for any grid; a tablet of two grids is poked once for a push into both.
+        await c.close()
+        c, _ = await session(srv, env, "tabC")
+        s, _ = await session(srv, env, "tabS")
+        d, _ = await session(srv, env, "tabD")  # g01 and g02
+        ack = await push(s, "s1", [subject(1, "s5", "g02")])
+        for ws in (c, d):
+            assert await recv(ws) == {"type": "poke", "cursor": ack["cursor"]}
+            await pull_all(ws)
+        assert await no_message(b, 0.3) is None, "a tablet of g01 was poked for g02"
+        ack = await push(a, "a5", [subject(5, "s6", "g01")])
+        for ws in (b, d, s):
+            assert await recv(ws) == {"type": "poke", "cursor": ack["cursor"]}
+            await pull_all(ws)
+        assert await no_message(c, 0.3) is None, "a tablet of g02 was poked for g01"
+        ack = await push(s, "s2", [subject(2, "s7", "g01"), subject(3, "s8", "g02")])
+        for ws in (a, b, c, d):
+            assert await recv(ws) == {"type": "poke", "cursor": ack["cursor"]}
+        assert await no_message(d, 0.5) is None, "a tablet of both grids was poked twice"
+        assert await no_message(s, 0.1) is None, "the pushing supervisor was poked"
+        assert poke_counters(srv) == (6, 2 + 2 + 3 + 4)
+        for ws in (a, b, c, d, s):
             await ws.close()
     finally:
         srv.kill()
+
+
+def poke_counters(srv):
+    """(visitsync_poke_fanouts_total, visitsync_pokes_total) of GET /metrics."""
+    with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % srv.port, timeout=WAIT) as r:
+        text = r.read().decode()
+    got = dict(re.findall(r"^(visitsync_poke_fanouts_total|visitsync_pokes_total) (\d+)$", text,
+                          re.M))
+    return int(got["visitsync_poke_fanouts_total"]), int(got["visitsync_pokes_total"])
 
 
 async def test_max_skew_option(env):

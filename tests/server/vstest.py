@@ -356,18 +356,19 @@ def healthz(server):
         return r.status, json.loads(r.read())
 
 
-async def raw_ws_open(server, local_host=None, timeout=WAIT):
+async def raw_ws_open(server, local_host=None, timeout=WAIT, path="/sync", subprotocol=SUBPROTOCOL):
     """A WebSocket upgrade done by hand on an asyncio stream, from local_host (an address
-    such as 127.0.0.7) when given. Returns (reader, writer) positioned after the 101
-    response; fails on any other answer."""
+    such as 127.0.0.7) when given, to path with subprotocol. Returns (reader, writer)
+    positioned after the 101 response; fails on any other answer."""
     import base64
     kw = {"local_addr": (local_host, 0)} if local_host else {}
     reader, writer = await asyncio.wait_for(
         asyncio.open_connection("127.0.0.1", server.port, **kw), timeout)
     key = base64.b64encode(os.urandom(16)).decode()
-    writer.write(("GET /sync HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
+    writer.write(("GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
                   "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n"
-                  "Sec-WebSocket-Protocol: %s\r\n\r\n" % (server.port, key, SUBPROTOCOL)).encode())
+                  "Sec-WebSocket-Protocol: %s\r\n\r\n"
+                  % (path, server.port, key, subprotocol)).encode())
     try:
         head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout)
     except BaseException:
