@@ -46,6 +46,13 @@ int bench_loop_new(struct bench_loop **out);
 void bench_loop_free(struct bench_loop *loop);
 /* Waits up to timeout_ms for events and handles them; returns 0 or -1 (errno). */
 int bench_loop_run_once(struct bench_loop *loop, int timeout_ms);
+/*
+ * Connections started after this come from the loopback IPv4 address addr
+ * (NULL: the kernel's choice, 127.0.0.1). One source address has one
+ * ephemeral port range (about 28,000 ports) towards the server: more
+ * connections than that need several. Returns 0, or -1 for a non-loopback addr.
+ */
+int bench_loop_set_source(struct bench_loop *loop, const char *addr);
 
 /*
  * Starts a non-blocking connect to ws://host:port/path (host must be a
@@ -119,6 +126,28 @@ void bench_visit_id(struct bench_rng *r, char out[33]);
  */
 size_t bench_visit_fields(struct bench_rng *r, const char *grid, int64_t now_ms, char *buf,
                           size_t size);
+
+/* Subjects per grid that visits name ("s-g01-0001".."s-g01-0300"). */
+#define BENCH_SUBJECTS 300
+/* The id of the n-th (1-based) subject of grid. */
+void bench_subject_id(const char *grid, int n, char out[24]);
+/*
+ * Writes the "fields" object of a new subject of the default schema: name,
+ * grid, status, employment, income, dibao, disability_cert, phone, address
+ * and family_notes of 60–120 characters; about 500 bytes. Returns its
+ * length, or 0 when size is too small (use 4096).
+ */
+size_t bench_subject_fields(struct bench_rng *r, const char *grid, char *buf, size_t size);
+/*
+ * Writes the "fields" of a cadre's edit of an existing record: for a
+ * subject (subject != 0) employment and income, family_notes or dibao; for
+ * a visit assistance, notes or needs; pick chooses which. Two calls with
+ * the same pick and rng state but different side (0, 1) write different
+ * values of the same fields: a concurrent edit that conflicts. Returns the
+ * length, or 0 when size is too small (use 4096).
+ */
+size_t bench_edit_fields(struct bench_rng *r, int subject, int pick, int side, char *buf,
+                         size_t size);
 
 /* ---- the server process ------------------------------------------------- */
 

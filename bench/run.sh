@@ -8,7 +8,15 @@
 #                pushes of B with K in flight, then each pulls its grid;
 #   2b. paced  — the same devices pushing once every 2 s each (ack latency
 #                at half load, not behind a saturated queue);
+#   2c. mixed  — the ingest's devices, batch and in-flight, but 30 % of the
+#                changes edit subjects and visits already on the server (5 %
+#                of the edits concurrent, so they conflict); then a pull that
+#                checks no change was lost; and bench/decode, the stored-
+#                record decoder against cJSON;
 #   3. conn    — `visitsync serve` + 10,000 idle authenticated connections;
+#   3b. conn50k — 50,000 from 127.0.0.2..5, then 20 pushes into one grid
+#                whose tablets pull on each poke (the poke fan-out's time);
+#                fewer when `ulimit -n` is lower (the lines say how many);
 #   4. peer    — pouchdb-server + bench/peer/load.js with the same docs;
 #   5. api     — the supervisors' API while a paced ingest runs: GET
 #                /api/status over 10,000 enrolled devices, then GET
@@ -19,17 +27,21 @@
 #   7. field   — the field app in headless Chromium (bench/field_bench.mjs):
 #                a cadre's sign-in link to offline-ready on demo grid g01,
 #                and an outbox of BENCH_FIELD_CHANGES visits made offline
-#                and synced.
+#                and synced;
+#   8. sweep   — ingest (closed loop, 50,000 visits in all) and the paced ack
+#                latency at 20, 50, 100, 200 and 500 devices, into sweep.csv,
+#                drawn by bench/plot.py into sweep.svg.
 # Every server is started here on 127.0.0.1 and stopped here; every client
-# has a timeout. The last ten lines are the summary, one figure each.
+# has a timeout. The last lines are the summary, one figure each.
 #
 # Knobs (environment): BENCH_DEVICES (200), BENCH_VISITS (500), BENCH_BATCH
-# (50), BENCH_INFLIGHT (4), BENCH_CONN (10000), BENCH_PEER_VISITS (100),
-# BENCH_API_DEVICES (10000), BENCH_API_REQUESTS (200), BENCH_API_PACE_MS
-# (the paced phase's BENCH_PACE_MS, 2000), BENCH_SKIP_PEER=1,
-# BENCH_SKIP_CONN=1, BENCH_SKIP_API=1, BENCH_UPLOAD_PHOTOS (8), BENCH_UPLOAD_MIB
-# (4), BENCH_SKIP_BLOB=1, BENCH_FIELD_CHANGES (1000), BENCH_SKIP_FIELD=1,
-# BENCH_BUILD, BENCH_WORK.
+# (50), BENCH_INFLIGHT (4), BENCH_CONN (10000), BENCH_CONN_50K (50000),
+# BENCH_PEER_VISITS (100), BENCH_API_DEVICES (10000), BENCH_API_REQUESTS
+# (200), BENCH_API_PACE_MS (the paced phase's BENCH_PACE_MS, 2000),
+# BENCH_UPLOAD_PHOTOS (8), BENCH_UPLOAD_MIB (4), BENCH_FIELD_CHANGES (1000),
+# BENCH_SWEEP_DEVICES ("20 50 100 200 500"), BENCH_BUILD, BENCH_WORK; and
+# BENCH_SKIP_X=1 skips phase X: MIXED, CONN, CONN50K, PEER, API, BLOB,
+# FIELD, SWEEP.
 set -u
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${BENCH_BUILD:-$top/build-bench-release}
@@ -39,6 +51,7 @@ V=${BENCH_VISITS:-500}
 B=${BENCH_BATCH:-50}
 K=${BENCH_INFLIGHT:-4}
 NCONN=${BENCH_CONN:-10000}
+NCONN50=${BENCH_CONN_50K:-50000}
 PV=${BENCH_PEER_VISITS:-100}
 NAPI=${BENCH_API_DEVICES:-10000}
 NREQ=${BENCH_API_REQUESTS:-200}
@@ -62,7 +75,7 @@ mkdir -p "$build"
 cmake -S "$top" -B "$build" -DCMAKE_BUILD_TYPE="$btype" \
   -DCMAKE_C_FLAGS="$bflags" >"$build/bench-cmake.log" 2>&1 ||
   { cat "$build/bench-cmake.log" >&2; echo "run.sh: cmake configure failed" >&2; exit 1; }
-cmake --build "$build" -j2 --target visitsync bench_loadgen bench_conn bench_setup bench_limit bench_upload \
+cmake --build "$build" -j2 --target visitsync bench_loadgen bench_conn bench_setup bench_limit bench_upload bench_decode \
   >"$build/bench-build.log" 2>&1 ||
   { tail -30 "$build/bench-build.log" >&2; echo "run.sh: build failed" >&2; exit 1; }
 vs=$build/cli/visitsync
@@ -144,6 +157,24 @@ say "paced: $D devices, one push of $B every $PACE ms each"
       --server-pid "$srv_pid" | tee "$work/paced.log" >&2
     stop_server; }
 
+# ---- 2c. a realistic mix: new visits and edits ------------------------------------------
+# loadgen creates the grids' subjects first (not counted), then each change
+# is a new visit or (30 %) an edit of a record its device saw acked; 5 % of
+# the edits go to two devices of a grid at once, so the server answers one
+# of each pair `conflict`. The pull afterwards checks every record is there
+# at least at the rev of its last ack (mixed_lost).
+if [ "${BENCH_SKIP_MIXED:-0}" != 1 ]; then
+  say "mixed: $D devices x $V changes, 30 % edits (5 % of them concurrent), batch $B, $K in flight"
+  "$bin/setup" --db "$work/mixed.db" --devices "$D" --out "$work/creds-mixed" >&2 &&
+    start_server "$work/mixed.db" "$work/serve-mixed" &&
+    { timeout 150 "$bin/loadgen" --port "$srv_port" --creds "$work/creds-mixed" --devices "$D" \
+        --visits "$V" --batch "$B" --inflight "$K" --updates 30 --conflicts 5 --timeout 120 \
+        --server-pid "$srv_pid" | tee "$work/mixed.log" >&2
+      stop_server; }
+  rm -f "$work"/mixed.db*
+  timeout 30 "$bin/decode" | tee "$work/decode.log" >&2
+fi
+
 # ---- 3. idle connections ----------------------------------------------------------------------
 if [ "${BENCH_SKIP_CONN:-0}" != 1 ]; then
   say "conn: $NCONN idle authenticated connections"
@@ -152,6 +183,32 @@ if [ "${BENCH_SKIP_CONN:-0}" != 1 ]; then
     { timeout 120 "$bin/conn" --port "$srv_port" --creds "$work/creds-conn" --count "$NCONN" \
         --hold 5 --timeout 90 --server-pid "$srv_pid" | tee "$work/conn.log" >&2
       stop_server; }
+fi
+
+# ---- 3b. 50,000 idle connections and the poke fan-out ------------------------------------------
+# One source address has ~28,000 ephemeral ports towards the server, so conn
+# spreads the connections over 127.0.0.2..5; server and conn each need a
+# descriptor per connection (one process each, so NCONN50 + 100 of ulimit -n).
+# Then the first tablet pushes one visit into its grid 20 times; every tablet
+# pulls when poked, and the server's /metrics give the fan-out's time.
+# A lower `ulimit -n` (a container without CAP_SYS_RESOURCE) caps the count:
+# then idle_50k_rss_mib is not measured, and the lines name the count held.
+if [ "${BENCH_SKIP_CONN50K:-0}" != 1 ]; then
+  cap=$(( ($(ulimit -n) - 200) / 100 * 100 ))
+  if [ "$cap" -lt "$NCONN50" ]; then
+    echo "run.sh: ulimit -n is $(ulimit -n): conn50k holds $cap connections, not $NCONN50" >&2
+    NCONN50=$cap
+  fi
+  say "conn50k: $NCONN50 idle authenticated connections, then 20 pushes into one grid"
+  if [ "$NCONN50" -gt 0 ]; then
+    "$bin/setup" --db "$work/conn50k.db" --devices "$NCONN50" --out "$work/creds-conn50k" >&2 &&
+      start_server "$work/conn50k.db" "$work/serve-conn50k" &&
+      { timeout 600 "$bin/conn" --port "$srv_port" --creds "$work/creds-conn50k" \
+          --count "$NCONN50" --sources 4 --hold 5 --timeout 300 --pushes 20 \
+          --server-pid "$srv_pid" | tee "$work/conn50k.log" >&2
+        stop_server; }
+  fi
+  rm -f "$work"/conn50k.db*
 fi
 
 # ---- 4. the peer: pouchdb-server ------------------------------------------------------------------
@@ -262,6 +319,33 @@ if [ "${BENCH_SKIP_FIELD:-0}" != 1 ]; then
   rm -rf "$work/field"
 fi
 
+# ---- 8. ingest and paced ack latency against the number of devices ---------------------------------
+# The same loadgen runs as phases 2 and 2b at each count, on fresh
+# databases: closed loop with 50,000 visits in all (batch B, K in flight),
+# then one push of B per device every PACE ms for five pushes. bench/plot.py
+# draws sweep.csv (docs/performance.md shows the result).
+if [ "${BENCH_SKIP_SWEEP:-0}" != 1 ]; then
+  echo "devices,ingest_records_per_s,paced_ack_p50_ms,paced_ack_p99_ms" >"$work/sweep.csv"
+  for n in ${BENCH_SWEEP_DEVICES:-20 50 100 200 500}; do
+    say "sweep: $n devices"
+    per=$(( 50000 / n / B * B )); [ "$per" -ge "$B" ] || per=$B
+    for kind in ingest paced; do
+      args=(--visits "$per" --inflight "$K")
+      [ $kind = paced ] && args=(--visits $((B * 5)) --inflight "$K" --pace-ms "$PACE" --no-pull)
+      "$bin/setup" --db "$work/sweep.db" --devices "$n" --out "$work/creds-sweep" >/dev/null &&
+        start_server "$work/sweep.db" "$work/serve-sweep" &&
+        { timeout 150 "$bin/loadgen" --port "$srv_port" --creds "$work/creds-sweep" --devices "$n" \
+            --batch "$B" "${args[@]}" --timeout 120 --server-pid "$srv_pid" \
+            >"$work/sweep-$kind-$n.log" 2>&1
+          stop_server; }
+      rm -f "$work"/sweep.db*
+    done
+    echo "$n,$(val "$work/sweep-ingest-$n.log" ingest_records_per_s),$(val "$work/sweep-paced-$n.log" ack_p50_ms),$(val "$work/sweep-paced-$n.log" ack_p99_ms)" >>"$work/sweep.csv"
+  done
+  cat "$work/sweep.csv" >&2
+  python3 "$top/bench/plot.py" "$work/sweep.csv" "$work/sweep.svg" && say "sweep: drawn in $work/sweep.svg"
+fi
+
 # ---- summary ------------------------------------------------------------------------------------------
 ingest=$(val "$work/loadgen.log" ingest_records_per_s)
 limit=$(val "$work/limit.log" limit_single_txn_records_per_s)
@@ -271,6 +355,8 @@ echo "paced_ack_p50_ms: $(val "$work/paced.log" ack_p50_ms) paced_ack_p99_ms: $(
 for n in status_10k report; do
   echo "api $n: p50_ms $(val "$work/$n.log" ${n}_p50_ms) samples $(val "$work/$n.log" ${n}_samples) ingest_records_per_s $(val "$work/$n.log" ${n}_ingest_records_per_s) (pace $APACE ms)" >&2
 done
+echo "mixed: updates $(val "$work/mixed.log" mixed_updates) conflicts $(val "$work/mixed.log" mixed_conflicts) of $(val "$work/mixed.log" mixed_concurrent_pairs) concurrent pairs, lost $(val "$work/mixed.log" mixed_lost), ack_p50_ms $(val "$work/mixed.log" ack_p50_ms) ack_p99_ms $(val "$work/mixed.log" ack_p99_ms)" >&2
+echo "decode: decode_ns_own $(val "$work/decode.log" decode_ns_own) decode_ns_cjson $(val "$work/decode.log" decode_ns_cjson) (cJSON reads the body only; ours body $(val "$work/decode.log" decode_ns_own_body))" >&2
 echo "blob: upload_mb_per_s $(val "$work/blob.log" upload_mb_per_s) file_fsync_mb_per_s $(val "$work/blob.log" file_fsync_mb_per_s) upload_ratio_vs_file $(val "$work/blob.log" upload_ratio_vs_file) sqlite_chunk_mb_per_s $(val "$work/blob.log" sqlite_chunk_mb_per_s)" >&2
 echo "field: first_sync_ms $(val "$work/field.log" field_first_sync_ms) outbox_${NFC}_ms $(val "$work/field.log" "field_outbox_${NFC}_ms") records_per_s $(val "$work/field.log" field_outbox_records_per_s)" >&2
 say "done in $(( $(date +%s) - t_start )) s; logs in $work"
@@ -280,7 +366,17 @@ echo "ratio_vs_limit: $(ratio "$ingest" "$limit")"
 echo "peer_records_per_s: $peer_rate"
 echo "ratio_vs_peer: $(ratio "$ingest" "$peer_rate")"
 echo "ack_p99_ms: $(val "$work/loadgen.log" ack_p99_ms)"
+echo "paced_ack_p99_ms: $(val "$work/paced.log" ack_p99_ms)"
+mixed=$(val "$work/mixed.log" mixed_records_per_s)
+echo "mixed_records_per_s: $mixed"
+echo "mixed_ratio_vs_ingest: $(ratio "$mixed" "$ingest")"
 echo "pull_records_per_s: $(val "$work/loadgen.log" pull_records_per_s)"
 echo "idle_10k_rss_mib: $(val "$work/conn.log" idle_rss_mib)"
+if [ "$NCONN50" = "${BENCH_CONN_50K:-50000}" ]; then
+  echo "idle_50k_rss_mib: $(val "$work/conn50k.log" idle_rss_mib)"
+else
+  echo "idle_50k_rss_mib: not_measured (ulimit -n; $(val "$work/conn50k.log" idle_rss_mib) MiB at $NCONN50)"
+fi
+echo "poke_fanout_us: $(val "$work/conn50k.log" poke_fanout_us) ($NCONN50 connected)"
 echo "status_10k_p99_ms: $(val "$work/status_10k.log" status_10k_p99_ms)"
 echo "report_p99_ms: $(val "$work/report.log" report_p99_ms)"

@@ -68,6 +68,16 @@ static const char *const needs_pool[] = {
     "希望获得职业技能培训。", "需要帮助申请低保。", "希望介绍稳定工作。",
     "需要医疗救助。",         "暂无特别需求。",     "希望解决子女入学问题。",
 };
+static const char *const family_pool[] = {
+    "父亲早年去世，母亲务农，身体尚可。", "妻子在镇上超市上班，两个孩子在读小学。",
+    "家中有一弟弟在外省打工，每月寄钱回家。", "父母年迈，需要照顾，家庭经济较为困难。",
+    "与家人关系曾经紧张，近一年明显改善。", "配偶支持其戒治，经常陪同参加活动。",
+};
+static const char *const surnames[] = {"王", "李", "张", "刘", "陈", "杨", "黄", "赵", "吴", "周"};
+static const char *const given[] = {"伟", "芳", "军", "敏", "强", "磊", "洋", "勇", "艳", "杰",
+                                    "涛", "明", "超", "平", "刚", "华"};
+static const char *const statuses[] = {"community_rehab", "voluntary", "completed", "relapsed"};
+static const char *const dibaos[] = {"none", "applied", "approved", "rejected"};
 static const char *const kinds[] = {"home", "phone", "workplace", "office", "group"};
 static const char *const employments[] = {"employed", "self_employed", "unemployed", "unable"};
 static const char *const assistances[] = {"rehab", "training", "placement", "family",
@@ -117,8 +127,9 @@ size_t bench_visit_fields(struct bench_rng *r, const char *grid, int64_t now_ms,
     struct out o = {.p = buf, .size = size};
     char tmp[96];
 
-    snprintf(tmp, sizeof(tmp), "{\"subject\":\"s-%s-%04u\",\"grid\":\"%s\"", grid,
-             bench_rng_below(r, 300) + 1, grid);
+    char subject[24];
+    bench_subject_id(grid, (int)bench_rng_below(r, BENCH_SUBJECTS) + 1, subject);
+    snprintf(tmp, sizeof(tmp), "{\"subject\":\"%s\",\"grid\":\"%s\"", subject, grid);
     puts_(&o, tmp);
 
     /* visited_at: some time in the last 30 days, in China Standard Time. */
@@ -148,5 +159,84 @@ size_t bench_visit_fields(struct bench_rng *r, const char *grid, int64_t now_ms,
     puts_(&o, "\",\"notes\":\"");
     prose(&o, r, notes_pool, NELEM(notes_pool), 100 + bench_rng_below(r, 101));
     puts_(&o, "\"}");
+    return o.full ? 0 : o.len;
+}
+
+void bench_subject_id(const char *grid, int n, char out[24])
+{
+    snprintf(out, 24, "s-%s-%04d", grid, n);
+}
+
+size_t bench_subject_fields(struct bench_rng *r, const char *grid, char *buf, size_t size)
+{
+    struct out o = {.p = buf, .size = size};
+    char tmp[320];
+
+    puts_(&o, "{\"name\":\"");
+    puts_(&o, surnames[bench_rng_below(r, NELEM(surnames))]);
+    for (uint32_t i = 0, n = 1 + bench_rng_below(r, 2); i < n; i++)
+        puts_(&o, given[bench_rng_below(r, NELEM(given))]);
+    snprintf(tmp, sizeof(tmp),
+             "\",\"grid\":\"%s\",\"status\":\"%s\",\"employment\":\"%s\",\"income\":%u,"
+             "\"dibao\":\"%s\",\"disability_cert\":%s,\"phone\":\"1%010llu\",\"address\":\"",
+             grid, statuses[bench_rng_below(r, NELEM(statuses))],
+             employments[bench_rng_below(r, NELEM(employments))], bench_rng_below(r, 61) * 100,
+             dibaos[bench_rng_below(r, NELEM(dibaos))], bench_rng_below(r, 10) ? "false" : "true",
+             (unsigned long long)(bench_rng_next(r) % 10000000000ULL));
+    puts_(&o, tmp);
+    prose(&o, r, living_pool, NELEM(living_pool), 10 + bench_rng_below(r, 6));
+    puts_(&o, "\",\"family_notes\":\"");
+    prose(&o, r, family_pool, NELEM(family_pool), 60 + bench_rng_below(r, 61));
+    puts_(&o, "\"}");
+    return o.full ? 0 : o.len;
+}
+
+size_t bench_edit_fields(struct bench_rng *r, int subject, int pick, int side, char *buf,
+                         size_t size)
+{
+    struct out o = {.p = buf, .size = size};
+    char tmp[96];
+    switch ((subject ? 0 : 3) + pick % 3) {
+    case 0:
+        /* side 1 earns 50 more: the two edits of a pair always differ. */
+        snprintf(tmp, sizeof(tmp), "{\"employment\":\"%s\",\"income\":%u}",
+                 employments[bench_rng_below(r, NELEM(employments))],
+                 bench_rng_below(r, 61) * 100 + (side ? 50u : 0u));
+        puts_(&o, tmp);
+        break;
+    case 1:
+        puts_(&o, side ? "{\"family_notes\":\"复核：" : "{\"family_notes\":\"");
+        prose(&o, r, family_pool, NELEM(family_pool), 40 + bench_rng_below(r, 41));
+        puts_(&o, "\"}");
+        break;
+    case 2:
+        snprintf(tmp, sizeof(tmp), "{\"dibao\":\"%s\"}",
+                 dibaos[(bench_rng_below(r, NELEM(dibaos)) + (unsigned)side) % NELEM(dibaos)]);
+        puts_(&o, tmp);
+        break;
+    case 3: {
+        /* side 0 has 1 or 2 kinds, side 1 has 3: never the same list. */
+        uint32_t na = side ? 3 : 1 + bench_rng_below(r, 2);
+        uint32_t start = bench_rng_below(r, NELEM(assistances));
+        puts_(&o, "{\"assistance\":[");
+        for (uint32_t i = 0; i < na; i++) {
+            snprintf(tmp, sizeof(tmp), "%s\"%s\"", i ? "," : "",
+                     assistances[(start + 3 * i) % NELEM(assistances)]);
+            puts_(&o, tmp);
+        }
+        puts_(&o, "]}");
+        break;
+    }
+    case 4:
+        puts_(&o, side ? "{\"notes\":\"复核：" : "{\"notes\":\"");
+        prose(&o, r, notes_pool, NELEM(notes_pool), 100 + bench_rng_below(r, 101));
+        puts_(&o, "\"}");
+        break;
+    default:
+        puts_(&o, side ? "{\"needs\":\"复核：" : "{\"needs\":\"");
+        prose(&o, r, needs_pool, NELEM(needs_pool), 8 + bench_rng_below(r, 9));
+        puts_(&o, "\"}");
+        break;
+    }
     return o.full ? 0 : o.len;
 }

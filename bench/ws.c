@@ -33,6 +33,8 @@ enum ws_state { WS_CONNECTING, WS_HANDSHAKE, WS_OPEN, WS_CLOSED };
 struct bench_loop {
     int ep;
     struct bench_rng rng; /* masking keys: unpredictability does not matter here */
+    int has_source;        /* connects bind to source first (bench_loop_set_source) */
+    struct in_addr source;
 };
 
 struct wbuf {
@@ -120,6 +122,21 @@ int bench_loop_new(struct bench_loop **out)
     }
     l->rng.s = bench_now_ns();
     *out = l;
+    return 0;
+}
+
+int bench_loop_set_source(struct bench_loop *loop, const char *addr)
+{
+    struct in_addr a;
+
+    if (addr == NULL) {
+        loop->has_source = 0;
+        return 0;
+    }
+    if (inet_pton(AF_INET, addr, &a) != 1 || (ntohl(a.s_addr) >> 24) != 127)
+        return -1;
+    loop->source = a;
+    loop->has_source = 1;
     return 0;
 }
 
@@ -545,6 +562,16 @@ int bench_ws_connect(struct bench_loop *loop, const char *host, int port, const 
     }
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    if (loop->has_source) {
+        /* The port is chosen at connect, per destination: each source has the whole range. */
+        struct sockaddr_in src = {.sin_family = AF_INET, .sin_addr = loop->source};
+        setsockopt(fd, IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+        if (bind(fd, (struct sockaddr *)&src, sizeof(src)) != 0) {
+            snprintf(err, errsize, "bind to source %s: %s", inet_ntoa(loop->source),
+                     strerror(errno));
+            goto fail;
+        }
+    }
     if (ws_send_handshake(ws, host, port, path) != 0) {
         snprintf(err, errsize, "could not build the upgrade request");
         goto fail;
