@@ -118,80 +118,67 @@ static size_t db__len(const char *text, size_t len)
     "CAST(round((julianday(json_extract(?4, '$.visited_at')) - 2440587.5) * 86400000.0)"  \
     " AS INTEGER)"
 
+/* The row of visit_facts, and what a later write of the same visit changes: all but its creator. */
+#define DB__FACTS_INSERT                                                               \
+    "INSERT INTO visit_facts (id, grid, deleted, creator, subject, ms, assist, photos)" \
+    " VALUES (?1, ?2, ?3, "
+#define DB__FACTS_UPSERT                                                                   \
+    " ON CONFLICT (id) DO UPDATE SET grid = excluded.grid, deleted = excluded.deleted,"   \
+    " creator = coalesce(creator, excluded.creator), subject = excluded.subject,"         \
+    " ms = excluded.ms, assist = excluded.assist, photos = excluded.photos"
+
 /*
  * Writes the row of visit_facts of visit r, just written to records: one
- * statement, so the body is parsed once, and of one row (VALUES): SQLite
- * gives a statement that may write several rows and call a function a
- * statement journal, a copy of every page it touches. A visit keeps its
- * creator; a new one's is the user of the device of history row r->seq
- * when that row created it (rev 1, applied). A tombstone's facts are
- * NULL. The expressions are those of migration step 4's back-fill.
+ * statement of one row (VALUES), as SQLite gives a statement that may
+ * write several rows and call a function a statement journal, a copy of
+ * every page it touches. A visit keeps its creator. A tombstone's facts
+ * are NULL (photos 0).
+ *
+ * With r->facts (the writer: struct db_visit_facts) the values are bound
+ * as they are. Without, SQL derives them from the body, with the
+ * expressions of migration step 4's back-fill: the JSON functions, and for
+ * a new visit's creator the user of the device of history row r->seq when
+ * that row created it (rev 1, applied).
  */
 static int db__facts_put(struct db *db, const struct db_record *r)
 {
-    sqlite3_stmt *s = NULL;
-    int rc, err = db__stmt(db, DB__FACTS_PUT,
-                           "INSERT INTO visit_facts (id, grid, deleted, creator, subject, ms,"
-                           " assist, photos) VALUES (?1, ?2, ?3,"
-                           " (SELECT d.user_id FROM history AS h JOIN devices AS d"
-                           "   ON d.id = h.device WHERE h.id = ?5 AND h.collection = 'visits'"
-                           "   AND h.record_id = ?1 AND h.rev = 1 AND h.outcome = 'applied'),"
-                           " CASE WHEN ?3 = 0 THEN json_extract(?4, '$.subject') END,"
-                           " CASE WHEN ?3 = 0 THEN " DB__FACTS_MS " END,"
-                           " CASE WHEN ?3 = 0 AND json_type(?4, '$.assistance') = 'array'"
-                           "   THEN json_extract(?4, '$.assistance') END,"
-                           " CASE WHEN ?3 = 0 THEN coalesce(json_array_length(?4, '$.photos'), 0)"
-                           "   ELSE 0 END)"
-                           " ON CONFLICT (id) DO UPDATE SET grid = excluded.grid,"
-                           " deleted = excluded.deleted,"
-                           " creator = coalesce(creator, excluded.creator),"
-                           " subject = excluded.subject, ms = excluded.ms,"
-                           " assist = excluded.assist, photos = excluded.photos",
-                           &s);
-    if (err)
-        return err;
-    db__bind_str(s, 1, r->id);
-    db__bind_str(s, 2, r->grid);
-    sqlite3_bind_int(s, 3, r->deleted != 0);
-    rc = db__bind_text(s, 4, r->body, db__len(r->body, r->body_len));
-    sqlite3_bind_int64(s, 5, r->seq);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_step(s);
-    if (rc != SQLITE_DONE)
-        err = db__fail(db, rc, "keeping the facts of visit '%s'", r->id);
-    db_core_reset(s);
-    return err;
-}
-
-/*
- * The same row from facts the caller derived (struct db_visit_facts): plain
- * values, no JSON and no lookup of the creator. Same ON CONFLICT rule.
- */
-static int db__facts_put_given(struct db *db, const struct db_record *r)
-{
     const struct db_visit_facts *f = r->facts;
     sqlite3_stmt *s = NULL;
-    int rc, err = db__stmt(db, DB__FACTS_PUT_GIVEN,
-                           "INSERT INTO visit_facts (id, grid, deleted, creator, subject, ms,"
-                           " assist, photos) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
-                           " ON CONFLICT (id) DO UPDATE SET grid = excluded.grid,"
-                           " deleted = excluded.deleted,"
-                           " creator = coalesce(creator, excluded.creator),"
-                           " subject = excluded.subject, ms = excluded.ms,"
-                           " assist = excluded.assist, photos = excluded.photos",
-                           &s);
+    int live = r->deleted == 0, rc = SQLITE_OK, err;
+
+    if (f != NULL)
+        err = db__stmt(db, DB__FACTS_PUT_GIVEN,
+                       DB__FACTS_INSERT "?4, ?5, ?6, ?7, ?8)" DB__FACTS_UPSERT, &s);
+    else
+        err = db__stmt(db, DB__FACTS_PUT,
+                       DB__FACTS_INSERT
+                       " (SELECT d.user_id FROM history AS h JOIN devices AS d"
+                       "   ON d.id = h.device WHERE h.id = ?5 AND h.collection = 'visits'"
+                       "   AND h.record_id = ?1 AND h.rev = 1 AND h.outcome = 'applied'),"
+                       " CASE WHEN ?3 = 0 THEN json_extract(?4, '$.subject') END,"
+                       " CASE WHEN ?3 = 0 THEN " DB__FACTS_MS " END,"
+                       " CASE WHEN ?3 = 0 AND json_type(?4, '$.assistance') = 'array'"
+                       "   THEN json_extract(?4, '$.assistance') END,"
+                       " CASE WHEN ?3 = 0 THEN coalesce(json_array_length(?4, '$.photos'), 0)"
+                       "   ELSE 0 END)" DB__FACTS_UPSERT,
+                       &s);
     if (err)
         return err;
-    int live = r->deleted == 0;
     db__bind_str(s, 1, r->id);
     db__bind_str(s, 2, r->grid);
     sqlite3_bind_int(s, 3, !live);
-    db__bind_str(s, 4, f->creator);
-    db__bind_str(s, 5, live ? f->subject : NULL);
-    if (live && f->has_ms)
-        sqlite3_bind_int64(s, 6, f->ms);
-    rc = live && f->assist ? db__bind_text(s, 7, f->assist, f->assist_len) : SQLITE_OK;
-    sqlite3_bind_int64(s, 8, live ? f->photos : 0);
+    if (f != NULL) {
+        db__bind_str(s, 4, f->creator);
+        db__bind_str(s, 5, live ? f->subject : NULL);
+        if (live && f->has_ms)
+            sqlite3_bind_int64(s, 6, f->ms);
+        if (live && f->assist)
+            rc = db__bind_text(s, 7, f->assist, f->assist_len);
+        sqlite3_bind_int64(s, 8, live ? f->photos : 0);
+    } else {
+        rc = db__bind_text(s, 4, r->body, db__len(r->body, r->body_len));
+        sqlite3_bind_int64(s, 5, r->seq);
+    }
     if (rc == SQLITE_OK)
         rc = sqlite3_step(s);
     if (rc != SQLITE_DONE)
@@ -233,6 +220,6 @@ int db_record_put(struct db *db, const struct db_record *r)
         err = db__fail(db, rc, "writing record '%s' of '%s'", r->id, r->collection);
     db_core_reset(s);
     if (!err && strcmp(r->collection, "visits") == 0)
-        err = r->facts ? db__facts_put_given(db, r) : db__facts_put(db, r);
+        err = db__facts_put(db, r);
     return err;
 }

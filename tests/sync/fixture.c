@@ -63,6 +63,23 @@ void fx_close(struct fx *f)
     memset(f, 0, sizeof *f);
 }
 
+int fx_setup(void **state)
+{
+    struct fx *f = calloc(1, sizeof *f);
+    if (f == NULL)
+        return -1;
+    fx_open(f);
+    *state = f;
+    return 0;
+}
+
+int fx_teardown(void **state)
+{
+    fx_close(*state);
+    free(*state);
+    return 0;
+}
+
 struct proto_msg *fx_parse_push(const char *changes)
 {
     struct proto_fault fault = {0};

@@ -34,6 +34,9 @@ struct fx_push {
 /* Opens a fresh store and the default schema; fails the test on error. */
 void fx_open(struct fx *f);
 void fx_close(struct fx *f);
+/* cmocka setup and teardown: *state is a struct fx opened by fx_open. */
+int fx_setup(void **state);
+int fx_teardown(void **state);
 
 /*
  * Parses {"type":"push","changes":CHANGES} and applies it for device inside

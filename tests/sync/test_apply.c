@@ -16,21 +16,6 @@
 #include "fixture.h"
 #include "sync_internal.h"
 
-static int setup(void **state)
-{
-    struct fx *f = calloc(1, sizeof *f);
-    fx_open(f);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fx_close(*state);
-    free(*state);
-    return 0;
-}
-
 /* A subjects change as JSON; fields is the inside of the fields object. */
 static char *chg(int seq, const char *id, int base, long long ms, int counter, const char *fields)
 {
@@ -459,17 +444,17 @@ static void test_device_breaks_ties(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_create_and_update, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_batch_with_rejection_and_duplicates, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_stale_principal, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_malformed_change, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_tombstone_and_restore, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_conflicts, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_move_between_grids, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_touched_grids, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_create_and_update, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_batch_with_rejection_and_duplicates, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_stale_principal, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_malformed_change, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_tombstone_and_restore, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_conflicts, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_move_between_grids, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_touched_grids, fx_setup, fx_teardown),
         cmocka_unit_test(test_stamp_order),
-        cmocka_unit_test_setup_teardown(test_device_breaks_ties, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_device_breaks_ties, fx_setup, fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

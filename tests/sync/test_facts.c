@@ -162,25 +162,10 @@ static void test_facts_as_the_store_derives_them(void **state)
     assert_string_equal(row, "c1 - - - 0 1");
 }
 
-static int setup(void **state)
-{
-    struct fx *f = calloc(1, sizeof *f);
-    fx_open(f);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fx_close(*state);
-    free(*state);
-    return 0;
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_facts_as_the_store_derives_them, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_facts_as_the_store_derives_them, fx_setup, fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -19,21 +19,6 @@
 #include "fixture.h"
 #include "proto_record.h"
 
-static int setup(void **state)
-{
-    struct fx *f = calloc(1, sizeof *f);
-    fx_open(f);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fx_close(*state);
-    free(*state);
-    return 0;
-}
-
 /* Pushes one subjects change from device; returns its status. */
 static enum proto_status push1(struct fx *f, const char *device, int seq, const char *id,
                                int base, long long ms, const char *fields,
@@ -342,12 +327,12 @@ static void test_converges(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_choose_winner, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_choose_loser_and_value, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_stamp_after_future_candidate, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_invalid_value, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_closed_missing_and_scope, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_converges, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_choose_winner, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_choose_loser_and_value, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_stamp_after_future_candidate, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_invalid_value, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_closed_missing_and_scope, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_converges, fx_setup, fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

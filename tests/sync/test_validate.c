@@ -23,21 +23,6 @@
     "\"hlc\":[1764409000000,0],\"fields\":{\"subject\":\"s-1\",\"grid\":\"g1\"," \
     "\"visited_at\":\"2026-11-28T09:30:00+08:00\"" extra "}}]"
 
-static int setup(void **state)
-{
-    struct fx *f = calloc(1, sizeof *f);
-    fx_open(f);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fx_close(*state);
-    free(*state);
-    return 0;
-}
-
 /* Pushes one change from device and checks its one result. */
 static void expect(struct fx *f, const char *device, const char *changes,
                    enum proto_status status, enum proto_code code, const char *field,
@@ -487,19 +472,19 @@ static void test_strerror(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_bad_id, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_unknown_collection, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_unknown_field, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_fault_stays_utf8, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_invalid_string_and_text, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_invalid_number_bool_enum, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_invalid_date_datetime_id, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_invalid_arrays, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_null_and_deleted, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_clock_skew_boundary, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_missing_field, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_out_of_scope, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_check_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bad_id, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_unknown_collection, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_unknown_field, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_fault_stays_utf8, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_invalid_string_and_text, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_invalid_number_bool_enum, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_invalid_date_datetime_id, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_invalid_arrays, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_null_and_deleted, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_clock_skew_boundary, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_missing_field, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_out_of_scope, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_check_order, fx_setup, fx_teardown),
         cmocka_unit_test(test_scope_helper),
         cmocka_unit_test(test_strerror),
     };
