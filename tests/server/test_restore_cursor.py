@@ -85,8 +85,9 @@ async def test_reset_and_legacy_cursors(env):
         assert [c["id"] for c in m["changes"]] == ["s3"] and "reset" not in m, m
         m = await pull(ws, "legacy-newest", str(n_new))
         assert m["changes"] == [] and "reset" not in m and m["cursor"] == newest, m
-        # Not a cursor at all: bad_message, as before.
-        for bad in ("abc", "%d-%s" % (n_mid, epoch.upper()), "%d-" % n_mid, "-%s" % epoch,
+        # Not a cursor at all: bad_message, as before. (An upper-case letter
+        # always: an epoch of digits only is its own upper case.)
+        for bad in ("abc", "%d-A%s" % (n_mid, epoch[1:]), "%d-" % n_mid, "-%s" % epoch,
                     "0%d-%s" % (n_mid, epoch), "%d-%s0" % (n_mid, epoch)):
             m = await pull(ws, "bad", bad)
             assert m["type"] == "error" and m["code"] == "bad_message", (bad, m)
