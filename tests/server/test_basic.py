@@ -70,6 +70,7 @@ async def test_hello_welcome_fields(env):
         t0 = now_ms()
         w = await hello(ws, env, "tabA", req="h1", app="field/1.3.0", pending=37,
                         oldest_pending="2026-11-20T08:15:00+08:00", clock=t0 - 5000)
+        t1 = now_ms()
         assert w["req"] == "h1"
         assert w["user"] == "c1" and w["role"] == "cadre" and w["grids"] == ["g01"], w
         assert abs(w["time"] - now_ms()) < 5000, w
@@ -81,7 +82,9 @@ async def test_hello_welcome_fields(env):
                       "WHERE id = 'tabA'")[0]
         assert row[0] == "field/1.3.0" and row[1] == 37, row
         assert row[2] == "2026-11-20T08:15:00+08:00", row
-        assert -7000 < row[3] < -4000, row
+        # The skew is clock minus the server's time when the hello arrived:
+        # 5 s behind, and as much more as the hello took to arrive (t1 - t0).
+        assert -5000 - (t1 - t0) - 1000 < row[3] < -4000, (row, t1 - t0)
 
         ws = await connect(srv)
         w = await hello(ws, env, "tabS")
