@@ -31,15 +31,19 @@ int cli_args_wants_help(int argc, char **argv)
     return 0;
 }
 
-/* Stores a value, refusing a second occurrence and empty or "--x" values. */
-static int store_value(const char **slot, const char *name, const char *value, int *given,
-                       char *err, size_t errsize)
+/*
+ * Stores a value, refusing a second occurrence and an empty value. A value
+ * in the next argument that starts with "--" is taken for a forgotten value
+ * followed by the next option; written as --name=VALUE it is the value.
+ */
+static int store_value(const char **slot, const char *name, const char *value, int joined,
+                       int *given, char *err, size_t errsize)
 {
     if (*given) {
         snprintf(err, errsize, "option --%s given twice", name);
         return CLI_ARGS_USAGE;
     }
-    if (value == NULL || value[0] == '\0' || strncmp(value, "--", 2) == 0) {
+    if (value == NULL || value[0] == '\0' || (!joined && strncmp(value, "--", 2) == 0)) {
         snprintf(err, errsize, "option --%s needs a value", name);
         return CLI_ARGS_USAGE;
     }
@@ -79,7 +83,7 @@ int cli_args_parse(const struct cli_args_spec *spec, int argc, char **argv, cons
             int rc;
             if (spec->db_path && n == 2 && memcmp(name, "db", 2) == 0) {
                 const char *v = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
-                rc = store_value(spec->db_path, "db", v, &given[32], err, errsize);
+                rc = store_value(spec->db_path, "db", v, eq != NULL, &given[32], err, errsize);
                 if (rc != CLI_ARGS_OK)
                     return rc;
                 continue;
@@ -105,7 +109,7 @@ int cli_args_parse(const struct cli_args_spec *spec, int argc, char **argv, cons
                 continue;
             }
             const char *v = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
-            rc = store_value(o->value, o->name, v, &given[k], err, errsize);
+            rc = store_value(o->value, o->name, v, eq != NULL, &given[k], err, errsize);
             if (rc != CLI_ARGS_OK)
                 return rc;
             continue;

@@ -17,8 +17,9 @@
 #define PROTO_TOKEN_HASH 32  /* SHA-256 */
 
 /* Makes a new token: its text in text (PROTO_TOKEN_CHARS + 1 bytes, NUL
- * ended) and its hash. Returns 0 or -errno (no randomness from the kernel);
- * text and hash are written only on success. */
+ * ended; never starting with '-', so it passes as an option's value) and
+ * its hash. Returns 0 or -errno (no randomness from the kernel); text and
+ * hash are written only on success. */
 int proto_token_new(char text[PROTO_TOKEN_CHARS + 1], unsigned char hash[PROTO_TOKEN_HASH]);
 /* The SHA-256 of the token text (len bytes) into hash. */
 void proto_token_hash(const char *token, size_t len, unsigned char hash[PROTO_TOKEN_HASH]);

@@ -68,10 +68,19 @@ int proto_token_new(char text[PROTO_TOKEN_CHARS + 1], unsigned char hash[PROTO_T
 {
     unsigned char raw[PROTO_TOKEN_BYTES];
     char buf[48]; /* 4 * ceil(32 / 3) + 1 = 45 bytes of encoder output at most */
-    int rc = token_random(raw, sizeof raw);
-    if (rc != 0)
-        goto out;
-    proto_token_encode(raw, sizeof raw, buf);
+    int rc;
+
+    /*
+     * Never a leading '-' (1 in 64 draws): a token is pasted after --token
+     * on command lines, where "-x..." reads as an option to many parsers
+     * (ours refuses "--x..." there). The other 255.98 bits stay uniform.
+     */
+    do {
+        rc = token_random(raw, sizeof raw);
+        if (rc != 0)
+            goto out;
+        proto_token_encode(raw, sizeof raw, buf);
+    } while (buf[0] == '-');
     proto_token_hash(buf, PROTO_TOKEN_CHARS, hash);
     memcpy(text, buf, PROTO_TOKEN_CHARS + 1);
 out:

@@ -65,6 +65,11 @@ static void test_args_forms(void **state)
     assert_int_equal(parse(&p, 0, 0, 3, v), CLI_ARGS_OK);
     assert_string_equal(p.id, "-5");
     assert_string_equal(p.db, "x.db");
+    /* Joined by '=', a value that starts with "--" is the value (an old token may). */
+    v = (char *[]){"--id=--Ab3", "--db=--x.db"};
+    assert_int_equal(parse(&p, 0, 0, 2, v), CLI_ARGS_OK);
+    assert_string_equal(p.id, "--Ab3");
+    assert_string_equal(p.db, "--x.db");
 }
 
 static void test_args_errors(void **state)

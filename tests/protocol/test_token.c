@@ -54,6 +54,11 @@ static void test_token_new(void **state)
     assert_false(proto_token_equal(ha, hb));
     check[31] ^= 1;
     assert_false(proto_token_equal(check, ha));
+    /* Never a leading '-' (1 draw in 64 would have one): 2,000 draws. */
+    for (int i = 0; i < 2000; i++) {
+        assert_int_equal(proto_token_new(a, ha), 0);
+        assert_true(a[0] != '-');
+    }
 }
 
 static void test_token_well_formed(void **state)
