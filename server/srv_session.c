@@ -545,8 +545,13 @@ static void on_receive(struct srv_session *s, const void *in, size_t len)
         return;
     }
     if (s->rx_len + len > s->rx_cap) {
-        /* The first piece: room for the rest of its frame (a message is one frame, usually). */
-        size_t cap = s->rx_cap ? s->rx_cap : len + lws_remaining_packet_payload(s->wsi);
+        /*
+         * The first piece: room for the rest of its frame (a message is one
+         * frame, usually), but no more than 64 KiB ahead of the bytes that
+         * came: a frame's header may promise a megabyte that never follows.
+         */
+        size_t ahead = lws_remaining_packet_payload(s->wsi);
+        size_t cap = s->rx_cap ? s->rx_cap : len + (ahead < 65536 ? ahead : 65536);
         char *grown;
         if (cap < 256)
             cap = 256;
